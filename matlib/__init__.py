@@ -1,0 +1,9 @@
+"""matlib: the helper package behind the crystal-generation notebooks.
+
+One concept per module; notebooks import what they teach:
+config (profiles, device, seeding) · registry/datasets (benchmark CSVs) · crystal (batched crystals)
+· graph (periodic neighbour lists) · io (CIF, extxyz, zip) · viz (3D views, plot style)
+· checkpoints (safetensors + manifest) · training (the fit loop) · results (results files)
+· runner (execute all notebooks).
+"""
+__version__ = "0.1.0"

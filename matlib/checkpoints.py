@@ -1,0 +1,173 @@
+"""Checkpoints as safetensors plus a JSON manifest (config, metrics, sha256). Nothing is unpickled.
+
+``save(stem, model, ...)`` writes ``stem.safetensors`` and ``stem.json``; ``load`` refuses a file
+whose sha256 differs from its manifest.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+
+from .datasets import sha256_file
+
+FORMAT = "matlib-checkpoint/1"
+
+
+class CheckpointError(RuntimeError):
+    pass
+
+
+@dataclass
+class Checkpoint:
+    path: Path
+    manifest: dict
+    tensors: dict[str, torch.Tensor]
+
+    @property
+    def config(self) -> dict:
+        return self.manifest.get("config", {})
+
+    @property
+    def metrics(self) -> dict:
+        return self.manifest.get("metrics", {})
+
+    @property
+    def step(self) -> int:
+        return int(self.manifest.get("step", 0))
+
+    def model_state(self) -> dict[str, torch.Tensor]:
+        return {k[len("model/"):]: v for k, v in self.tensors.items() if k.startswith("model/")}
+
+
+def _paths(stem: str | Path) -> tuple[Path, Path]:
+    stem = Path(stem)
+    if stem.suffix in {".safetensors", ".json"}:
+        stem = stem.with_suffix("")
+    return stem.with_suffix(".safetensors"), stem.with_suffix(".json")
+
+
+def exists(stem: str | Path) -> bool:
+    weights, manifest = _paths(stem)
+    return weights.exists() and manifest.exists()
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, torch.Tensor):
+        return value.item() if value.numel() == 1 else value.tolist()
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return value
+    if hasattr(value, "item"):  # numpy scalars
+        return value.item()
+    return str(value)
+
+
+def save(stem: str | Path, model: torch.nn.Module, *, config: dict | None = None, metrics: dict | None = None,
+         optimizer: torch.optim.Optimizer | None = None, step: int = 0, extra: dict | None = None) -> Path:
+    """Write weights (and optimizer state, for resuming) plus the manifest. Returns the weights path."""
+    weights, manifest_path = _paths(stem)
+    weights.parent.mkdir(parents=True, exist_ok=True)
+    tensors = {f"model/{k}": v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    manifest: dict[str, Any] = {"format": FORMAT, "created": _dt.datetime.now(_dt.timezone.utc).isoformat(),
+                                "config": _jsonable(config or {}), "metrics": _jsonable(metrics or {}),
+                                "step": step, "extra": _jsonable(extra or {}),
+                                "versions": {"torch": torch.__version__}}
+    if optimizer is not None:
+        state = optimizer.state_dict()
+        scalars: dict[str, dict] = {}
+        for pid, entry in state["state"].items():
+            for name, value in entry.items():
+                if isinstance(value, torch.Tensor):
+                    tensors[f"optimizer/{pid}/{name}"] = value.detach().cpu().contiguous()
+                else:
+                    scalars.setdefault(str(pid), {})[name] = value
+        manifest["optimizer"] = {"param_groups": _jsonable(state["param_groups"]), "scalars": scalars}
+    tmp = weights.with_suffix(".safetensors.part")
+    save_file(tensors, str(tmp))
+    tmp.replace(weights)
+    manifest["sha256"] = sha256_file(weights)
+    manifest["bytes"] = weights.stat().st_size
+    manifest_path.write_text(json.dumps(manifest, indent=2))
+    return weights
+
+
+def load(stem: str | Path, model: torch.nn.Module | None = None, optimizer: torch.optim.Optimizer | None = None,
+         map_location: str | torch.device = "cpu") -> Checkpoint:
+    """Verify and read a checkpoint; fill `model` (strictly) and `optimizer` when given."""
+    weights, manifest_path = _paths(stem)
+    for p in (weights, manifest_path):
+        if not p.exists():
+            raise CheckpointError(f"checkpoint file {p} is missing (a checkpoint is a .safetensors and a .json pair)")
+    try:
+        manifest = json.loads(manifest_path.read_text())
+    except json.JSONDecodeError as err:
+        raise CheckpointError(f"{manifest_path} is not valid JSON ({err}); delete the pair and retrain") from None
+    if manifest.get("format") != FORMAT:
+        raise CheckpointError(f"{manifest_path}: unknown format {manifest.get('format')!r}, expected {FORMAT}")
+    digest = sha256_file(weights)
+    if digest != manifest.get("sha256"):
+        raise CheckpointError(f"{weights} is corrupt or was changed: sha256 {digest} != manifest "
+                              f"{manifest.get('sha256')}. Delete it and retrain (or restore it from git).")
+    try:
+        tensors = load_file(str(weights), device=str(map_location))
+    except SafetensorError as err:
+        raise CheckpointError(f"{weights} cannot be read: {err}") from None
+    ckpt = Checkpoint(weights, manifest, tensors)
+    if model is not None:
+        _fill(model, ckpt)
+    if optimizer is not None:
+        optimizer.load_state_dict(_optimizer_state(ckpt))
+    return ckpt
+
+
+def _fill(model: torch.nn.Module, ckpt: Checkpoint) -> None:
+    try:
+        model.load_state_dict(ckpt.model_state(), strict=True)
+    except RuntimeError as err:
+        raise CheckpointError(f"{ckpt.path} does not fit this model (saved with config {ckpt.config}): "
+                              f"{str(err).strip()[:400]}") from None
+
+
+def _optimizer_state(ckpt: Checkpoint) -> dict:
+    info = ckpt.manifest.get("optimizer")
+    if info is None:
+        raise CheckpointError(f"{ckpt.path} holds no optimizer state, so training cannot resume from it")
+    state: dict[int, dict] = {}
+    for key, value in ckpt.tensors.items():
+        if key.startswith("optimizer/"):
+            _, pid, name = key.split("/", 2)
+            state.setdefault(int(pid), {})[name] = value
+    for pid, entries in info.get("scalars", {}).items():
+        state.setdefault(int(pid), {}).update(entries)
+    groups = [dict(g, betas=tuple(g["betas"])) if "betas" in g else g for g in info["param_groups"]]
+    return {"state": state, "param_groups": groups}
+
+
+def load_or_train(stem: str | Path, model: torch.nn.Module, train: Callable[[torch.nn.Module], dict],
+                  config: dict, retrain: bool = False, map_location: str | torch.device = "cpu") -> tuple[dict, bool]:
+    """Load `stem` if it was saved with this `config`; otherwise call ``train(model)`` and save.
+
+    ``train`` returns the metrics dict stored in the manifest. Returns (metrics, loaded_from_disk).
+    """
+    if exists(stem) and not retrain:
+        ckpt = load(stem, map_location=map_location)
+        if ckpt.config == _jsonable(config):
+            _fill(model, ckpt)
+            return ckpt.metrics, True
+        print(f"checkpoint {stem} was trained with another config; training anew")
+    metrics = train(model)
+    save(stem, model, config=config, metrics=metrics)
+    return metrics, False

@@ -1,0 +1,312 @@
+"""Finding, verifying and loading the benchmark CSVs.
+
+Lookup order for ``locate(dataset, split)``:
+  1. an explicit ``path`` (a file is used as given; a folder is searched like 2),
+  2. ``$MATLIB_DATA/<dataset>/<split>.csv[.gz]``,
+  3. the download cache ``<data>/downloads/<dataset>/<split>.csv[.gz]``,
+  4. a download from the upstream URL, kept only if its checksum matches,
+  5. otherwise a :class:`DataNotFoundError` saying what was tried and how to get the file.
+"""
+from __future__ import annotations
+
+import gzip
+import hashlib
+import io
+import json
+import logging
+import os
+import urllib.error
+import urllib.request
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+from pymatgen.core import Element, Structure
+from safetensors.torch import load_file, save_file
+
+from .crystal import CrystalBatch, wrap_frac
+from .paths import data_dir
+from .progress import progress
+from .registry import DatasetSpec, get_spec
+
+log = logging.getLogger(__name__)
+CACHE_VERSION = 2
+
+
+class DataNotFoundError(FileNotFoundError):
+    pass
+
+
+class ChecksumError(ValueError):
+    pass
+
+
+class MalformedRowError(ValueError):
+    pass
+
+
+# ---- checksums ----------------------------------------------------------------------------
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def git_blob_id(data: bytes) -> str:
+    """What `git hash-object` prints for a file with these bytes."""
+    return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
+
+
+def _read_bytes(path: Path) -> bytes:
+    raw = Path(path).read_bytes()
+    return gzip.decompress(raw) if str(path).endswith(".gz") else raw
+
+
+def verify(path: Path, dataset: str, split: str) -> str:
+    """Return the file's sha256 if it is a known version of dataset/split, else raise ChecksumError."""
+    spec = get_spec(dataset).splits[split]
+    digest = sha256_file(path)
+    if digest in spec.sha256:
+        return digest
+    try:
+        if git_blob_id(_read_bytes(path)) == spec.upstream_blob:
+            return digest
+    except (OSError, EOFError):  # a truncated or damaged .gz is just another mismatch
+        pass
+    raise ChecksumError(
+        f"{path} does not match any known version of {dataset}/{split} (sha256 {digest}, expected one of "
+        f"{list(spec.sha256) or '-'} or upstream git blob {spec.upstream_blob}). The file is corrupt or a "
+        f"different dataset: delete it and fetch it again, or pass path=... explicitly to use your own file.")
+
+
+# ---- lookup -------------------------------------------------------------------------------
+
+def _candidates(folder: Path, dataset: str, split: str) -> list[Path]:
+    return [folder / dataset / f"{split}.csv.gz", folder / dataset / f"{split}.csv"]
+
+
+def _split_spec(dataset: str, split: str):
+    spec = get_spec(dataset)
+    if split not in spec.splits:
+        raise DataNotFoundError(f"{dataset} has no split {split!r}; splits are {sorted(spec.splits)}")
+    return spec
+
+
+def downloads_dir() -> Path:
+    return data_dir() / "downloads"
+
+
+def locate(dataset: str, split: str, path: str | Path | None = None, download: bool = True,
+           timeout: float = 30.0) -> Path:
+    """Find (or fetch) the CSV of one split; see the module docstring for the order."""
+    spec = _split_spec(dataset, split)
+    tried: list[str] = []
+    if path is not None:
+        path = Path(path)
+        if path.is_file():
+            return path
+        if not path.is_dir():
+            raise DataNotFoundError(f"path={str(path)!r} is neither a file nor a folder")
+        folders = [("explicit path", path)]
+    else:
+        folders = []
+    env = os.environ.get("MATLIB_DATA")
+    if env:
+        folders.append(("$MATLIB_DATA", Path(env)))
+    else:
+        tried.append("$MATLIB_DATA (not set)")
+    folders.append(("download cache", downloads_dir()))
+    for label, folder in folders:
+        for candidate in _candidates(folder, dataset, split):
+            if candidate.is_file():
+                verify(candidate, dataset, split)
+                return candidate
+        tried.append(f"{label}: {folder}/{dataset}/{split}.csv[.gz]")
+    url = spec.url(split)
+    if download:
+        try:
+            return fetch(dataset, split, url, timeout=timeout)
+        except (urllib.error.URLError, OSError, TimeoutError) as err:
+            tried.append(f"download {url}: {err}")
+    raise DataNotFoundError(
+        f"{dataset}/{split}.csv not found. Tried:\n  - " + "\n  - ".join(tried) +
+        f"\nSet MATLIB_DATA to the folder holding <dataset>/<split>.csv[.gz] (in this repo: "
+        f"MATLIB_DATA=../shared/data), or download {url} into {downloads_dir() / dataset}/.")
+
+
+def fetch(dataset: str, split: str, url: str, timeout: float = 30.0) -> Path:
+    """Download one split into the cache; keep it only if its git blob id matches upstream."""
+    target = downloads_dir() / dataset / f"{split}.csv"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    log.info("downloading %s", url)
+    with urllib.request.urlopen(url, timeout=timeout) as response:
+        data = response.read()
+    expected = get_spec(dataset).splits[split].upstream_blob
+    got = git_blob_id(data)
+    if got != expected:
+        raise ChecksumError(f"download of {url} has git blob id {got}, expected {expected}: refused, "
+                            f"nothing was written to {target}")
+    partial = target.with_suffix(".part")
+    partial.write_bytes(data)
+    partial.replace(target)
+    return target
+
+
+# ---- loading ------------------------------------------------------------------------------
+
+def load_table(dataset: str, split: str, path: str | Path | None = None, limit: int | None = None) -> pd.DataFrame:
+    """The split as a DataFrame (CIF strings unparsed): fast, for property statistics."""
+    file = locate(dataset, split, path)
+    df = pd.read_csv(file, index_col=0, nrows=limit)
+    if "cif" not in df.columns:
+        raise MalformedRowError(f"{file} has no 'cif' column; columns are {list(df.columns)}")
+    return df.reset_index(drop=True)
+
+
+def parse_cif(text: str, niggli: bool = True) -> Structure:
+    """One CIF string to an ordered Structure of known elements (raises ValueError otherwise)."""
+    if not isinstance(text, str) or "_cell_length_a" not in text:
+        raise ValueError("not a CIF (no _cell_length_a)")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # pymatgen warns when it rounds coordinates: harmless here
+        try:
+            structure = Structure.from_str(text, fmt="cif")
+        except Exception as err:  # pymatgen raises many types for bad CIFs
+            raise ValueError(f"unparsable CIF: {type(err).__name__}: {err}") from None
+    for species in structure.composition:
+        if not isinstance(species, Element):
+            raise ValueError(f"unknown element {str(species)!r}")
+    if not structure.is_ordered:
+        raise ValueError("disordered structure (partial occupancies)")
+    if len(structure) == 0:
+        raise ValueError("no atoms")
+    if niggli:
+        structure = structure.get_reduced_structure()
+    # canonical cell: every coordinate in [0, 1), as the tensors and the graph code assume
+    return Structure(structure.lattice, structure.species, wrap_frac(structure.frac_coords))
+
+
+@dataclass
+class CrystalDataset:
+    """Parsed structures of one split, their property rows, and what was skipped and why."""
+
+    name: str
+    split: str
+    source: Path
+    structures: list[Structure]
+    table: pd.DataFrame                 # one row per kept structure (CIF column dropped)
+    skipped: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=["row", "id", "reason"]))
+    rows_read: int = 0
+
+    @property
+    def spec(self) -> DatasetSpec:
+        return get_spec(self.name)
+
+    def __len__(self) -> int:
+        return len(self.structures)
+
+    def batch(self, indices=None, dtype=torch.float32) -> CrystalBatch:
+        chosen = self.structures if indices is None else [self.structures[i] for i in indices]
+        return CrystalBatch.from_structures(chosen, dtype=dtype)
+
+    def targets(self, column: str | None = None) -> torch.Tensor:
+        column = column or self.spec.default_property
+        if column not in self.table:
+            raise KeyError(f"{self.name} has no property {column!r}; properties: {list(self.spec.properties)}")
+        return torch.tensor(self.table[column].to_numpy(dtype=np.float64), dtype=torch.float32)
+
+    def summary(self) -> dict:
+        return {"dataset": self.name, "split": self.split, "rows_read": self.rows_read, "kept": len(self),
+                "skipped": len(self.skipped), "source": str(self.source)}
+
+
+def load_split(dataset: str, split: str, *, path: str | Path | None = None, limit: int | None = None,
+               niggli: bool = True, cache: bool = True, strict: bool = False,
+               progress_bar: bool = True) -> CrystalDataset:
+    """Parse a split into pymatgen Structures (Niggli-reduced as CDVAE does), with a tensor cache.
+
+    Bad rows are skipped and counted (``dataset.skipped`` says which and why); ``strict=True``
+    raises on the first one instead.
+    """
+    file = locate(dataset, split, path)
+    key = None
+    if cache:
+        key = f"{dataset}-{split}-{sha256_file(file)[:16]}-n{limit or 'all'}-{'niggli' if niggli else 'raw'}-v{CACHE_VERSION}"
+        cached = _read_cache(key, dataset, split, file)
+        if cached is not None:
+            return cached
+    df = pd.read_csv(file, index_col=0, nrows=limit).reset_index(drop=True)
+    if "cif" not in df.columns:
+        raise MalformedRowError(f"{file} has no 'cif' column; columns are {list(df.columns)}")
+    id_col = get_spec(dataset).id_column
+    structures, kept, skipped = [], [], []
+    rows = progress(df["cif"].items(), total=len(df), desc=f"parsing {dataset}/{split}", disable=not progress_bar)
+    for row, text in rows:
+        try:
+            structures.append(parse_cif(text, niggli=niggli))
+            kept.append(row)
+        except ValueError as err:
+            ident = df[id_col].iloc[row] if id_col in df else row
+            if strict:
+                raise MalformedRowError(f"{file}, row {row} ({ident}): {err}") from None
+            skipped.append({"row": row, "id": ident, "reason": str(err)})
+    skipped_df = pd.DataFrame(skipped, columns=["row", "id", "reason"])
+    if len(skipped_df):
+        log.warning("%s/%s: skipped %d of %d rows (first: row %s, %s)", dataset, split, len(skipped_df), len(df),
+                    skipped[0]["row"], skipped[0]["reason"])
+    table = df.drop(columns=["cif"]).iloc[kept].reset_index(drop=True)
+    ds = CrystalDataset(dataset, split, file, structures, table, skipped_df, rows_read=len(df))
+    if cache and structures:
+        _write_cache(key, ds)
+    return ds
+
+
+# ---- processed-tensor cache ---------------------------------------------------------------
+
+def cache_dir() -> Path:
+    return data_dir() / "cache"
+
+
+def _write_cache(key: str, ds: CrystalDataset) -> None:
+    folder = cache_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    b = CrystalBatch.from_structures(ds.structures, dtype=torch.float64, wrap=False)
+    save_file({"atom_types": b.atom_types, "frac_coords": b.frac_coords, "lattice": b.lattice,
+               "num_atoms": b.num_atoms}, str(folder / f"{key}.safetensors"))
+    meta = {"table": ds.table.to_json(orient="split"), "skipped": ds.skipped.to_json(orient="split"),
+            "rows_read": ds.rows_read}
+    (folder / f"{key}.json").write_text(json.dumps(meta))
+
+
+def _read_cache(key: str, dataset: str, split: str, source: Path) -> CrystalDataset | None:
+    tensors, meta = cache_dir() / f"{key}.safetensors", cache_dir() / f"{key}.json"
+    if not (tensors.exists() and meta.exists()):
+        return None
+    try:
+        t = load_file(str(tensors))
+        info = json.loads(meta.read_text())
+        batch = CrystalBatch(t["atom_types"], t["frac_coords"], t["lattice"], t["num_atoms"])
+        structures = batch.to_structures()
+        table = pd.read_json(io.StringIO(info["table"]), orient="split")
+        skipped = pd.read_json(io.StringIO(info["skipped"]), orient="split")
+    except Exception as err:  # a broken cache is rebuilt, never trusted
+        log.warning("ignoring unreadable cache %s (%s); it will be rebuilt", tensors, err)
+        return None
+    if len(table) != len(structures):
+        return None
+    return CrystalDataset(dataset, split, source, structures, table, skipped, rows_read=info["rows_read"])
+
+
+def clear_cache() -> int:
+    removed = 0
+    for f in cache_dir().glob("*"):
+        f.unlink()
+        removed += 1
+    return removed
+

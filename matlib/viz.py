@@ -1,0 +1,116 @@
+"""Looking at crystals: nglview in JupyterLab, a static matplotlib picture everywhere else.
+
+`MATLIB_VIEWER=static` forces the static picture (the test runner and the main job set it, so
+executed notebooks keep an image; a widget renders nothing under papermill).
+"""
+from __future__ import annotations
+
+import importlib.util
+import itertools
+import os
+from typing import Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+from ase.data import covalent_radii
+from ase.data.colors import jmol_colors
+from pymatgen.core import Structure
+
+PALETTE = "colorblind"
+
+
+def set_style(context: str = "notebook") -> None:
+    """One look for every plot in the series."""
+    import seaborn as sns
+
+    sns.set_theme(context=context, style="whitegrid", palette=PALETTE)
+    plt.rcParams.update({"figure.dpi": 100, "axes.titleweight": "bold"})
+
+
+def nglview_available() -> bool:
+    return os.environ.get("MATLIB_VIEWER", "auto") != "static" and importlib.util.find_spec("nglview") is not None
+
+
+def view(structure: Structure, supercell: Sequence[int] = (1, 1, 1), backend: str = "auto", ax=None):
+    """Show a structure: an nglview widget when available, else a static 3D picture."""
+    if backend not in {"auto", "nglview", "static"}:
+        raise ValueError("backend must be 'auto', 'nglview' or 'static'")
+    if backend == "nglview" or (backend == "auto" and nglview_available()):
+        import nglview
+
+        widget = nglview.show_pymatgen(structure * tuple(supercell))
+        widget.add_unitcell()
+        return widget
+    return plot_structure(structure * tuple(supercell), ax=ax)
+
+
+def _cell_edges(matrix: np.ndarray):
+    corners = np.array(list(itertools.product([0, 1], repeat=3)), dtype=float)
+    for a, b in itertools.combinations(range(8), 2):
+        if np.abs(corners[a] - corners[b]).sum() == 1:
+            yield corners[a] @ matrix, corners[b] @ matrix
+
+
+def _axes3d(ax=None, size: float = 4.0):
+    if ax is None:
+        fig = plt.figure(figsize=(size, size))
+        ax = fig.add_subplot(projection="3d")
+    return ax
+
+
+def plot_structure(structure: Structure, ax=None, title: str | None = None, atom_scale: float = 150.0,
+                   show_cell: bool = True):
+    """Static 3D picture: atoms in Jmol colours sized by covalent radius, and the unit cell."""
+    ax = _axes3d(ax)
+    cart = structure.cart_coords
+    numbers = np.array([site.specie.Z for site in structure])
+    ax.scatter(cart[:, 0], cart[:, 1], cart[:, 2], c=jmol_colors[numbers], s=atom_scale * covalent_radii[numbers] ** 2,
+               edgecolors="k", linewidths=0.5, depthshade=True)
+    if show_cell:
+        for p, q in _cell_edges(structure.lattice.matrix):
+            ax.plot(*zip(p, q), color="0.4", lw=0.8)
+    _equal_aspect(ax, np.vstack([cart, np.array(list(itertools.product([0, 1], repeat=3))) @ structure.lattice.matrix]))
+    ax.set_title(title or structure.composition.reduced_formula)
+    ax.set_axis_off()
+    _legend_elements(ax, structure)
+    return ax
+
+
+def plot_neighbors(structure: Structure, centre: int, edge_index: np.ndarray, image: np.ndarray, ax=None,
+                   title: str | None = None):
+    """Draw the bonds of one centre atom, neighbours in other images included (drawn hollow)."""
+    ax = plot_structure(structure, ax=ax, title=title)
+    matrix = structure.lattice.matrix
+    mine = edge_index[0] == centre
+    origin = structure.cart_coords[centre]
+    for j, img in zip(edge_index[1][mine], image[mine]):
+        end = structure.cart_coords[j] + img @ matrix
+        ax.plot(*zip(origin, end), color="crimson", lw=1.0, alpha=0.8)
+        if np.any(img != 0):
+            ax.scatter(*end, s=40, facecolors="none", edgecolors=jmol_colors[structure[int(j)].specie.Z])
+    return ax
+
+
+def gallery(structures: Sequence[Structure], titles: Sequence[str] | None = None, cols: int = 4, size: float = 3.0):
+    """A grid of static pictures."""
+    rows = int(np.ceil(len(structures) / cols))
+    fig = plt.figure(figsize=(size * cols, size * rows))
+    for k, s in enumerate(structures):
+        ax = fig.add_subplot(rows, cols, k + 1, projection="3d")
+        plot_structure(s, ax=ax, title=None if titles is None else titles[k])
+    fig.tight_layout()
+    return fig
+
+
+def _equal_aspect(ax, points: np.ndarray) -> None:
+    centre = points.mean(0)
+    radius = (points.max(0) - points.min(0)).max() / 2 or 1.0
+    for setter, c in zip((ax.set_xlim, ax.set_ylim, ax.set_zlim), centre):
+        setter(c - radius, c + radius)
+
+
+def _legend_elements(ax, structure: Structure) -> None:
+    elements = sorted({site.specie for site in structure}, key=lambda e: e.Z)
+    handles = [plt.Line2D([], [], marker="o", ls="", color=jmol_colors[e.Z], markeredgecolor="k", label=str(e))
+               for e in elements]
+    ax.legend(handles=handles, loc="upper left", fontsize=8, frameon=False)

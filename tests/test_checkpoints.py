@@ -1,0 +1,76 @@
+import json
+
+import pytest
+import torch
+
+from matlib import checkpoints
+from matlib.checkpoints import CheckpointError
+
+
+def make_model(width=8):
+    torch.manual_seed(0)
+    return torch.nn.Sequential(torch.nn.Linear(3, width), torch.nn.SiLU(), torch.nn.Linear(width, 1))
+
+
+def train_a_bit(model, opt, steps=5):
+    for _ in range(steps):
+        loss = model(torch.randn(16, 3)).pow(2).mean()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+
+
+def test_round_trip_with_optimizer_state(tmp_path):
+    model = make_model()
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    train_a_bit(model, opt)
+    path = checkpoints.save(tmp_path / "m", model, optimizer=opt, config={"width": 8}, metrics={"mae": 0.1}, step=5)
+    manifest = json.loads((tmp_path / "m.json").read_text())
+    assert manifest["sha256"] and manifest["config"] == {"width": 8} and manifest["step"] == 5
+    other = make_model()
+    torch.nn.init.zeros_(other[0].weight)
+    other_opt = torch.optim.Adam(other.parameters(), lr=1e-3)
+    ckpt = checkpoints.load(path, model=other, optimizer=other_opt)
+    assert ckpt.metrics == {"mae": 0.1}
+    for a, b in zip(model.parameters(), other.parameters()):
+        assert torch.equal(a, b)
+    assert torch.equal(opt.state_dict()["state"][0]["exp_avg"], other_opt.state_dict()["state"][0]["exp_avg"])
+    assert other_opt.state_dict()["param_groups"][0]["betas"] == (0.9, 0.999)
+
+
+def test_corrupt_weights_are_refused(tmp_path):
+    path = checkpoints.save(tmp_path / "m", make_model())
+    raw = bytearray(path.read_bytes())
+    raw[-3] ^= 0x01
+    path.write_bytes(bytes(raw))
+    with pytest.raises(CheckpointError, match="corrupt"):
+        checkpoints.load(tmp_path / "m", model=make_model())
+
+
+def test_missing_and_mismatched(tmp_path):
+    with pytest.raises(CheckpointError, match="missing"):
+        checkpoints.load(tmp_path / "none")
+    checkpoints.save(tmp_path / "m", make_model(width=8))
+    with pytest.raises(CheckpointError, match="does not fit"):
+        checkpoints.load(tmp_path / "m", model=make_model(width=4))
+    (tmp_path / "m.json").write_text("{not json")
+    with pytest.raises(CheckpointError, match="not valid JSON"):
+        checkpoints.load(tmp_path / "m")
+
+
+def test_load_or_train_trains_once_then_loads(tmp_path):
+    calls = []
+
+    def train(model):
+        calls.append(1)
+        torch.nn.init.constant_(model[0].bias, 0.5)
+        return {"loss": 0.25}
+
+    metrics, loaded = checkpoints.load_or_train(tmp_path / "m", make_model(), train, config={"w": 8})
+    assert (metrics, loaded, len(calls)) == ({"loss": 0.25}, False, 1)
+    model = make_model()
+    metrics, loaded = checkpoints.load_or_train(tmp_path / "m", model, train, config={"w": 8})
+    assert (metrics, loaded, len(calls)) == ({"loss": 0.25}, True, 1)
+    assert torch.all(model[0].bias == 0.5)
+    _, loaded = checkpoints.load_or_train(tmp_path / "m", make_model(), train, config={"w": 9})
+    assert not loaded and len(calls) == 2

@@ -1,0 +1,170 @@
+"""Dataset lookup order, checksums, and what happens to bad rows."""
+import gzip
+import shutil
+
+import pandas as pd
+import pytest
+
+from matlib import datasets, registry
+from matlib.datasets import ChecksumError, DataNotFoundError, MalformedRowError, load_split, load_table, locate
+from matlib.registry import UnknownDatasetError
+
+
+def place(src, folder, dataset="perov_5", split="val"):
+    target = folder / dataset / src.name
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy(src, target)
+    return target
+
+
+@pytest.fixture
+def perov_val(data_root):
+    return data_root / "perov_5" / "val.csv.gz"
+
+
+@pytest.fixture
+def no_download(monkeypatch):
+    def refuse(*args, **kwargs):
+        raise OSError("network disabled in this test")
+    monkeypatch.setattr(datasets, "fetch", refuse)
+
+
+def test_environment_variable_is_used(perov_val, isolated_cache, no_download):
+    assert locate("perov_5", "val") == perov_val
+
+
+def test_explicit_file_wins_over_everything(tmp_path, perov_val, isolated_cache):
+    mine = tmp_path / "my_perovskites.csv"
+    mine.write_bytes(gzip.decompress(perov_val.read_bytes()))
+    assert locate("perov_5", "val", path=mine) == mine
+
+
+def test_explicit_folder_is_searched_and_verified(tmp_path, perov_val, isolated_cache):
+    copy = place(perov_val, tmp_path / "mine")
+    assert locate("perov_5", "val", path=tmp_path / "mine") == copy
+
+
+def test_environment_beats_download_cache(tmp_path, perov_val, isolated_cache):
+    cached = place(perov_val, isolated_cache / "downloads")
+    assert locate("perov_5", "val") != cached
+
+
+def test_download_cache_used_without_environment(perov_val, isolated_cache, monkeypatch, no_download):
+    monkeypatch.delenv("MATLIB_DATA")
+    cached = place(perov_val, isolated_cache / "downloads")
+    assert locate("perov_5", "val") == cached
+
+
+def upstream_copy(tmp_path, perov_val, content=None):
+    folder = tmp_path / "upstream" / "perov_5"
+    folder.mkdir(parents=True)
+    (folder / "val.csv").write_bytes(content if content is not None else gzip.decompress(perov_val.read_bytes()))
+    return "file://" + str(tmp_path / "upstream") + "/{dataset}/{split}.csv"
+
+
+def test_download_is_verified_and_cached(tmp_path, perov_val, isolated_cache, monkeypatch):
+    monkeypatch.delenv("MATLIB_DATA")
+    url = upstream_copy(tmp_path, perov_val)
+    spec = registry.DATASETS["perov_5"]
+    monkeypatch.setitem(registry.DATASETS, "perov_5", registry.DatasetSpec(**{**spec.__dict__, "url_template": url}))
+    got = locate("perov_5", "val")
+    assert got == isolated_cache / "downloads" / "perov_5" / "val.csv"
+    assert datasets.git_blob_id(got.read_bytes()) == spec.splits["val"].upstream_blob
+
+
+def test_download_with_wrong_checksum_is_refused(tmp_path, perov_val, isolated_cache, monkeypatch):
+    monkeypatch.delenv("MATLIB_DATA")
+    url = upstream_copy(tmp_path, perov_val, content=b"material_id,cif\n1,tampered\n")
+    spec = registry.DATASETS["perov_5"]
+    monkeypatch.setitem(registry.DATASETS, "perov_5", registry.DatasetSpec(**{**spec.__dict__, "url_template": url}))
+    with pytest.raises(ChecksumError, match="git blob id"):
+        locate("perov_5", "val")
+    assert not (isolated_cache / "downloads" / "perov_5" / "val.csv").exists()
+
+
+def test_missing_file_error_says_what_was_tried(isolated_cache, monkeypatch, no_download):
+    monkeypatch.delenv("MATLIB_DATA")
+    with pytest.raises(DataNotFoundError) as err:
+        locate("carbon_24", "test")
+    text = str(err.value)
+    assert "carbon_24/test.csv not found" in text and "MATLIB_DATA" in text and "network disabled" in text
+
+
+def test_checksum_mismatch_refuses_the_file(tmp_path, perov_val, isolated_cache, monkeypatch):
+    bad = place(perov_val, tmp_path / "data")
+    raw = bytearray(bad.read_bytes())
+    raw[-20] ^= 0xFF
+    bad.write_bytes(bytes(raw))
+    monkeypatch.setenv("MATLIB_DATA", str(tmp_path / "data"))
+    with pytest.raises(ChecksumError, match=str(bad)):
+        locate("perov_5", "val")
+
+
+def test_unknown_dataset_and_split():
+    with pytest.raises(UnknownDatasetError, match="known datasets are"):
+        locate("perov_6", "val")
+    with pytest.raises(DataNotFoundError, match="has no split 'training'"):
+        locate("perov_5", "training")
+
+
+def test_train_split_is_registered_but_absent_here(isolated_cache, no_download):
+    with pytest.raises(DataNotFoundError, match="perov_5/train.csv not found"):
+        locate("perov_5", "train")
+
+
+@pytest.fixture
+def broken_csv(tmp_path, perov_val):
+    df = pd.read_csv(perov_val, index_col=0, nrows=6)
+    df.iloc[1, df.columns.get_loc("cif")] = "data_broken\n_cell_length_a 3.0\nloop_\n_atom_site_label\n"
+    cif = df.iloc[3]["cif"]
+    first = cif.split("_atom_site_occupancy")[1].split()[0]  # the element symbol of the first site
+    df.iloc[3, df.columns.get_loc("cif")] = cif.replace(f"  {first}  {first}", "  Xx  Xx", 1)
+    path = tmp_path / "broken.csv"
+    df.to_csv(path)
+    return path
+
+
+def test_bad_rows_are_counted_not_dropped(broken_csv, isolated_cache):
+    ds = load_split("perov_5", "val", path=broken_csv, progress_bar=False)
+    assert ds.rows_read == 6 and len(ds) == 4 and len(ds.skipped) == 2
+    assert ds.skipped["row"].tolist() == [1, 3]
+    assert "unparsable CIF" in ds.skipped["reason"].iloc[0] or "not a CIF" in ds.skipped["reason"].iloc[0]
+    assert "Xx" in ds.skipped["reason"].iloc[1]
+    assert len(ds.table) == len(ds.structures)
+
+
+def test_strict_mode_names_file_and_row(broken_csv, isolated_cache):
+    with pytest.raises(MalformedRowError, match=r"broken\.csv, row 1"):
+        load_split("perov_5", "val", path=broken_csv, strict=True, cache=False, progress_bar=False)
+
+
+def test_tensor_cache_round_trip_and_repair(isolated_cache):
+    first = load_split("carbon_24", "test", limit=12, progress_bar=False)
+    files = sorted((isolated_cache / "cache").glob("*.safetensors"))
+    assert len(files) == 1
+    again = load_split("carbon_24", "test", limit=12, progress_bar=False)
+    assert [s.matches(t) for s, t in zip(first.structures, again.structures)] == [True] * 12
+    pd.testing.assert_frame_equal(first.table, again.table, check_dtype=False)
+    files[0].write_bytes(b"garbage")
+    repaired = load_split("carbon_24", "test", limit=12, progress_bar=False)
+    assert len(repaired) == 12
+
+
+def test_load_table_and_targets(isolated_cache):
+    table = load_table("mp_20", "test", limit=50)
+    assert len(table) == 50 and {"cif", "formation_energy_per_atom", "band_gap"} <= set(table.columns)
+    ds = load_split("mp_20", "test", limit=20, progress_bar=False)
+    assert ds.targets().shape == (20,)
+    assert ds.targets("band_gap").min() >= 0
+    with pytest.raises(KeyError, match="no property"):
+        ds.targets("heat_ref")
+    assert max(len(s) for s in ds.structures) <= ds.spec.max_atoms
+
+
+def test_every_registered_file_present_is_accepted(data_root):
+    for name, spec in registry.DATASETS.items():
+        for split in ("val", "test"):
+            path = data_root / name / f"{split}.csv.gz"
+            if path.exists():
+                datasets.verify(path, name, split)
+                assert sum(1 for _ in pd.read_csv(path, usecols=["cif"]).itertuples()) == spec.splits[split].rows

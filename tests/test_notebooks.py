@@ -1,0 +1,51 @@
+"""Every notebook runs end to end with profile=smoke, and its results file says what it did."""
+import json
+import math
+from pathlib import Path
+
+import pytest
+
+from matlib.results import read_results
+from matlib.runner import execute, notebooks
+
+NOTEBOOKS = notebooks(Path(__file__).resolve().parents[1] / "notebooks")
+SMOKE_TIMEOUT_S = 600  # per cell; the 2-minute smoke goal is a benchmark, not a test
+
+
+def check_00(metrics, out_dir):
+    for name, row in metrics["datasets"].items():
+        assert row["kept"] == row["rows_read"] > 0 and row["skipped"] == 0, name
+    nl = metrics["neighbour_list"]
+    assert nl["identical_edge_sets"] and nl["edges_torch"] == nl["edges_pymatgen"] > 0
+    assert nl["max_distance_error_A"] < 1e-5
+    assert metrics["round_trip_ok"]
+    assert 0.3 < metrics["mp20_zero_gap_share"] < 0.7
+    assert (out_dir / "crystals.extxyz").stat().st_size > 0
+
+
+CHECKS = {"00_crystals_and_data": check_00}
+
+
+def all_numbers_finite(value) -> bool:
+    if isinstance(value, dict):
+        return all(all_numbers_finite(v) for v in value.values())
+    if isinstance(value, list):
+        return all(all_numbers_finite(v) for v in value)
+    return not (isinstance(value, float) and not math.isfinite(value))
+
+
+@pytest.mark.notebooks
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=[nb.stem for nb in NOTEBOOKS])
+def test_notebook_smoke(notebook, tmp_path):
+    results_path = execute(notebook, tmp_path, profile="smoke", timeout=SMOKE_TIMEOUT_S)
+    res = read_results(results_path)
+    assert res["notebook"] == notebook.stem and res["profile"] == "smoke" and res["device"] == "cpu"
+    assert res["train_split"] and res["eval_split"], "results must name the training and evaluation splits"
+    assert res["metrics"] and all_numbers_finite(res["metrics"])
+    for label, file in res["files"].items():
+        assert Path(file).exists(), f"{label}: {file} was promised but not written"
+    executed = json.loads((tmp_path / notebook.name).read_text())
+    errors = [o for c in executed["cells"] for o in c.get("outputs", []) if o.get("output_type") == "error"]
+    assert not errors
+    assert notebook.stem in CHECKS, f"add a results check for {notebook.stem} to CHECKS"
+    CHECKS[notebook.stem](res["metrics"], results_path.parent)

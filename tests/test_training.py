@@ -1,0 +1,60 @@
+import pytest
+import torch
+
+from matlib import checkpoints
+from matlib.training import NonFiniteLossError, fit
+
+
+def regression_problem(n=256):
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(n, 4, generator=g)
+    y = x @ torch.tensor([1.0, -2.0, 0.5, 3.0]) + 0.1
+    return [(x[i:i + 32], y[i:i + 32]) for i in range(0, n, 32)]
+
+
+def mse_step(model, batch):
+    x, y = batch
+    return {"loss": (model(x).squeeze(-1) - y).pow(2).mean()}
+
+
+def test_fit_reduces_the_loss():
+    torch.manual_seed(0)
+    model = torch.nn.Linear(4, 1)
+    result = fit(model, torch.optim.Adam(model.parameters(), lr=0.05), mse_step, regression_problem(),
+                 max_steps=200, log_every=10)
+    assert result.steps == 200 and result.stopped == "max_steps"
+    assert result.history[-1]["loss"] < 0.01 * result.history[0]["loss"]
+
+
+def test_nan_loss_stops_with_a_clear_message():
+    model = torch.nn.Linear(4, 1)
+
+    def bad_step(model, batch):
+        return {"loss": model(batch[0]).mean() * float("nan")}
+
+    with pytest.raises(NonFiniteLossError, match="loss became nan at step 1"):
+        fit(model, torch.optim.SGD(model.parameters(), lr=0.1), bad_step, regression_problem(), max_steps=5,
+            log_every=1)
+
+
+def test_time_budget_then_resume(tmp_path):
+    torch.manual_seed(0)
+    model = torch.nn.Linear(4, 1)
+    opt = torch.optim.Adam(model.parameters(), lr=0.05)
+    stem = tmp_path / "run"
+    first = fit(model, opt, mse_step, regression_problem(), max_steps=10_000, max_seconds=0.0, checkpoint=stem,
+                log_every=1)
+    assert first.stopped == "time_budget" and first.steps == 0
+    partial = fit(model, opt, mse_step, regression_problem(), max_steps=30, checkpoint=stem, log_every=1)
+    assert partial.steps == 30 and checkpoints.load(stem).step == 30
+    model2 = torch.nn.Linear(4, 1)
+    opt2 = torch.optim.Adam(model2.parameters(), lr=0.05)
+    resumed = fit(model2, opt2, mse_step, regression_problem(), max_steps=50, checkpoint=stem, log_every=1)
+    assert resumed.resumed_from == 30 and resumed.steps == 50
+    assert [h["step"] for h in resumed.history] == list(range(1, 51))
+
+
+def test_empty_batches_are_an_error():
+    model = torch.nn.Linear(4, 1)
+    with pytest.raises(ValueError, match="empty"):
+        fit(model, torch.optim.SGD(model.parameters(), lr=0.1), mse_step, [], max_steps=3)
