@@ -27,9 +27,16 @@ class TrainResult:
     seconds: float = 0.0
     stopped: str = "max_steps"        # or "time_budget"
     resumed_from: int = 0
+    best: dict = field(default_factory=dict)   # the kept metric's best value, with keep_best
 
     def last(self, key: str = "loss") -> float:
-        return self.history[-1][key] if self.history else math.nan
+        values = [h[key] for h in self.history if key in h]
+        return values[-1] if values else math.nan
+
+    def curve(self, key: str) -> tuple[list[int], list[float]]:
+        """(steps, values) of one logged quantity, for learning-curve plots."""
+        rows = [(h["step"], h[key]) for h in self.history if key in h]
+        return [r[0] for r in rows], [r[1] for r in rows]
 
 
 StepFn = Callable[[torch.nn.Module, object], Mapping[str, torch.Tensor]]
@@ -50,12 +57,15 @@ def fit(model: torch.nn.Module, optimizer: torch.optim.Optimizer, step_fn: StepF
         max_steps: int, max_seconds: float | None = None, checkpoint: str | Path | None = None,
         checkpoint_every: int = 500, log_every: int = 10, grad_clip: float | None = None,
         scheduler=None, autocast: Callable[[], contextlib.AbstractContextManager] | None = None,
-        config: dict | None = None, desc: str = "training") -> TrainResult:
+        evaluate: Callable[[torch.nn.Module], Mapping[str, float]] | None = None, eval_every: int = 100,
+        keep_best: str | None = None, config: dict | None = None, desc: str = "training") -> TrainResult:
     """Train until `max_steps` (total, counting resumed ones) or `max_seconds` of this call.
 
     ``step_fn(model, batch)`` returns a dict of losses whose ``"loss"`` entry is minimised; every
     entry is logged. With ``checkpoint``, an existing checkpoint there is resumed (model, optimizer,
     step, history) and the state is saved every ``checkpoint_every`` steps and at the end.
+    ``evaluate(model)`` (e.g. validation MAE) runs every ``eval_every`` steps and at the end; its
+    values join the history. ``keep_best="val_mae"`` restores the weights with the lowest value.
     """
     result = TrainResult()
     if checkpoint is not None and checkpoints.exists(checkpoint):
@@ -67,6 +77,18 @@ def fit(model: torch.nn.Module, optimizer: torch.optim.Optimizer, step_fn: StepF
     model.train()
     bar = progress(total=max_steps, initial=result.steps, desc=desc)
     data = _cycle(batches)
+    best_value, best_state = math.inf, None
+
+    def run_evaluation() -> None:
+        nonlocal best_value, best_state
+        model.eval()
+        with torch.no_grad():
+            scores = {k: float(v) for k, v in evaluate(model).items()}
+        model.train()
+        result.history.append({"step": result.steps, "time": time.perf_counter() - start, **scores})
+        if keep_best is not None and scores[keep_best] < best_value:
+            best_value = scores[keep_best]
+            best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
 
     def save():
         if checkpoint is not None:
@@ -102,10 +124,17 @@ def fit(model: torch.nn.Module, optimizer: torch.optim.Optimizer, step_fn: StepF
                         f"or turn mixed precision off. The last good checkpoint is kept.")
                 result.history.append(entry)
                 bar.set_postfix(loss=f"{entry['loss']:.4g}")
+            if evaluate is not None and (result.steps % eval_every == 0 or result.steps == max_steps):
+                run_evaluation()
             if checkpoint is not None and result.steps % checkpoint_every == 0:
                 save()
+        if evaluate is not None and result.stopped == "time_budget":
+            run_evaluation()
     finally:
         bar.close()
+    if best_state is not None:
+        model.load_state_dict(best_state)
+        result.best = {keep_best: best_value}
     result.seconds = time.perf_counter() - start
     if not math.isnan(result.last()):
         save()

@@ -58,3 +58,22 @@ def test_empty_batches_are_an_error():
     model = torch.nn.Linear(4, 1)
     with pytest.raises(ValueError, match="empty"):
         fit(model, torch.optim.SGD(model.parameters(), lr=0.1), mse_step, [], max_steps=3)
+
+
+def test_evaluation_hook_and_keep_best():
+    torch.manual_seed(0)
+    model = torch.nn.Linear(4, 1)
+    scores = iter([5.0, 1.0, 3.0, 4.0])
+    seen = []
+
+    def evaluate(m):
+        seen.append(m.weight.detach().clone())
+        return {"val": next(scores)}
+
+    result = fit(model, torch.optim.SGD(model.parameters(), lr=0.01), mse_step, regression_problem(),
+                 max_steps=40, evaluate=evaluate, eval_every=10, keep_best="val")
+    steps, values = result.curve("val")
+    assert steps == [10, 20, 30, 40] and values == [5.0, 1.0, 3.0, 4.0]
+    assert result.best == {"val": 1.0}
+    assert torch.equal(model.weight, seen[1])  # the weights evaluated at step 20 are restored
+    assert result.curve("loss")[0][-1] == 40

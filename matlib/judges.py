@@ -1,0 +1,142 @@
+"""Judges: property predictors trained in notebook 01 that score every generator in the series.
+
+A judge is independent of the generator it scores (never the generator's own predictor) and
+knows which split trained it. ``load_judge("mp_20", "band_gap")(structures)`` returns predictions,
+NaN for structures it cannot score (non-finite or collapsed cells, unknown elements).
+"""
+from __future__ import annotations
+
+import contextlib
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from pymatgen.core import Structure
+
+from . import checkpoints
+from .batching import GraphCache, Minibatches
+from .crystal import CrystalBatch
+from .gnn import MAX_Z, GNNConfig, PeriodicGNN
+from .paths import checkpoints_dir
+from .registry import get_spec
+from .training import TrainResult, fit
+
+# The judges notebook 01 trains, and the properties later notebooks ask for.
+JUDGE_TASKS: dict[str, tuple[str, ...]] = {
+    "mp_20": ("formation_energy_per_atom", "band_gap"),
+    "perov_5": ("heat_ref", "dir_gap"),
+    "carbon_24": ("energy_per_atom",),
+}
+
+MIN_VOLUME_PER_ATOM = 1.0   # Å³; below this a "crystal" is collapsed and its graph explodes
+
+
+def judge_stem(dataset: str, prop: str, folder: Path | None = None) -> Path:
+    return (folder or checkpoints_dir() / "judges") / f"{dataset}__{prop}"
+
+
+def scoreable(s: Structure) -> bool:
+    lattice = s.lattice.matrix
+    return (np.isfinite(lattice).all() and np.isfinite(s.frac_coords).all() and len(s) > 0
+            and s.volume / len(s) >= MIN_VOLUME_PER_ATOM and all(0 < sp.Z <= MAX_Z for sp in s.species))
+
+
+@dataclass
+class Judge:
+    model: PeriodicGNN
+    dataset: str
+    prop: str
+    manifest: dict
+
+    @property
+    def unit(self) -> str:
+        return get_spec(self.dataset).properties[self.prop].unit
+
+    @property
+    def trained_on(self) -> str:
+        return self.manifest.get("config", {}).get("train_split", "?")
+
+    @property
+    def device(self) -> torch.device:
+        return self.model.target_mean.device
+
+    def describe(self) -> str:
+        mae = self.manifest.get("metrics", {}).get("test_mae")
+        mae_text = f", test MAE {mae:.3g} {self.unit}" if isinstance(mae, (int, float)) else ""
+        return f"judge {self.dataset}/{self.prop} (GNN trained on the {self.trained_on} split{mae_text})"
+
+    @torch.no_grad()
+    def __call__(self, structures: Sequence[Structure], batch_size: int = 256) -> np.ndarray:
+        self.model.eval()
+        out = np.full(len(structures), np.nan)
+        ok = [i for i, s in enumerate(structures) if scoreable(s)]
+        for start in range(0, len(ok), batch_size):
+            chunk = ok[start:start + batch_size]
+            batch = CrystalBatch.from_structures([structures[i] for i in chunk]).to(self.device)
+            out[chunk] = self.model.predict(batch)[:, 0].cpu().numpy()
+        return out
+
+    def to(self, device) -> "Judge":
+        self.model.to(device)
+        return self
+
+
+def load_judge(dataset: str, prop: str, path: str | Path | None = None, device: str | torch.device = "cpu") -> Judge:
+    stem = Path(path) if path is not None else judge_stem(dataset, prop)
+    if not checkpoints.exists(stem):
+        raise FileNotFoundError(f"no judge for {dataset}/{prop} at {stem}.safetensors: run notebook "
+                                f"01_periodic_gnn (profile teach or full) to train it")
+    manifest = checkpoints.load(stem).manifest
+    model = PeriodicGNN(GNNConfig(**{**manifest["config"]["model"], "targets": tuple(manifest["config"]["model"]["targets"])}))
+    checkpoints.load(stem, model=model)
+    return Judge(model.to(device), dataset, prop, manifest)
+
+
+def mae_on(model: PeriodicGNN, cache: GraphCache, indices: torch.Tensor, batch_size: int = 512) -> np.ndarray:
+    """Mean absolute error per target (original units) on some crystals of a cache."""
+    errors = []
+    for start in range(0, len(indices), batch_size):
+        batch, graph, y = cache.get(indices[start:start + batch_size])
+        errors.append((model.predict(batch, graph) - y).abs())
+    err = torch.cat(errors)
+    return torch.nanmean(err, 0).cpu().numpy()
+
+
+def l1_step(model: PeriodicGNN, item) -> dict[str, torch.Tensor]:
+    batch, graph, y = item
+    pred = model(batch, graph)
+    target = (y - model.target_mean) / model.target_std
+    mask = torch.isfinite(target)
+    return {"loss": F.l1_loss(pred[mask].float(), target[mask])}
+
+
+def train_property_model(cache: GraphCache, config: GNNConfig, *, steps: int, batch_size: int = 64,
+                         lr: float = 2e-3, holdout: float = 0.1, seed: int = 0, eval_every: int = 200,
+                         max_seconds: float | None = None, autocast=None, desc: str = "judge") -> tuple[PeriodicGNN, TrainResult]:
+    """Train on a cache of the training split, keeping the weights best on a held-out part of it."""
+    n = len(cache)
+    perm = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
+    n_hold = max(1, int(round(holdout * n))) if holdout > 0 and n > 10 else 0
+    held, train = perm[:n_hold], perm[n_hold:]
+    model = PeriodicGNN(config).to(cache.batch.device)
+    model.set_target_scale(cache.targets[train.to(cache.batch.device)])
+    optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-5)
+    scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=lr, total_steps=steps, pct_start=0.05)
+    evaluate = (lambda m: {"holdout_mae": float(np.mean(mae_on(m, cache, held)))}) if n_hold else None
+    result = fit(model, optimizer, l1_step, Minibatches(cache, train, batch_size, seed=seed), max_steps=steps,
+                 max_seconds=max_seconds, scheduler=scheduler, grad_clip=5.0, evaluate=evaluate,
+                 eval_every=eval_every, keep_best="holdout_mae" if n_hold else None,
+                 autocast=autocast or contextlib.nullcontext, desc=desc)
+    return model, result
+
+
+def save_judge(model: PeriodicGNN, dataset: str, prop: str, *, train_split: str, metrics: dict,
+               folder: Path | None = None, extra_config: dict | None = None) -> Path:
+    config = {"model": model.config.as_dict(), "dataset": dataset, "property": prop, "train_split": train_split,
+              **(extra_config or {})}
+    clean = {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in metrics.items()}
+    return checkpoints.save(judge_stem(dataset, prop, folder), model, config=config, metrics=clean)
