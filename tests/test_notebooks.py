@@ -23,7 +23,16 @@ def check_00(metrics, out_dir):
     assert (out_dir / "crystals.extxyz").stat().st_size > 0
 
 
-CHECKS = {"00_crystals_and_data": check_00}
+def check_01(metrics, out_dir):
+    judge = metrics["judges"]["mp_20/formation_energy_per_atom"]
+    assert judge["GNN MAE"] < judge["mean-baseline MAE"]  # even a 40-step judge beats the mean
+    own, bad = metrics["suite"]["self"]["metrics"], metrics["suite"]["random"]["metrics"]
+    assert own["cov_r"] == own["cov_p"] == 1.0 and own["struct_valid"] == 1.0
+    assert bad["cov_p"] < 0.5 and bad["valid"] < own["valid"]
+    assert (out_dir / "random_crystals.extxyz").stat().st_size > 0
+
+
+CHECKS = {"00_crystals_and_data": check_00, "01_periodic_gnn": check_01}
 
 
 def all_numbers_finite(value) -> bool:

@@ -1,0 +1,201 @@
+"""Structure matching: reconstruction match rate / RMSE, uniqueness and novelty.
+
+All use pymatgen's ``StructureMatcher(stol=0.5, angle_tol=10, ltol=0.3)``, CDVAE's settings,
+other arguments at pymatgen's defaults (``primitive_cell=True``, ``scale=True``,
+``attempt_supercell=False``). :func:`matcher_description` spells them out for results files.
+
+* **Reconstruction** (CDVAE ``RecEval``): for each (predicted, true) pair, an invalid prediction
+  is a non-match; otherwise ``get_rms_dist(pred, true)``, ``None`` meaning no match. Match rate
+  = matches / pairs; RMSE = mean of the matched RMS displacements, which pymatgen normalises by
+  (V/N)^(1/3) (so it has no unit).
+* **Uniqueness**: structure i is unique when it matches no earlier *unique* structure (scanning
+  in input order, comparing with the first member of each group found so far, as pymatgen's
+  ``group_structures`` does). The share of unique structures = number of distinct structures /
+  number of structures.
+* **Novelty**: a structure is novel when it matches no structure of the training set.
+
+Efficiency: ``fit`` can only succeed between equal reduced compositions (the matcher compares
+reduced formulas first), so both are computed per reduced formula, each structure is reduced to
+its primitive Niggli cell once, and the formula groups are spread over an executor.
+The compositional versions compare reduced formulas only.
+"""
+from __future__ import annotations
+
+import inspect
+import warnings
+from collections import defaultdict
+from dataclasses import dataclass, field
+from functools import partial
+from typing import Sequence
+
+import numpy as np
+from pymatgen.analysis.structure_matcher import StructureMatcher
+from pymatgen.core import Structure
+
+from .parallel import parallel_map
+
+MATCHER_SETTINGS = {"stol": 0.5, "angle_tol": 10.0, "ltol": 0.3}
+
+
+def make_matcher(**overrides) -> StructureMatcher:
+    return StructureMatcher(**{**MATCHER_SETTINGS, **overrides})
+
+
+def matcher_description(settings: dict | None = None) -> str:
+    m = make_matcher(**(settings or {}))
+    return (f"pymatgen StructureMatcher(stol={m.stol}, angle_tol={m.angle_tol}, ltol={m.ltol}, "
+            f"primitive_cell={m._primitive_cell}, scale={m._scale}, attempt_supercell={m._supercell})")
+
+
+def reduced_formula(structure: Structure) -> str:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # pymatgen warns when sorting elements that lack electronegativity
+        return structure.composition.reduced_formula
+
+
+# ---- reconstruction --------------------------------------------------------------------------
+
+def _rms_worker(pair, settings: dict) -> float:
+    pred, true = pair
+    if pred is None or true is None:
+        return float("nan")
+    try:
+        rms = make_matcher(**settings).get_rms_dist(pred, true)
+    except Exception:  # CDVAE counts a matcher error as "no match" too
+        return float("nan")
+    return float("nan") if rms is None else float(rms[0])
+
+
+@dataclass
+class ReconstructionResult:
+    match_rate: float
+    rmse: float | None                # None when nothing matched
+    n: int
+    n_matched: int
+    rms: np.ndarray = field(repr=False, default=None)   # per pair, NaN = no match (or invalid)
+
+
+def reconstruction(predicted: Sequence[Structure | None], true: Sequence[Structure], valid: Sequence[bool] | None = None,
+                   *, executor=None, settings: dict | None = None, progress_bar: bool = True) -> ReconstructionResult:
+    """Match rate and mean normalised RMS displacement of predicted vs true structures (pairwise)."""
+    if len(predicted) != len(true):
+        raise ValueError(f"{len(predicted)} predictions for {len(true)} true structures: they must pair up")
+    if valid is None:
+        from .validity import validity_one
+        valid = [v[1] and v[2] for v in map(validity_one, predicted)]
+    pairs = [(p if ok else None, t) for p, t, ok in zip(predicted, true, valid)]
+    worker = partial(_rms_worker, settings={**MATCHER_SETTINGS, **(settings or {})})
+    rms = np.asarray(parallel_map(worker, pairs, executor=executor, desc="matching", progress_bar=progress_bar),
+                     dtype=float)
+    matched = np.isfinite(rms)
+    n = len(rms)
+    return ReconstructionResult(float(matched.sum() / n) if n else float("nan"),
+                                float(rms[matched].mean()) if matched.any() else None, n, int(matched.sum()), rms)
+
+
+# ---- uniqueness and novelty ------------------------------------------------------------------
+
+_FIT_CAN_SKIP = "skip_structure_reduction" in inspect.signature(StructureMatcher.fit).parameters
+
+
+def _reduce(matcher: StructureMatcher, structure: Structure) -> Structure:
+    # the reduction fit() would redo on every call, done once (what group_structures does too)
+    if not _FIT_CAN_SKIP:
+        return structure
+    try:
+        return matcher._get_reduced_structure(structure, matcher._primitive_cell, niggli=True)
+    except Exception:
+        return structure
+
+
+def _fits(matcher: StructureMatcher, a: Structure, b: Structure) -> bool:
+    try:
+        if _FIT_CAN_SKIP:
+            return bool(matcher.fit(a, b, skip_structure_reduction=True))
+        return bool(matcher.fit(a, b))
+    except Exception:
+        return False
+
+
+def _unique_in_group(structures: list[Structure], settings: dict) -> list[bool]:
+    matcher = make_matcher(**settings)
+    representatives, flags = [], []
+    for s in structures:
+        r = _reduce(matcher, s)
+        duplicate = any(_fits(matcher, rep, r) for rep in representatives)
+        flags.append(not duplicate)
+        if not duplicate:
+            representatives.append(r)
+    return flags
+
+
+def _novel_in_group(task: tuple[list[Structure], list[Structure]], settings: dict) -> list[bool]:
+    generated, known = task
+    matcher = make_matcher(**settings)
+    known = [_reduce(matcher, s) for s in known]
+    flags = []
+    for g in generated:
+        r = _reduce(matcher, g)
+        flags.append(not any(_fits(matcher, r, k) for k in known))
+    return flags
+
+
+def _by_formula(structures: Sequence[Structure]) -> dict[str, list[int]]:
+    groups: dict[str, list[int]] = defaultdict(list)
+    for i, s in enumerate(structures):
+        groups[reduced_formula(s)].append(i)
+    return groups
+
+
+def unique_flags(structures: Sequence[Structure], *, executor=None, settings: dict | None = None,
+                 progress_bar: bool = True) -> np.ndarray:
+    """Per structure: True if it matches no earlier unique structure (first of each kind)."""
+    settings = {**MATCHER_SETTINGS, **(settings or {})}
+    groups = list(_by_formula(structures).values())
+    tasks = [[structures[i] for i in idx] for idx in groups]
+    results = parallel_map(partial(_unique_in_group, settings=settings), tasks, executor=executor,
+                           desc="uniqueness", progress_bar=progress_bar)
+    flags = np.zeros(len(structures), dtype=bool)
+    for idx, group_flags in zip(groups, results):
+        flags[idx] = group_flags
+    return flags
+
+
+def novel_flags(structures: Sequence[Structure], train: Sequence[Structure], *, executor=None,
+                settings: dict | None = None, progress_bar: bool = True) -> np.ndarray:
+    """Per structure: True if it matches no training structure."""
+    settings = {**MATCHER_SETTINGS, **(settings or {})}
+    train_groups = _by_formula([t for t in train if t is not None])
+    train_list = [t for t in train if t is not None]
+    flags = np.ones(len(structures), dtype=bool)
+    groups, tasks = [], []
+    for formula, idx in _by_formula(structures).items():
+        if formula in train_groups:  # otherwise novel without matching anything
+            groups.append(idx)
+            tasks.append(([structures[i] for i in idx], [train_list[j] for j in train_groups[formula]]))
+    results = parallel_map(partial(_novel_in_group, settings=settings), tasks, executor=executor,
+                           desc="novelty", progress_bar=progress_bar)
+    for idx, group_flags in zip(groups, results):
+        flags[idx] = group_flags
+    return flags
+
+
+def formula_unique_flags(structures: Sequence[Structure]) -> np.ndarray:
+    """Per structure: True for the first occurrence of its reduced formula."""
+    seen: set[str] = set()
+    flags = []
+    for s in structures:
+        f = reduced_formula(s)
+        flags.append(f not in seen)
+        seen.add(f)
+    return np.array(flags, dtype=bool)
+
+
+def formula_novel_flags(structures: Sequence[Structure], train: Sequence[Structure]) -> np.ndarray:
+    """Per structure: True if no training structure has its reduced formula."""
+    known = {reduced_formula(t) for t in train if t is not None}
+    return np.array([reduced_formula(s) not in known for s in structures], dtype=bool)
+
+
+__all__ = ["MATCHER_SETTINGS", "make_matcher", "matcher_description", "ReconstructionResult", "reconstruction",
+           "unique_flags", "novel_flags", "formula_unique_flags", "formula_novel_flags", "reduced_formula"]

@@ -1,0 +1,67 @@
+"""One way to fan per-structure work out to any `concurrent.futures.Executor`.
+
+Every slow metric (fingerprints, matching, CHGNet) is a pure function of one item, so it is
+mapped with :func:`parallel_map`. ``executor=None`` runs serially in this process; otherwise any
+object with ``submit()`` works: ``ThreadPoolExecutor``, ``ProcessPoolExecutor``, a Dask
+``client.get_executor()``, ... Results always come back in input order.
+
+For a ``ProcessPoolExecutor`` (or Dask/Ray) the mapped function and the items must pickle, which
+is why the workers in this package are module-level functions (or ``functools.partial`` of them).
+"""
+from __future__ import annotations
+
+import concurrent.futures as cf
+import math
+import os
+from typing import Any, Callable, Iterable, Sequence
+
+from ..progress import progress
+
+
+def _apply_chunk(fn: Callable[[Any], Any], chunk: Sequence[Any]) -> list[Any]:
+    # module level, so a process pool can pickle it
+    return [fn(item) for item in chunk]
+
+
+def _workers(executor: Any) -> int:
+    # concurrent.futures pools know their size; other executors get a guess
+    return int(getattr(executor, "_max_workers", None) or os.cpu_count() or 1)
+
+
+def default_chunksize(n: int, executor: Any) -> int:
+    """About 4 chunks per worker (load balance) but at most 64 items each (progress updates)."""
+    return max(1, min(64, math.ceil(n / (4 * _workers(executor)))))
+
+
+def parallel_map(fn: Callable[[Any], Any], items: Iterable[Any], *, executor: cf.Executor | None = None,
+                 chunksize: int | None = None, desc: str | None = None, progress_bar: bool = True) -> list[Any]:
+    """``[fn(x) for x in items]``, optionally on ``executor``, with a progress bar; input order kept.
+
+    Items are sent in chunks so that cheap functions do not drown in scheduling overhead.
+    """
+    items = list(items)
+    n = len(items)
+    if executor is None or n == 0:
+        return [fn(x) for x in progress(items, total=n, desc=desc, disable=not progress_bar or n == 0)]
+    size = chunksize or default_chunksize(n, executor)
+    futures = {executor.submit(_apply_chunk, fn, items[start:start + size]): start for start in range(0, n, size)}
+    results: list[Any] = [None] * n
+    # as_completed needs concurrent.futures.Future objects (Dask's executor returns those too);
+    # anything else is collected in submission order, which is still correct, just less lively.
+    if all(isinstance(f, cf.Future) for f in futures):
+        done: Iterable = cf.as_completed(futures)
+    else:
+        done = list(futures)
+    bar = progress(total=n, desc=desc, disable=not progress_bar)
+    try:
+        for future in done:
+            start = futures[future]
+            out = future.result()
+            results[start:start + len(out)] = out
+            bar.update(len(out))
+    finally:
+        bar.close()
+    return results
+
+
+__all__ = ["parallel_map", "default_chunksize"]
