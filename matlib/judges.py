@@ -106,17 +106,29 @@ def mae_on(model: PeriodicGNN, cache: GraphCache, indices: torch.Tensor, batch_s
     return torch.nanmean(err, 0).cpu().numpy()
 
 
-def l1_step(model: PeriodicGNN, item) -> dict[str, torch.Tensor]:
-    batch, graph, y = item
-    pred = model(batch, graph)
-    target = (y - model.target_mean) / model.target_std
-    mask = torch.isfinite(target)
-    return {"loss": F.l1_loss(pred[mask].float(), target[mask])}
+LOSSES = {"l1": F.l1_loss, "mse": F.mse_loss, "huber": F.smooth_l1_loss}
+
+
+def regression_step(loss: str = "l1"):
+    """A training step on standardised targets. L1 fits the median: fine for most properties, but
+    for a target that is mostly zero (Perov-5's band gaps) the median is zero, so use "mse" there."""
+    if loss not in LOSSES:
+        raise ValueError(f"loss must be one of {sorted(LOSSES)}")
+
+    def step(model: PeriodicGNN, item) -> dict[str, torch.Tensor]:
+        batch, graph, y = item
+        pred = model(batch, graph)
+        target = (y - model.target_mean) / model.target_std
+        mask = torch.isfinite(target)
+        return {"loss": LOSSES[loss](pred[mask].float(), target[mask])}
+
+    return step
 
 
 def train_property_model(cache: GraphCache, config: GNNConfig, *, steps: int, batch_size: int = 64,
                          lr: float = 2e-3, holdout: float = 0.1, seed: int = 0, eval_every: int = 200,
-                         max_seconds: float | None = None, autocast=None, desc: str = "judge") -> tuple[PeriodicGNN, TrainResult]:
+                         max_seconds: float | None = None, autocast=None, loss: str = "l1",
+                         desc: str = "judge") -> tuple[PeriodicGNN, TrainResult]:
     """Train on a cache of the training split, keeping the weights best on a held-out part of it."""
     n = len(cache)
     perm = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
@@ -127,7 +139,7 @@ def train_property_model(cache: GraphCache, config: GNNConfig, *, steps: int, ba
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-5)
     scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=lr, total_steps=steps, pct_start=0.05)
     evaluate = (lambda m: {"holdout_mae": float(np.mean(mae_on(m, cache, held)))}) if n_hold else None
-    result = fit(model, optimizer, l1_step, Minibatches(cache, train, batch_size, seed=seed), max_steps=steps,
+    result = fit(model, optimizer, regression_step(loss), Minibatches(cache, train, batch_size, seed=seed), max_steps=steps,
                  max_seconds=max_seconds, scheduler=scheduler, grad_clip=5.0, evaluate=evaluate,
                  eval_every=eval_every, keep_best="holdout_mae" if n_hold else None,
                  autocast=autocast or contextlib.nullcontext, desc=desc)

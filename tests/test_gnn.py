@@ -98,3 +98,16 @@ def test_random_crystals_follow_the_reference_sizes(mp20):
     assert len(fake) == 30 and all(len(s) in sizes for s in fake)
     ratio = np.median([s.volume / len(s) for s in fake]) / np.median([s.volume / len(s) for s in mp20.structures])
     assert 0.5 < ratio < 2.0
+
+
+def test_regression_losses(mp20):
+    model = PeriodicGNN(GNNConfig(targets=("band_gap",), dim=16, layers=1, cutoff=4.0, max_neighbors=None))
+    model.set_target_scale(mp20.targets("band_gap")[:, None])
+    cache = GraphCache(mp20.batch(), cutoff=4.0, targets=mp20.targets("band_gap")[:, None])
+    item = cache.get(torch.arange(8))
+    pred = model(item[0], item[1])
+    target = (item[2] - model.target_mean) / model.target_std
+    assert judges.regression_step("mse")(model, item)["loss"].item() == pytest.approx(((pred - target) ** 2).mean().item(), rel=1e-5)
+    assert judges.regression_step("l1")(model, item)["loss"].item() == pytest.approx((pred - target).abs().mean().item(), rel=1e-5)
+    with pytest.raises(ValueError, match="loss must be one of"):
+        judges.regression_step("hinge")
