@@ -1,0 +1,144 @@
+"""MatGAN's networks and a Wasserstein GAN with gradient penalty (WGAN-GP) over 85 × 8 matrices.
+
+Generator: z (128) -> FC -> 128 × 6 × 4 -> transposed convolutions -> 1 × 85 × 8, sigmoid.
+Critic:    1 × 85 × 8 -> strided convolutions -> 128 × 6 × 4 -> FC -> one unbounded score.
+The critic uses layer norm, not batch norm: the gradient penalty is a per-sample constraint, and
+batch norm would mix samples (the WGAN-GP paper's advice).
+"""
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .composition_matrix import SHAPE
+from .progress import progress
+from .training import NonFiniteLossError
+
+LATENT = 128
+
+
+class Generator(nn.Module):
+    def __init__(self, latent: int = LATENT, width: int = 128):
+        super().__init__()
+        self.latent = latent
+        self.fc = nn.Sequential(nn.Linear(latent, width * 6 * 4), nn.BatchNorm1d(width * 6 * 4), nn.ReLU())
+        self.width = width
+
+        def up(cin, cout, kernel, stride, out_pad, last=False):
+            layers = [nn.ConvTranspose2d(cin, cout, kernel, stride, padding=kernel // 2, output_padding=out_pad)]
+            return layers + ([] if last else [nn.BatchNorm2d(cout), nn.ReLU()])
+
+        self.deconv = nn.Sequential(
+            *up(width, 64, 5, (2, 2), (0, 1)),   # 6×4  -> 11×8
+            *up(64, 32, 3, (2, 1), (1, 0)),      # 11×8 -> 22×8
+            *up(32, 16, 3, (2, 1), (0, 0)),      # 22×8 -> 43×8
+            *up(16, 1, 3, (2, 1), (0, 0), last=True),  # 43×8 -> 85×8
+        )
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        h = self.fc(z).view(-1, self.width, 6, 4)
+        return torch.sigmoid(self.deconv(h))
+
+    def sample(self, n: int, device=None, generator: torch.Generator | None = None) -> torch.Tensor:
+        device = device or next(self.parameters()).device
+        return self(torch.randn(n, self.latent, device=device, generator=generator))
+
+
+class Critic(nn.Module):
+    def __init__(self):
+        super().__init__()
+
+        def down(cin, cout, kernel, stride, size):
+            return [nn.Conv2d(cin, cout, kernel, stride, padding=kernel // 2), nn.LayerNorm([cout, *size]),
+                    nn.LeakyReLU(0.2)]
+
+        self.net = nn.Sequential(
+            *down(1, 16, 3, 1, (85, 8)), *down(16, 32, 3, (2, 1), (43, 8)), *down(32, 64, 3, (2, 1), (22, 8)),
+            *down(64, 128, 3, (2, 1), (11, 8)), *down(128, 128, 5, (2, 2), (6, 4)), nn.Flatten(),
+            nn.Linear(128 * 6 * 4, 1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x.view(-1, 1, *SHAPE)).squeeze(-1)
+
+
+def gradient_penalty(critic: Critic, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
+    """E[(||∇D(x̂)|| - 1)²] on random interpolates x̂ between real and fake samples."""
+    u = torch.rand(real.shape[0], *([1] * (real.dim() - 1)), device=real.device)
+    mixed = (real + u * (fake - real)).requires_grad_(True)
+    grad, = torch.autograd.grad(critic(mixed).sum(), mixed, create_graph=True)
+    return ((grad.flatten(1).norm(dim=1) - 1.0) ** 2).mean()
+
+
+@dataclass
+class GANHistory:
+    rows: list[dict] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def series(self, key: str) -> tuple[list[int], list[float]]:
+        pts = [(r["step"], r[key]) for r in self.rows if key in r]
+        return [p[0] for p in pts], [p[1] for p in pts]
+
+
+def train_gan(generator: Generator, critic: Critic, data: torch.Tensor, *, steps: int, loss: str = "wgan-gp",
+              batch_size: int = 256, n_critic: int = 1, lr_g: float = 1e-3, lr_d: float = 1e-3,
+              gp_weight: float = 10.0, max_seconds: float | None = None, log_every: int = 50,
+              monitor: Callable[[Generator], dict] | None = None, monitor_every: int = 500,
+              seed: int = 0) -> GANHistory:
+    """Alternate critic and generator updates. `loss="gan"` is the plain (non-saturating) GAN loss,
+    kept so the notebook can show what goes wrong without the Wasserstein critic.
+
+    Logged: `critic_loss`, `g_loss`, and for WGAN-GP `wasserstein` (E D(real) - E D(fake), the
+    critic's estimate of the distance between the data and the generator) and `gp`.
+    """
+    if loss not in {"wgan-gp", "gan"}:
+        raise ValueError("loss must be 'wgan-gp' or 'gan'")
+    device = data.device
+    gen = torch.Generator(device="cpu").manual_seed(seed)
+    opt_g = torch.optim.Adam(generator.parameters(), lr=lr_g, betas=(0.5, 0.9))
+    opt_d = torch.optim.Adam(critic.parameters(), lr=lr_d, betas=(0.5, 0.9))
+    history, start = GANHistory(), time.perf_counter()
+    generator.train()
+    critic.train()
+    for step in progress(range(1, steps + 1), desc=f"training ({loss})"):
+        if max_seconds is not None and time.perf_counter() - start > max_seconds:
+            break
+        for _ in range(n_critic):
+            real = data[torch.randint(len(data), (batch_size,), generator=gen).to(device)]
+            with torch.no_grad():
+                fake = generator.sample(batch_size, device)
+            d_real, d_fake = critic(real), critic(fake)
+            if loss == "wgan-gp":
+                gp = gradient_penalty(critic, real, fake)
+                critic_loss = d_fake.mean() - d_real.mean() + gp_weight * gp
+            else:
+                critic_loss = F.softplus(-d_real).mean() + F.softplus(d_fake).mean()  # BCE with logits
+            opt_d.zero_grad(set_to_none=True)
+            critic_loss.backward()
+            opt_d.step()
+        d_gen = critic(generator.sample(batch_size, device))
+        g_loss = -d_gen.mean() if loss == "wgan-gp" else F.softplus(-d_gen).mean()
+        opt_g.zero_grad(set_to_none=True)
+        g_loss.backward()
+        opt_g.step()
+        if step % log_every == 0 or step == steps:
+            row = {"step": step, "critic_loss": critic_loss.item(), "g_loss": g_loss.item()}
+            if loss == "wgan-gp":
+                row.update(wasserstein=(d_real.mean() - d_fake.mean()).item(), gp=gp.item())
+            if not all(math.isfinite(v) for v in row.values()):
+                raise NonFiniteLossError(f"GAN losses became non-finite at step {step}: {row}. Lower the learning "
+                                         f"rates or raise the gradient-penalty weight.")
+            history.rows.append(row)
+        if monitor is not None and (step % monitor_every == 0 or step == steps):
+            generator.eval()
+            with torch.no_grad():
+                history.rows.append({"step": step, **monitor(generator)})
+            generator.train()
+    history.seconds = time.perf_counter() - start
+    generator.eval()
+    return history
