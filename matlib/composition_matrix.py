@@ -78,16 +78,6 @@ def decode(matrices: np.ndarray | torch.Tensor, threshold: float = 0.2, min_elem
     return out
 
 
-def element_counts(formula: str) -> tuple[list[str], list[int]]:
-    counts = reduced_counts(formula)
-    return list(counts), list(counts.values())
-
-
-def representable_share(formulas: Sequence[str]) -> float:
-    _, kept, _ = encode_many(formulas)
-    return len(kept) / max(1, len(formulas))
-
-
 def to_counts(matrices: torch.Tensor | np.ndarray, threshold: float = 0.2) -> np.ndarray:
     """Generator outputs (N, 85, 8) -> int8 counts (N, 85): 0 = absent, else 1..8 (the argmax column + 1)."""
     if isinstance(matrices, np.ndarray):

@@ -6,7 +6,6 @@ cell calls :func:`resolve` so that everything derived from them is computed afte
 from __future__ import annotations
 
 import contextlib
-import os
 import random
 from dataclasses import dataclass, field
 from typing import Any, Mapping
@@ -113,7 +112,3 @@ def resolve(profile: str = "auto", *, seed: int = 0, device: str = "auto", amp: 
     seed_everything(seed)
     use_amp = (dev.type == "cuda") if amp is None else bool(amp)
     return RunConfig(profile=profile, device=dev, seed=seed, amp=use_amp, settings=settings)
-
-
-def in_ci() -> bool:
-    return os.environ.get("CI", "").lower() in {"1", "true", "yes"}

@@ -17,6 +17,11 @@ import torch
 from pymatgen.core import Lattice, Structure
 
 
+# Å³ per atom: real solids have more than 5; below 1 a cell has collapsed, and neighbour lists
+# and fingerprints of it explode in size and time. Judges and fingerprints skip such cells.
+MIN_VOLUME_PER_ATOM = 1.0
+
+
 class CrystalError(ValueError):
     """A structure that the batched representation cannot hold."""
 
@@ -175,4 +180,4 @@ def length_per_atom(batch: CrystalBatch) -> torch.Tensor:
     return (batch.volumes() / batch.num_atoms).pow(1.0 / 3.0)
 
 
-__all__ = ["CrystalBatch", "CrystalError", "lattice_from_params", "params_from_lattice", "length_per_atom"]
+__all__ = ["CrystalBatch", "CrystalError", "MIN_VOLUME_PER_ATOM", "lattice_from_params", "params_from_lattice", "length_per_atom"]

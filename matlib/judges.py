@@ -19,7 +19,7 @@ from pymatgen.core import Structure
 
 from . import checkpoints
 from .batching import GraphCache, Minibatches
-from .crystal import CrystalBatch
+from .crystal import MIN_VOLUME_PER_ATOM, CrystalBatch
 from .gnn import MAX_Z, GNNConfig, PeriodicGNN
 from .paths import checkpoints_dir
 from .registry import get_spec
@@ -32,7 +32,6 @@ JUDGE_TASKS: dict[str, tuple[str, ...]] = {
     "carbon_24": ("energy_per_atom",),
 }
 
-MIN_VOLUME_PER_ATOM = 1.0   # Å³; below this a "crystal" is collapsed and its graph explodes
 
 
 def judge_stem(dataset: str, prop: str, folder: Path | None = None) -> Path:

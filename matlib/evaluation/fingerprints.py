@@ -25,12 +25,12 @@ from typing import Sequence
 import numpy as np
 from pymatgen.core import Composition, Structure
 
+from ..crystal import MIN_VOLUME_PER_ATOM
 from .cdvae_constants import COMP_SCALER_MEANS, COMP_SCALER_STDS
 from .parallel import parallel_map
 
 STRUCT_FP_DIM = 61
 COMP_FP_DIM = 132
-MIN_VOLUME_PER_ATOM = 1.0  # Å³/atom; see the module docstring
 
 
 @lru_cache(maxsize=None)
