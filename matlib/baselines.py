@@ -29,9 +29,9 @@ def _magpie_row(formula: str) -> tuple[float, ...]:
         return tuple(_magpie().featurize(Composition(formula)))
 
 
-def magpie_features(structures: Sequence[Structure], desc: str = "magpie") -> np.ndarray:
-    """132 Magpie features per structure (cached by reduced formula: compositions repeat a lot)."""
-    formulas = [s.composition.reduced_formula for s in structures]
+def magpie_features(items: Sequence[Structure | str], desc: str = "magpie") -> np.ndarray:
+    """132 Magpie features per structure or formula (cached by reduced formula: compositions repeat a lot)."""
+    formulas = [x if isinstance(x, str) else x.composition.reduced_formula for x in items]
     rows = [_magpie_row(f) for f in progress(formulas, desc=desc)]
     return np.nan_to_num(np.asarray(rows, dtype=float))
 
