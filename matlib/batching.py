@@ -38,16 +38,6 @@ class GraphCache:
         sub_graph = PeriodicGraph(g.edge_index[:, edges] + shift, g.image[edges], g.vector[edges], g.distance[edges])
         return sub, sub_graph, None if self.targets is None else self.targets[idx]
 
-    def to(self, device) -> "GraphCache":
-        moved = object.__new__(GraphCache)
-        moved.batch = self.batch.to(device)
-        moved.targets = None if self.targets is None else self.targets.to(device)
-        g = self.graph
-        moved.graph = PeriodicGraph(g.edge_index.to(device), g.image.to(device), g.vector.to(device),
-                                    g.distance.to(device))
-        moved.edge_counts, moved.edge_starts = self.edge_counts.to(device), self.edge_starts.to(device)
-        return moved
-
 
 class Minibatches:
     """Re-iterable: each pass is a new shuffled epoch over `indices` (what `training.fit` cycles)."""

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
-import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -17,6 +16,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from .datasets import sha256_file
+from .jsonsafe import jsonable
 
 FORMAT = "matlib-checkpoint/1"
 
@@ -46,6 +46,15 @@ class Checkpoint:
     def model_state(self) -> dict[str, torch.Tensor]:
         return {k[len("model/"):]: v for k, v in self.tensors.items() if k.startswith("model/")}
 
+    def load_into(self, model: torch.nn.Module) -> torch.nn.Module:
+        """Copy the weights into `model` (strict), with a clear error when they do not fit."""
+        try:
+            model.load_state_dict(self.model_state(), strict=True)
+        except RuntimeError as err:
+            raise CheckpointError(f"{self.path} does not fit this model (saved with config {self.config}): "
+                                  f"{str(err).strip()[:400]}") from None
+        return model
+
 
 def _paths(stem: str | Path) -> tuple[Path, Path]:
     stem = Path(stem)
@@ -59,22 +68,6 @@ def exists(stem: str | Path) -> bool:
     return weights.exists() and manifest.exists()
 
 
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, torch.Tensor):
-        return value.item() if value.numel() == 1 else value.tolist()
-    if isinstance(value, float) and not math.isfinite(value):
-        return str(value)
-    if isinstance(value, (str, int, float, bool)) or value is None:
-        return value
-    if hasattr(value, "item"):  # numpy scalars
-        return value.item()
-    return str(value)
-
-
 def save(stem: str | Path, model: torch.nn.Module, *, config: dict | None = None, metrics: dict | None = None,
          optimizer: torch.optim.Optimizer | None = None, step: int = 0, extra: dict | None = None) -> Path:
     """Write weights (and optimizer state, for resuming) plus the manifest. Returns the weights path."""
@@ -82,8 +75,8 @@ def save(stem: str | Path, model: torch.nn.Module, *, config: dict | None = None
     weights.parent.mkdir(parents=True, exist_ok=True)
     tensors = {f"model/{k}": v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     manifest: dict[str, Any] = {"format": FORMAT, "created": _dt.datetime.now(_dt.timezone.utc).isoformat(),
-                                "config": _jsonable(config or {}), "metrics": _jsonable(metrics or {}),
-                                "step": step, "extra": _jsonable(extra or {}),
+                                "config": jsonable(config or {}), "metrics": jsonable(metrics or {}),
+                                "step": step, "extra": jsonable(extra or {}),
                                 "versions": {"torch": torch.__version__}}
     if optimizer is not None:
         state = optimizer.state_dict()
@@ -94,7 +87,7 @@ def save(stem: str | Path, model: torch.nn.Module, *, config: dict | None = None
                     tensors[f"optimizer/{pid}/{name}"] = value.detach().cpu().contiguous()
                 else:
                     scalars.setdefault(str(pid), {})[name] = value
-        manifest["optimizer"] = {"param_groups": _jsonable(state["param_groups"]), "scalars": scalars}
+        manifest["optimizer"] = {"param_groups": jsonable(state["param_groups"]), "scalars": scalars}
     tmp = weights.with_suffix(".safetensors.part")
     save_file(tensors, str(tmp))
     tmp.replace(weights)
@@ -127,18 +120,10 @@ def load(stem: str | Path, model: torch.nn.Module | None = None, optimizer: torc
         raise CheckpointError(f"{weights} cannot be read: {err}") from None
     ckpt = Checkpoint(weights, manifest, tensors)
     if model is not None:
-        _fill(model, ckpt)
+        ckpt.load_into(model)
     if optimizer is not None:
         optimizer.load_state_dict(_optimizer_state(ckpt))
     return ckpt
-
-
-def _fill(model: torch.nn.Module, ckpt: Checkpoint) -> None:
-    try:
-        model.load_state_dict(ckpt.model_state(), strict=True)
-    except RuntimeError as err:
-        raise CheckpointError(f"{ckpt.path} does not fit this model (saved with config {ckpt.config}): "
-                              f"{str(err).strip()[:400]}") from None
 
 
 def _optimizer_state(ckpt: Checkpoint) -> dict:
@@ -164,8 +149,8 @@ def load_or_train(stem: str | Path, model: torch.nn.Module, train: Callable[[tor
     """
     if exists(stem) and not retrain:
         ckpt = load(stem, map_location=map_location)
-        if ckpt.config == _jsonable(config):
-            _fill(model, ckpt)
+        if ckpt.config == jsonable(config):
+            ckpt.load_into(model)
             return ckpt.metrics, True
         print(f"checkpoint {stem} was trained with another config; training anew")
     metrics = train(model)

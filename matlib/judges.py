@@ -7,7 +7,6 @@ NaN for structures it cannot score (non-finite or collapsed cells, unknown eleme
 from __future__ import annotations
 
 import contextlib
-import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
@@ -31,7 +30,6 @@ JUDGE_TASKS: dict[str, tuple[str, ...]] = {
     "perov_5": ("heat_ref", "dir_gap"),
     "carbon_24": ("energy_per_atom",),
 }
-
 
 
 def judge_stem(dataset: str, prop: str, folder: Path | None = None) -> Path:
@@ -89,10 +87,10 @@ def load_judge(dataset: str, prop: str, path: str | Path | None = None, device: 
     if not checkpoints.exists(stem):
         raise FileNotFoundError(f"no judge for {dataset}/{prop} at {stem}.safetensors: run notebook "
                                 f"01_periodic_gnn (profile teach or full) to train it")
-    manifest = checkpoints.load(stem).manifest
-    model = PeriodicGNN(GNNConfig(**{**manifest["config"]["model"], "targets": tuple(manifest["config"]["model"]["targets"])}))
-    checkpoints.load(stem, model=model)
-    return Judge(model.to(device), dataset, prop, manifest)
+    ckpt = checkpoints.load(stem)
+    settings = ckpt.config["model"]
+    model = ckpt.load_into(PeriodicGNN(GNNConfig(**{**settings, "targets": tuple(settings["targets"])})))
+    return Judge(model.to(device), dataset, prop, ckpt.manifest)
 
 
 def mae_on(model: PeriodicGNN, cache: GraphCache, indices: torch.Tensor, batch_size: int = 512) -> np.ndarray:
@@ -149,5 +147,4 @@ def save_judge(model: PeriodicGNN, dataset: str, prop: str, *, train_split: str,
                folder: Path | None = None, extra_config: dict | None = None) -> Path:
     config = {"model": model.config.as_dict(), "dataset": dataset, "property": prop, "train_split": train_split,
               **(extra_config or {})}
-    clean = {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in metrics.items()}
-    return checkpoints.save(judge_stem(dataset, prop, folder), model, config=config, metrics=clean)
+    return checkpoints.save(judge_stem(dataset, prop, folder), model, config=config, metrics=metrics)

@@ -3,15 +3,14 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
-import math
 import platform
 from importlib import metadata
 from pathlib import Path
-from typing import Any
 
 import torch
 
 from .config import RunConfig
+from .jsonsafe import jsonable
 from .paths import outputs_dir
 
 RESULTS_NAME = "results.json"
@@ -41,18 +40,6 @@ def resolve_out_dir(out_dir: str | Path | None, notebook: str) -> Path:
     return path
 
 
-def _clean(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {str(k): _clean(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_clean(v) for v in value]
-    if isinstance(value, float) and not math.isfinite(value):
-        return None  # JSON has no NaN; None says "not measured"
-    if hasattr(value, "item") and not isinstance(value, (str, bytes)):
-        return _clean(value.item())
-    return value
-
-
 def write_results(out_dir: str | Path, notebook: str, cfg: RunConfig, metrics: dict, *,
                   train_split: str | None = None, eval_split: str | None = None, timings: dict | None = None,
                   files: dict | None = None) -> Path:
@@ -67,10 +54,10 @@ def write_results(out_dir: str | Path, notebook: str, cfg: RunConfig, metrics: d
         "hardware": hardware(cfg.device),
         "train_split": train_split,
         "eval_split": eval_split,
-        "metrics": _clean(metrics),
-        "timings_s": _clean(timings or {}),
+        "metrics": jsonable(metrics),
+        "timings_s": jsonable(timings or {}),
         "files": {k: str(v) for k, v in (files or {}).items()},
-        "config": _clean(cfg.as_dict()),
+        "config": jsonable(cfg.as_dict()),
         "versions": versions(),
         "finished": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
     }

@@ -74,3 +74,12 @@ def test_load_or_train_trains_once_then_loads(tmp_path):
     assert torch.all(model[0].bias == 0.5)
     _, loaded = checkpoints.load_or_train(tmp_path / "m", make_model(), train, config={"w": 9})
     assert not loaded and len(calls) == 2
+
+
+def test_manifest_values_are_json_safe(tmp_path):
+    import numpy as np
+
+    checkpoints.save(tmp_path / "m", make_model(), metrics={"mae": float("nan"), "n": np.int64(3),
+                                                            "curve": torch.tensor([1.0, 2.0]), "best": torch.tensor(0.5)})
+    metrics = json.loads((tmp_path / "m.json").read_text())["metrics"]
+    assert metrics == {"mae": None, "n": 3, "curve": [1.0, 2.0], "best": 0.5}
