@@ -54,3 +54,12 @@ class Minibatches:
         order = self.indices[torch.randperm(len(self.indices), generator=self.generator)] if self.shuffle else self.indices
         for start in range(0, len(order), self.batch_size):
             yield self.cache.get(order[start:start + self.batch_size])
+
+
+def crystal_minibatches(batch: CrystalBatch, batch_size: int, seed: int = 0):
+    """Endless shuffled epochs of crystal mini-batches, sliced on the batch's own device."""
+    generator = torch.Generator().manual_seed(seed)
+    while True:
+        order = torch.randperm(len(batch), generator=generator).to(batch.device)
+        for start in range(0, len(order) - batch_size + 1 if len(order) >= batch_size else 1, batch_size):
+            yield batch.select(order[start:start + batch_size])

@@ -69,11 +69,19 @@ def exists(stem: str | Path) -> bool:
 
 
 def save(stem: str | Path, model: torch.nn.Module, *, config: dict | None = None, metrics: dict | None = None,
-         optimizer: torch.optim.Optimizer | None = None, step: int = 0, extra: dict | None = None) -> Path:
-    """Write weights (and optimizer state, for resuming) plus the manifest. Returns the weights path."""
+         optimizer: torch.optim.Optimizer | None = None, step: int = 0, extra: dict | None = None,
+         weights_dtype: torch.dtype | None = None) -> Path:
+    """Write weights (and optimizer state, for resuming) plus the manifest. Returns the weights path.
+
+    ``weights_dtype=torch.float16`` halves a committed checkpoint; loading casts back to the model's dtype.
+    """
     weights, manifest_path = _paths(stem)
     weights.parent.mkdir(parents=True, exist_ok=True)
-    tensors = {f"model/{k}": v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    def stored(v: torch.Tensor) -> torch.Tensor:
+        v = v.detach().cpu()
+        return (v.to(weights_dtype) if weights_dtype is not None and v.is_floating_point() else v).contiguous()
+
+    tensors = {f"model/{k}": stored(v) for k, v in model.state_dict().items()}
     manifest: dict[str, Any] = {"format": FORMAT, "created": _dt.datetime.now(_dt.timezone.utc).isoformat(),
                                 "config": jsonable(config or {}), "metrics": jsonable(metrics or {}),
                                 "step": step, "extra": jsonable(extra or {}),

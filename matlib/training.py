@@ -58,7 +58,8 @@ def fit(model: torch.nn.Module, optimizer: torch.optim.Optimizer, step_fn: StepF
         checkpoint_every: int = 500, log_every: int = 10, grad_clip: float | None = None,
         scheduler=None, autocast: Callable[[], contextlib.AbstractContextManager] | None = None,
         evaluate: Callable[[torch.nn.Module], Mapping[str, float]] | None = None, eval_every: int = 100,
-        keep_best: str | None = None, config: dict | None = None, desc: str = "training") -> TrainResult:
+        keep_best: str | None = None, config: dict | None = None, ema_decay: float | None = None,
+        desc: str = "training") -> TrainResult:
     """Train until `max_steps` (total, counting resumed ones) or `max_seconds` of this call.
 
     ``step_fn(model, batch)`` returns a dict of losses whose ``"loss"`` entry is minimised; every
@@ -66,6 +67,9 @@ def fit(model: torch.nn.Module, optimizer: torch.optim.Optimizer, step_fn: StepF
     step, history) and the state is saved every ``checkpoint_every`` steps and at the end.
     ``evaluate(model)`` (e.g. validation MAE) runs every ``eval_every`` steps and at the end; its
     values join the history. ``keep_best="val_mae"`` restores the weights with the lowest value.
+    ``ema_decay`` (e.g. 0.999) keeps an exponential moving average of the weights and leaves it in
+    ``model`` at the end (diffusion models sample better from averaged weights); checkpoints hold
+    the raw weights, so a resumed run restarts the average.
     """
     result = TrainResult()
     if checkpoint is not None and checkpoints.exists(checkpoint):
@@ -78,6 +82,8 @@ def fit(model: torch.nn.Module, optimizer: torch.optim.Optimizer, step_fn: StepF
     bar = progress(total=max_steps, initial=result.steps, desc=desc)
     data = _cycle(batches)
     best_value, best_state = math.inf, None
+    ema = None if ema_decay is None else torch.optim.swa_utils.AveragedModel(
+        model, multi_avg_fn=torch.optim.swa_utils.get_ema_multi_avg_fn(ema_decay))
 
     def run_evaluation() -> None:
         nonlocal best_value, best_state
@@ -111,6 +117,8 @@ def fit(model: torch.nn.Module, optimizer: torch.optim.Optimizer, step_fn: StepF
             optimizer.step()
             if scheduler is not None:
                 scheduler.step()
+            if ema is not None:
+                ema.update_parameters(model)
             result.steps += 1
             bar.update(1)
             if result.steps % log_every == 0 or result.steps == max_steps:
@@ -138,4 +146,6 @@ def fit(model: torch.nn.Module, optimizer: torch.optim.Optimizer, step_fn: StepF
     result.seconds = time.perf_counter() - start
     if not math.isnan(result.last()):
         save()
+    if ema is not None and result.steps > result.resumed_from:
+        model.load_state_dict(ema.module.state_dict())
     return result

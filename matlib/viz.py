@@ -114,3 +114,28 @@ def _legend_elements(ax, structure: Structure) -> None:
     handles = [plt.Line2D([], [], marker="o", ls="", color=jmol_colors[e.Z], markeredgecolor="k", label=str(e))
                for e in elements]
     ax.legend(handles=handles, loc="upper left", fontsize=8, frameon=False)
+
+
+def plot_trajectory(frames, times: Sequence[float], crystal: int = 0, cols: int = 6, size: float = 2.6):
+    """Snapshots of one crystal along a reverse diffusion run (``CrystalBatch`` frames; token 0 = masked,
+    drawn as small grey crosses)."""
+    rows = int(np.ceil(len(frames) / cols))
+    fig = plt.figure(figsize=(size * cols, size * rows))
+    for k, (frame, t) in enumerate(zip(frames, times)):
+        start = int(frame.num_atoms[:crystal].sum())
+        n = int(frame.num_atoms[crystal])
+        matrix = frame.lattice[crystal].double().numpy()
+        cart = frame.frac_coords[start:start + n].double().numpy() @ matrix
+        numbers = frame.atom_types[start:start + n].numpy()
+        ax = fig.add_subplot(rows, cols, k + 1, projection="3d")
+        known = numbers > 0
+        ax.scatter(*cart[known].T, c=jmol_colors[numbers[known]], s=150 * covalent_radii[numbers[known]] ** 2,
+                   edgecolors="k", linewidths=0.5)
+        ax.scatter(*cart[~known].T, c="0.6", marker="x", s=30)
+        for p, q in _cell_edges(matrix):
+            ax.plot(*zip(p, q), color="0.4", lw=0.8)
+        _equal_aspect(ax, np.vstack([cart, np.array(list(itertools.product([0, 1], repeat=3))) @ matrix]))
+        ax.set_title(f"t = {t:.2f}", fontsize=9)
+        ax.set_axis_off()
+    fig.tight_layout()
+    return fig

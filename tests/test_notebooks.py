@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 
+from matlib.io import read_extxyz
 from matlib.results import read_results
 from matlib.runner import execute, notebooks
 
@@ -32,7 +33,18 @@ def check_01(metrics, out_dir):
     assert (out_dir / "random_crystals.extxyz").stat().st_size > 0
 
 
-CHECKS = {"00_crystals_and_data": check_00, "01_periodic_gnn": check_01}
+def check_04(metrics, out_dir):
+    assert max(metrics["symmetry_checks"].values()) < 1e-4  # invariances hold by construction
+    gen = metrics["generation"][metrics["dataset"]]
+    assert 0 <= gen["valid"] <= min(gen["struct_valid"], gen["comp_valid"]) <= 1
+    assert gen["struct_valid"] > 0.5  # even a 40-step model keeps atoms apart in a sensible cell
+    assert metrics["sampling"]["n"] == len(read_extxyz(out_dir / "generated.extxyz"))
+    from matlib.diffusion import store
+    reloaded, _ = store.load(out_dir / "checkpoint" / metrics["dataset"])  # the saved model rebuilds itself
+    assert sum(p.numel() for p in reloaded.parameters()) == metrics["model"]["parameters"]
+
+
+CHECKS = {"00_crystals_and_data": check_00, "01_periodic_gnn": check_01, "04_diffusion": check_04}
 
 
 def all_numbers_finite(value) -> bool:

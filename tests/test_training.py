@@ -77,3 +77,27 @@ def test_evaluation_hook_and_keep_best():
     assert result.best == {"val": 1.0}
     assert torch.equal(model.weight, seen[1])  # the weights evaluated at step 20 are restored
     assert result.curve("loss")[0][-1] == 40
+
+
+
+def test_ema_leaves_the_moving_average_of_the_weights_in_the_model():
+    torch.manual_seed(0)
+    model = torch.nn.Linear(3, 1, bias=False)
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    x, y = torch.randn(64, 3), torch.randn(64, 1)
+    loss_of = lambda w: ((x @ w.T - y) ** 2).mean()
+    seen = []
+
+    def step(m, _):
+        seen.append(m.weight.detach().clone())  # the weights before this step's update
+        return {"loss": loss_of(m.weight)}
+
+    fit(model, opt, step, [None], max_steps=20, ema_decay=0.8, log_every=5)
+    w = seen[-1].clone().requires_grad_(True)
+    last, = torch.autograd.grad(loss_of(w), w)
+    updated = seen[1:] + [seen[-1] - 0.1 * last]      # weights after each of the 20 updates
+    ema = updated[0]
+    for w in updated[1:]:
+        ema = 0.8 * ema + 0.2 * w
+    assert torch.allclose(model.weight.detach(), ema, atol=1e-6)
+    assert not torch.allclose(ema, updated[-1], atol=1e-4)  # the average lags the raw weights

@@ -169,6 +169,8 @@ def relax_structures(structures: Sequence[Structure], *, steps: int = DEFAULT_ST
         index = np.sort(np.random.default_rng(seed).choice(index, size=max_structures, replace=False))
     worker = partial(relax_one, steps=steps, fmax=fmax, volume_factor=volume_factor, relax_cell=relax_cell,
                      device=device, threads=threads)
+    if device is not None and str(device).startswith("cuda"):
+        executor = None  # forked workers cannot use CUDA once the parent has; one GPU process is fast anyway
     rows = parallel_map(worker, [structures[i] for i in index], executor=executor, chunksize=1,
                         desc="CHGNet relaxation", progress_bar=progress_bar)
     frame = pd.DataFrame(rows)

@@ -1,0 +1,68 @@
+"""Sampling throughput of the notebook-04 diffusion model: crystals per second, FLOPs per network
+call, and the share of the GPU's bf16 peak that the sampler reaches.
+
+    python benchmarks/bench_diffusion_sampling.py [--checkpoint data/checkpoints/diffusion/mp_20] [--sizes 1000 10000]
+
+Uses the notebook's default sampler (200 predictor-corrector steps, 2 network calls per step)
+and mixed precision (bf16) on a GPU. Peak: H100 SXM dense bf16 = 989 TFLOP/s (no sparsity).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import time
+
+import torch
+from torch.utils.flop_counter import FlopCounterMode
+
+from matlib import config, paths
+from matlib.diffusion import SamplerConfig, sample, store
+from matlib.diffusion.denoiser import all_pair_edges
+
+PEAK_BF16 = {"H100": 989e12, "H200": 989e12, "A100": 312e12}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--checkpoint", default=str(paths.checkpoints_dir() / "diffusion" / "mp_20"))
+    parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000])
+    parser.add_argument("--steps", type=int, default=SamplerConfig.steps)
+    parser.add_argument("--batch-size", type=int, default=10000)
+    parser.add_argument("--out", default=None)
+    args = parser.parse_args()
+    cfg = config.resolve("full" if torch.cuda.is_available() else "smoke")
+    model, _ = store.load(args.checkpoint, device=cfg.device)
+    sampler = SamplerConfig(steps=args.steps, batch_size=args.batch_size)
+    sample(model, 256, SamplerConfig(steps=5), autocast=cfg.autocast)  # warm-up: kernels, allocator
+    rows = []
+    for n in args.sizes:
+        generator = torch.Generator(device=cfg.device).manual_seed(0)
+        num_atoms = model.sample_num_atoms(n)
+        result = sample(model, num_atoms, sampler, generator=generator, autocast=cfg.autocast)
+        # FLOPs of one network call on the same crystals (all chunks), counted by torch
+        flops = 0
+        for chunk in torch.split(num_atoms, args.batch_size):
+            edges = all_pair_edges(chunk)
+            atoms = int(chunk.sum())
+            tokens = torch.randint(1, 90, (atoms,), device=cfg.device)
+            frac = torch.rand(atoms, 3, device=cfg.device)
+            lattice = model.lattice.prior(chunk)
+            with FlopCounterMode(display=False) as counter, torch.no_grad(), cfg.autocast():
+                model.denoise(tokens, frac, lattice, chunk, torch.full((len(chunk),), 0.5, device=cfg.device), edges)
+            flops += counter.get_total_flops()
+        name = torch.cuda.get_device_name() if cfg.device.type == "cuda" else "cpu"
+        peak = next((v for k, v in PEAK_BF16.items() if k in name), None)
+        achieved = flops * result.network_calls / len(torch.split(num_atoms, args.batch_size)) / result.seconds
+        rows.append({"crystals": n, "seconds": round(result.seconds, 2), "crystals_per_second": round(n / result.seconds, 1),
+                     "steps": args.steps, "network_calls": result.network_calls,
+                     "gflops_per_call": round(flops / 1e9, 1), "tflops_per_second": round(achieved / 1e12, 1),
+                     "share_of_bf16_peak": None if peak is None else round(achieved / peak, 4), "device": name,
+                     "edges_per_call": int(sum(int((c * (c - 1)).sum()) for c in torch.split(num_atoms, args.batch_size)))})
+        print(json.dumps(rows[-1]), flush=True)
+    if args.out:
+        with open(args.out, "w") as f:
+            json.dump(rows, f, indent=2)
+
+
+if __name__ == "__main__":
+    main()

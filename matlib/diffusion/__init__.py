@@ -1,0 +1,18 @@
+"""MatterGen-style joint diffusion over atom types, fractional coordinates and the lattice.
+
+One concept per module: ``atom_types`` (absorbing-state D3PM with a mask token), ``coords``
+(wrapped normal on the torus), ``lattice`` (symmetric cell drifting to a cubic cell of the mean
+density), ``denoiser`` (the score network), ``model`` (the three processes + network + loss),
+``sampler`` (predictor-corrector reverse process).
+"""
+from .atom_types import MASK_TOKEN, NUM_ELEMENTS, MaskedTypeDiffusion
+from .coords import WrappedNormalVE, wrapped_normal_score
+from .lattice import SymmetricLatticeVP, symmetric_lattice, symmetric_noise
+from .denoiser import DenoiserConfig, ScoreNetwork
+from .model import CrystalDiffusion, DiffusionConfig
+from .sampler import SamplerConfig, SampleResult, Trajectory, sample
+from . import store
+
+__all__ = ["MASK_TOKEN", "NUM_ELEMENTS", "MaskedTypeDiffusion", "WrappedNormalVE", "wrapped_normal_score",
+           "SymmetricLatticeVP", "symmetric_lattice", "symmetric_noise", "DenoiserConfig", "ScoreNetwork",
+           "CrystalDiffusion", "DiffusionConfig", "SamplerConfig", "SampleResult", "Trajectory", "sample", "store"]

@@ -1,0 +1,52 @@
+"""Atom types: discrete absorbing-state diffusion (D3PM with a [MASK] token), as MatterGen.
+
+Forward: each atom is independently replaced by [MASK] with probability t (MatterGen's "standard"
+schedule: the unmasked share 1 - t falls linearly). Tokens: 0 = [MASK], Z = 1..100 = elements.
+Reverse from t to s < t: a masked atom stays masked with probability s / t, otherwise it takes an
+element drawn from the network's p(a_0 | x_t); unmasked atoms never change.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+MASK_TOKEN = 0
+NUM_ELEMENTS = 100  # logits cover Z = 1..100
+
+
+class MaskedTypeDiffusion:
+    def mask_probability(self, t: torch.Tensor) -> torch.Tensor:
+        return t
+
+    def corrupt(self, types: torch.Tensor, t_atom: torch.Tensor, generator: torch.Generator | None = None
+                ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Returns (tokens, masked) for atomic numbers ``types`` at per-atom times ``t_atom``."""
+        u = torch.rand(types.shape, device=types.device, generator=generator)
+        masked = u < self.mask_probability(t_atom)
+        return torch.where(masked, torch.full_like(types, MASK_TOKEN), types), masked
+
+    def loss(self, logits: torch.Tensor, types: torch.Tensor, masked: torch.Tensor) -> torch.Tensor:
+        """Cross-entropy of p(a_0 | x_t) on the masked atoms (the only ones carrying information)."""
+        if not bool(masked.any()):
+            return logits.sum() * 0.0
+        return F.cross_entropy(logits[masked].float(), types[masked] - 1)
+
+    def reverse_step(self, tokens: torch.Tensor, logits: torch.Tensor, t_atom: torch.Tensor, s_atom: torch.Tensor,
+                     allowed: torch.Tensor | None = None, generator: torch.Generator | None = None,
+                     temperature: float = 1.0) -> torch.Tensor:
+        """One ancestral step t -> s. ``allowed`` (100,) bool masks out elements never to be sampled;
+        ``temperature`` < 1 sharpens p(a_0 | x_t) toward its most likely elements."""
+        masked = tokens == MASK_TOKEN
+        if not bool(masked.any()):
+            return tokens
+        unmask_prob = ((t_atom - s_atom) / t_atom.clamp_min(1e-12)).clamp(0, 1)
+        unmask = masked & (torch.rand(tokens.shape, device=tokens.device, generator=generator) < unmask_prob)
+        if not bool(unmask.any()):
+            return tokens
+        chosen = logits[unmask].float() / temperature
+        if allowed is not None:
+            chosen = chosen.masked_fill(~allowed, float("-inf"))
+        draw = torch.multinomial(torch.softmax(chosen, -1), 1, generator=generator).squeeze(-1) + 1
+        out = tokens.clone()
+        out[unmask] = draw
+        return out

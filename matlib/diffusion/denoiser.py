@@ -1,0 +1,127 @@
+"""The score network: all-pairs periodic message passing on fractional differences (DiffCSP's CSPNet idea).
+
+Inputs are invariant by construction: fractional differences x_j - x_i (periodic translations
+cancel, wrapped so the image does not matter) enter through Fourier features sin/cos(2 pi k d);
+the cell enters through its Gram matrix (rotations cancel) normalised by the mean cell; atoms are
+a set (sum/mean aggregation, no order). Outputs per atom: sigma * score of the fractional
+coordinates (3) and element logits (100); per crystal: the symmetric lattice noise (6 entries).
+
+Cost: every layer touches every ordered atom pair, so the first edge linear layer is split into a
+per-atom part (computed once per atom, then gathered) and a per-edge Fourier part.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+from typing import Callable
+
+import torch
+from torch import nn
+
+from .atom_types import NUM_ELEMENTS
+
+TRIU = torch.triu_indices(3, 3)
+
+
+@dataclass
+class DenoiserConfig:
+    dim: int = 256
+    layers: int = 4
+    num_freqs: int = 24
+    time_dim: int = 64
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def fourier_features(diff: torch.Tensor, num_freqs: int) -> torch.Tensor:
+    k = torch.arange(1, num_freqs + 1, device=diff.device, dtype=diff.dtype)
+    angles = 2 * math.pi * diff.unsqueeze(-1) * k                  # (E, 3, K)
+    return torch.cat([angles.sin(), angles.cos()], -1).flatten(1)   # (E, 6K)
+
+
+def time_features(t: torch.Tensor, dim: int) -> torch.Tensor:
+    freqs = torch.exp(torch.linspace(0, math.log(1000), dim // 2, device=t.device))
+    angles = t[:, None] * freqs
+    return torch.cat([angles.sin(), angles.cos()], -1)
+
+
+def symmetric_from_six(six: torch.Tensor) -> torch.Tensor:
+    out = six.new_zeros(*six.shape[:-1], 3, 3)
+    out[..., TRIU[0], TRIU[1]] = six
+    return out + out.transpose(-1, -2) - torch.diag_embed(torch.diagonal(out, dim1=-2, dim2=-1))
+
+
+class ScoreLayer(nn.Module):
+    def __init__(self, dim: int, edge_dim: int):
+        super().__init__()
+        self.norm = nn.LayerNorm(dim)
+        self.centre = nn.Linear(dim, dim)
+        self.neighbour = nn.Linear(dim, dim, bias=False)
+        self.edge = nn.Linear(edge_dim, dim, bias=False)
+        self.message = nn.Sequential(nn.SiLU(), nn.Linear(dim, dim), nn.SiLU())
+        self.update = nn.Sequential(nn.Linear(2 * dim, dim), nn.SiLU(), nn.Linear(dim, dim))
+
+    def forward(self, h, context, centre, neighbour, edge_features, inverse_degree):
+        hn = self.norm(h)
+        per_atom = self.centre(hn) + context
+        m = self.message(per_atom[centre] + self.neighbour(hn)[neighbour] + self.edge(edge_features))
+        aggregated = torch.zeros_like(h).index_add_(0, centre, m.to(h.dtype)) * inverse_degree
+        return h + self.update(torch.cat([hn, aggregated], -1))
+
+
+class ScoreNetwork(nn.Module):
+    def __init__(self, config: DenoiserConfig = DenoiserConfig()):
+        super().__init__()
+        self.config = config
+        d = config.dim
+        self.embed = nn.Embedding(NUM_ELEMENTS + 1, d)  # token 0 = [MASK]
+        self.time = nn.Sequential(nn.Linear(config.time_dim, d), nn.SiLU(), nn.Linear(d, d))
+        context_in = d + 6 + 1  # time, normalised Gram matrix, log N
+        self.contexts = nn.ModuleList(nn.Linear(context_in, d, bias=False) for _ in range(config.layers))
+        self.layers = nn.ModuleList(ScoreLayer(d, 6 * config.num_freqs) for _ in range(config.layers))
+        self.out_norm = nn.LayerNorm(d)
+        self.coord_out = nn.Linear(d, 3, bias=False)
+        self.type_out = nn.Linear(d, NUM_ELEMENTS)
+        self.lattice_out = nn.Sequential(nn.Linear(d + context_in, d), nn.SiLU(), nn.Linear(d, 6))
+
+    def forward(self, tokens: torch.Tensor, frac: torch.Tensor, lattice: torch.Tensor, num_atoms: torch.Tensor,
+                t: torch.Tensor, mean_edge: torch.Tensor, edges: tuple[torch.Tensor, torch.Tensor] | None = None,
+                layer_hook: Callable[[int, torch.Tensor], torch.Tensor] | None = None):
+        """tokens (N,), frac (N,3), lattice (B,3,3) symmetric, num_atoms (B,), t (B,), mean_edge (B,)
+        the mean cell's edge length. ``edges`` = (batch_index, edge_index) if precomputed.
+        ``layer_hook(i, h)`` may modify atom features after block i (adapters use it)."""
+        batch_index, (centre, neighbour) = edges if edges is not None else all_pair_edges(num_atoms)
+        diff = frac[neighbour] - frac[centre]
+        diff = diff - torch.round(diff)
+        edge_features = fourier_features(diff, self.config.num_freqs)
+        gram = lattice @ lattice.transpose(-1, -2) / (mean_edge ** 2)[:, None, None]
+        crystal = torch.cat([self.time(time_features(t, self.config.time_dim)), gram[:, TRIU[0], TRIU[1]],
+                             torch.log(num_atoms.float())[:, None] / 3], -1)
+        per_atom_crystal = crystal[batch_index]
+        inverse_degree = 1.0 / (num_atoms[batch_index] - 1).clamp_min(1).to(frac.dtype)[:, None]
+        h = self.embed(tokens) + per_atom_crystal[:, :self.config.dim]
+        for i, (layer, context) in enumerate(zip(self.layers, self.contexts)):
+            h = layer(h, context(per_atom_crystal), centre, neighbour, edge_features, inverse_degree)
+            if layer_hook is not None:
+                h = layer_hook(i, h)
+        h = self.out_norm(h)
+        pooled = torch.zeros(len(num_atoms), h.shape[1], device=h.device, dtype=h.dtype).index_add_(0, batch_index, h)
+        pooled = pooled / num_atoms[:, None].to(h.dtype)
+        lattice_eps = symmetric_from_six(self.lattice_out(torch.cat([pooled, crystal.to(pooled.dtype)], -1)))
+        return self.coord_out(h), lattice_eps, self.type_out(h)
+
+
+def all_pair_edges(num_atoms: torch.Tensor) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
+    """Atom -> crystal index and every ordered pair i != j within each crystal (centre, neighbour)."""
+    device = num_atoms.device
+    batch_index = torch.repeat_interleave(torch.arange(len(num_atoms), device=device), num_atoms)
+    offsets = torch.cumsum(num_atoms, 0) - num_atoms
+    per_crystal = num_atoms * num_atoms
+    crystal = torch.repeat_interleave(torch.arange(len(num_atoms), device=device), per_crystal)
+    start_of_pair = torch.cumsum(per_crystal, 0) - per_crystal
+    local = torch.arange(int(per_crystal.sum()), device=device) - start_of_pair[crystal]
+    n = num_atoms[crystal]
+    centre, neighbour = local // n + offsets[crystal], local % n + offsets[crystal]
+    keep = centre != neighbour
+    return batch_index, (centre[keep], neighbour[keep])

@@ -1,0 +1,104 @@
+"""The diffusion model: three corruption processes, one score network, one training loss."""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+import torch
+from torch import nn
+
+from ..crystal import CrystalBatch
+from .atom_types import NUM_ELEMENTS, MaskedTypeDiffusion
+from .coords import WrappedNormalVE
+from .denoiser import DenoiserConfig, ScoreNetwork, all_pair_edges
+from .lattice import SymmetricLatticeVP, symmetric_lattice
+
+
+@dataclass
+class DiffusionConfig:
+    denoiser: DenoiserConfig = field(default_factory=DenoiserConfig)
+    density: float = 0.0577           # atoms per Å^3 of the limit cell; from_data() measures it
+    sigma_min: float = 0.01
+    sigma_max: float = 5.0
+    beta_min: float = 0.1
+    beta_max: float = 20.0
+    t_min: float = 1e-3
+    weight_coords: float = 1.0
+    weight_lattice: float = 1.0
+    weight_types: float = 1.0
+    max_atoms: int = 20
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict) -> "DiffusionConfig":
+        values = dict(values)
+        return cls(denoiser=DenoiserConfig(**values.pop("denoiser")), **values)
+
+
+class CrystalDiffusion(nn.Module):
+    def __init__(self, config: DiffusionConfig = DiffusionConfig()):
+        super().__init__()
+        self.config = config
+        self.network = ScoreNetwork(config.denoiser)
+        self.types = MaskedTypeDiffusion()
+        self.coords = WrappedNormalVE(config.sigma_min, config.sigma_max)
+        self.lattice = SymmetricLatticeVP(config.density, config.beta_min, config.beta_max)
+        # what the training data allows: elements to sample, and the atom-count histogram
+        self.register_buffer("allowed_elements", torch.ones(NUM_ELEMENTS, dtype=torch.bool))
+        self.register_buffer("atom_count_weights", torch.ones(config.max_atoms + 1))
+
+    @classmethod
+    def from_data(cls, batch: CrystalBatch, denoiser: DenoiserConfig = DenoiserConfig(), **overrides
+                  ) -> "CrystalDiffusion":
+        """A model whose limit density, element set and atom-count histogram come from ``batch``."""
+        density = overrides.pop("density", None) or float((batch.num_atoms.float() / batch.volumes().abs()).mean())
+        max_atoms = int(batch.num_atoms.max())
+        model = cls(DiffusionConfig(denoiser=denoiser, density=density, max_atoms=max_atoms, **overrides))
+        present = torch.zeros(NUM_ELEMENTS, dtype=torch.bool)
+        present[batch.atom_types.cpu().unique() - 1] = True
+        model.allowed_elements.copy_(present)
+        model.atom_count_weights.copy_(torch.bincount(batch.num_atoms.cpu(), minlength=max_atoms + 1).float())
+        return model
+
+    @staticmethod
+    def prepare(batch: CrystalBatch) -> CrystalBatch:
+        """The training representation: the symmetric (rotation-free) cell, same fractional coordinates."""
+        return CrystalBatch(batch.atom_types, batch.frac_coords, symmetric_lattice(batch.lattice), batch.num_atoms)
+
+    @property
+    def device(self) -> torch.device:
+        return self.allowed_elements.device
+
+    def mean_edge(self, num_atoms: torch.Tensor) -> torch.Tensor:
+        return (num_atoms.float() / self.config.density) ** (1 / 3)
+
+    def sample_num_atoms(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        weights = self.atom_count_weights.cpu()
+        return torch.multinomial(weights, n, replacement=True, generator=generator).to(self.device)
+
+    def denoise(self, tokens, frac, lattice, num_atoms, t, edges=None, layer_hook=None):
+        """(sigma * coordinate score (N,3), lattice noise (B,3,3), element logits (N,100)), all float32."""
+        coord, lattice_eps, logits = self.network(tokens, frac, lattice, num_atoms, t, self.mean_edge(num_atoms),
+                                                  edges=edges, layer_hook=layer_hook)
+        return coord.float(), lattice_eps.float(), logits.float()
+
+    def loss(self, batch: CrystalBatch, generator: torch.Generator | None = None, layer_hook=None
+             ) -> dict[str, torch.Tensor]:
+        """Denoising losses at random times for a prepared batch (symmetric cells)."""
+        n = batch.num_atoms
+        edges = all_pair_edges(n)
+        atom_crystal = edges[0]
+        t = self.config.t_min + (1 - self.config.t_min) * torch.rand(len(n), device=n.device, generator=generator)
+        tokens, masked = self.types.corrupt(batch.atom_types, t[atom_crystal], generator)
+        sigma = self.coords.sigma(t, n)[atom_crystal]
+        frac_t, coord_target = self.coords.corrupt(batch.frac_coords, sigma, generator)
+        lattice_t, lattice_target = self.lattice.corrupt(batch.lattice, n, t, generator)
+        coord, lattice_eps, logits = self.denoise(tokens, frac_t, lattice_t, n, t, edges=edges, layer_hook=layer_hook)
+        losses = {"coords": self.coords.loss(coord, coord_target),
+                  "lattice": self.lattice.loss(lattice_eps, lattice_target),
+                  "types": self.types.loss(logits, batch.atom_types, masked)}
+        c = self.config
+        losses["loss"] = (c.weight_coords * losses["coords"] + c.weight_lattice * losses["lattice"]
+                          + c.weight_types * losses["types"])
+        return losses

@@ -1,0 +1,168 @@
+"""The three corruption processes, the score network's symmetries and the sampler."""
+import math
+
+import numpy as np
+import pytest
+import torch
+from pymatgen.core import Lattice, Structure
+
+from matlib.crystal import CrystalBatch
+from matlib.diffusion import (MASK_TOKEN, CrystalDiffusion, DenoiserConfig, MaskedTypeDiffusion, SamplerConfig,
+                              SymmetricLatticeVP, WrappedNormalVE, sample, symmetric_lattice, symmetric_noise,
+                              wrapped_normal_score)
+from matlib.diffusion.denoiser import all_pair_edges
+
+
+def log_wrapped_density(delta, sigma, images=50):
+    k = torch.arange(-images, images + 1, dtype=torch.float64)
+    return torch.logsumexp(-(delta[..., None] + k) ** 2 / (2 * sigma ** 2), -1)
+
+
+@pytest.mark.parametrize("sigma", [0.05, 0.3, 1.0, 3.0])
+def test_wrapped_score_is_gradient_of_wrapped_log_density(sigma):
+    delta = torch.linspace(-0.5, 0.5, 41, dtype=torch.float64, requires_grad=True)
+    expected, = torch.autograd.grad(log_wrapped_density(delta, sigma).sum(), delta)
+    got = wrapped_normal_score(delta.detach(), torch.full_like(delta, sigma), images=5)
+    assert torch.allclose(got, expected, atol=1e-6 / sigma ** 2)
+    # odd: pulled toward the nearest image of x0 from either side
+    assert torch.allclose(wrapped_normal_score(-delta.detach(), torch.full_like(delta, sigma), images=5), -got)
+
+
+def test_small_noise_target_is_minus_eps_and_denoising_step_recovers_x0():
+    torch.manual_seed(0)
+    process = WrappedNormalVE()
+    x0 = torch.rand(500, 3)
+    sigma = torch.full((500,), 0.002)
+    xt, target = process.corrupt(x0, sigma)
+    assert ((xt >= 0) & (xt < 1)).all()
+    delta = xt - x0 - torch.round(xt - x0)
+    assert torch.allclose(target, -delta / 0.002, atol=1e-3)
+    back = process.predictor(xt, target, sigma, torch.zeros(500))
+    err = back - x0
+    assert (err - torch.round(err)).abs().max() < 1e-5
+
+
+def test_coordinate_noise_scales_with_atoms_and_time():
+    process = WrappedNormalVE()
+    t = torch.tensor([0.0, 1.0, 1.0])
+    sigma = process.sigma(t, torch.tensor([1, 1, 8]))
+    assert sigma[0] == pytest.approx(0.01) and sigma[1] == pytest.approx(5.0) and sigma[2] == pytest.approx(2.5)
+
+
+def test_mask_share_follows_time_and_reverse_unmasks_into_allowed_elements():
+    torch.manual_seed(0)
+    types = torch.randint(1, 90, (20000,))
+    diffusion = MaskedTypeDiffusion()
+    for t in (0.1, 0.5, 0.9):
+        tokens, masked = diffusion.corrupt(types, torch.full((20000,), t))
+        assert abs(masked.float().mean().item() - t) < 0.02
+        assert (tokens[~masked] == types[~masked]).all() and (tokens[masked] == MASK_TOKEN).all()
+    tokens, masked = diffusion.corrupt(types, torch.full((20000,), 0.8))
+    allowed = torch.zeros(100, dtype=torch.bool)
+    allowed[[7, 25]] = True  # N and Fe
+    logits = torch.randn(20000, 100)
+    half = diffusion.reverse_step(tokens, logits, torch.full((20000,), 0.8), torch.full((20000,), 0.4), allowed)
+    still = (half == MASK_TOKEN).float().sum() / masked.float().sum()
+    assert abs(still.item() - 0.5) < 0.03                     # stays masked with probability s / t
+    assert (half[~masked] == types[~masked]).all()              # unmasked atoms never change
+    done = diffusion.reverse_step(half, logits, torch.full((20000,), 0.4), torch.zeros(20000), allowed)
+    assert not (done == MASK_TOKEN).any()
+    assert set(done[masked].unique().tolist()) <= {8, 26}
+
+
+def test_symmetric_lattice_is_rotation_free():
+    torch.manual_seed(0)
+    cells = torch.randn(10, 3, 3, dtype=torch.float64) + 4 * torch.eye(3, dtype=torch.float64)
+    q, _ = torch.linalg.qr(torch.randn(10, 3, 3, dtype=torch.float64))
+    sym = symmetric_lattice(cells)
+    assert torch.allclose(sym, sym.transpose(-1, -2), atol=1e-10)
+    assert torch.allclose(sym @ sym.transpose(-1, -2), cells @ cells.transpose(-1, -2), atol=1e-9)
+    assert torch.allclose(symmetric_lattice(cells @ q.transpose(-1, -2)), sym, atol=1e-9)
+
+
+def test_symmetric_noise_statistics():
+    e = symmetric_noise((200000,), generator=torch.Generator().manual_seed(0))
+    assert torch.allclose(e, e.transpose(-1, -2))
+    assert torch.allclose(e.var(0), torch.ones(3, 3), atol=0.02)
+
+
+def test_lattice_forward_reaches_prior_and_exact_noise_reverses_it():
+    torch.manual_seed(0)
+    process = SymmetricLatticeVP(density=0.05)
+    n = torch.full((4000,), 8)
+    cells = symmetric_lattice(torch.randn(4000, 3, 3) + 6 * torch.eye(3))
+    noisy, eps = process.corrupt(cells, n, torch.ones(4000))
+    mu, std = process.mean_cell(n), process.std(n)
+    assert torch.allclose(noisy.mean(0), mu[0], atol=0.06)
+    assert torch.allclose(noisy.std(0), std[0].expand(3, 3), atol=0.05)
+    t = torch.full((4000,), 0.3)
+    noisy, eps = process.corrupt(cells, n, t)
+    back = process.predictor(noisy, eps, n, t, torch.zeros(4000))
+    assert torch.allclose(back, cells, atol=1e-4)
+
+
+def tiny_model(structures):
+    batch = CrystalDiffusion.prepare(CrystalBatch.from_structures(structures))
+    torch.manual_seed(0)
+    return CrystalDiffusion.from_data(batch, DenoiserConfig(dim=32, layers=2, num_freqs=4)), batch
+
+
+def rocksalt_like():
+    return [Structure(Lattice.cubic(4.2 + 0.1 * i), ["Na", "Cl", "Na", "Cl"],
+                      [[0, 0, 0], [0.5, 0.5, 0.5], [0.5, 0.5, 0], [0, 0, 0.5]]) for i in range(6)] + [
+        Structure(Lattice.hexagonal(3.0, 5.0), ["Mg", "O"], [[0, 0, 0], [1 / 3, 2 / 3, 0.5]])]
+
+
+def test_network_is_invariant_to_atom_order_and_translation():
+    model, batch = tiny_model(rocksalt_like())
+    model.eval()
+    t = torch.full((len(batch.num_atoms),), 0.4)
+    base = model.denoise(batch.atom_types, batch.frac_coords, batch.lattice, batch.num_atoms, t)
+    perm = torch.cat([torch.randperm(int(n)) + int(o) for n, o in zip(batch.num_atoms, batch.offsets)])
+    shuffled = model.denoise(batch.atom_types[perm], batch.frac_coords[perm], batch.lattice, batch.num_atoms, t)
+    assert torch.allclose(shuffled[0], base[0][perm], atol=1e-5)
+    assert torch.allclose(shuffled[1], base[1], atol=1e-5)
+    assert torch.allclose(shuffled[2], base[2][perm], atol=1e-5)
+    shift = (batch.frac_coords + torch.tensor([0.31, 0.72, 0.05])) % 1.0
+    moved = model.denoise(batch.atom_types, shift, batch.lattice, batch.num_atoms, t)
+    for a, b in zip(moved, base):
+        assert torch.allclose(a, b, atol=1e-4)
+
+
+def test_all_pair_edges_cover_every_ordered_pair():
+    n = torch.tensor([1, 3, 2])
+    batch_index, (i, j) = all_pair_edges(n)
+    assert batch_index.tolist() == [0, 1, 1, 1, 2, 2]
+    assert sorted(zip(i.tolist(), j.tolist())) == [(1, 2), (1, 3), (2, 1), (2, 3), (3, 1), (3, 2), (4, 5), (5, 4)]
+
+
+def test_training_lowers_the_loss_and_sampler_returns_complete_crystals():
+    model, batch = tiny_model(rocksalt_like())
+    opt = torch.optim.Adam(model.parameters(), 3e-3)
+    g = torch.Generator().manual_seed(0)
+    losses = []
+    for step in range(150):
+        loss = model.loss(batch, generator=g)["loss"]
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    assert np.mean(losses[-20:]) < 0.7 * np.mean(losses[:20])
+    calls = []
+
+    def constraint(state, s):
+        calls.append(float(s[0]))
+        return state
+
+    out = sample(model, 12, SamplerConfig(steps=10, record_every=5, record_crystals=2),
+                 generator=torch.Generator().manual_seed(1), constraint=constraint)
+    crystals = out.crystals
+    assert set(crystals.num_atoms.tolist()) <= {2, 4} and len(crystals.num_atoms) == 12
+    assert not (crystals.atom_types == MASK_TOKEN).any()
+    assert set(crystals.atom_types.unique().tolist()) <= {8, 11, 12, 17}
+    assert ((crystals.frac_coords >= 0) & (crystals.frac_coords < 1)).all()
+    assert torch.isfinite(crystals.lattice).all()
+    assert out.network_calls == 10 + 9  # one predictor call per step, a corrector call on all but the last
+    assert calls[0] == 1.0 and calls[-1] == 0.0
+    assert out.trajectory.times[0] == 1.0 and out.trajectory.times[-1] == 0.0 and len(out.trajectory.frames) == 3
+    assert len(crystals.to_structures()) == 12
