@@ -24,22 +24,32 @@ LATENT = 128
 
 
 class Generator(nn.Module):
-    def __init__(self, latent: int = LATENT, width: int = 128):
+    """Defaults are MatGAN's widths; smaller `width`/`channels` keep CPU runs and checkpoints small.
+
+    `out_bias` starts every cell near sigmoid(-3) = 0.05: real matrices have ~3 of 680 cells set,
+    and a generator that starts at 0.5 everywhere (85 elements per formula) wastes its first
+    hundreds of steps, or gets stuck all-off, before it makes a usable formula (not in MatGAN).
+    """
+
+    def __init__(self, latent: int = LATENT, width: int = 128, channels: tuple[int, int, int] = (64, 32, 16),
+                 out_bias: float | None = -3.0):
         super().__init__()
-        self.latent = latent
+        self.latent, self.width, self.channels = latent, width, tuple(channels)
         self.fc = nn.Sequential(nn.Linear(latent, width * 6 * 4), nn.BatchNorm1d(width * 6 * 4), nn.ReLU())
-        self.width = width
+        c1, c2, c3 = channels
 
         def up(cin, cout, kernel, stride, out_pad, last=False):
             layers = [nn.ConvTranspose2d(cin, cout, kernel, stride, padding=kernel // 2, output_padding=out_pad)]
             return layers + ([] if last else [nn.BatchNorm2d(cout), nn.ReLU()])
 
         self.deconv = nn.Sequential(
-            *up(width, 64, 5, (2, 2), (0, 1)),   # 6×4  -> 11×8
-            *up(64, 32, 3, (2, 1), (1, 0)),      # 11×8 -> 22×8
-            *up(32, 16, 3, (2, 1), (0, 0)),      # 22×8 -> 43×8
-            *up(16, 1, 3, (2, 1), (0, 0), last=True),  # 43×8 -> 85×8
+            *up(width, c1, 5, (2, 2), (0, 1)),   # 6×4  -> 11×8
+            *up(c1, c2, 3, (2, 1), (1, 0)),      # 11×8 -> 22×8
+            *up(c2, c3, 3, (2, 1), (0, 0)),      # 22×8 -> 43×8
+            *up(c3, 1, 3, (2, 1), (0, 0), last=True),  # 43×8 -> 85×8
         )
+        if out_bias is not None:
+            nn.init.constant_(self.deconv[-1].bias, out_bias)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         h = self.fc(z).view(-1, self.width, 6, 4)
@@ -51,17 +61,20 @@ class Generator(nn.Module):
 
 
 class Critic(nn.Module):
-    def __init__(self):
+    """Defaults are MatGAN's widths (16, 16, 32, 64, 128)."""
+
+    def __init__(self, channels: tuple[int, int, int, int, int] = (16, 16, 32, 64, 128)):
         super().__init__()
+        self.channels = c1, c2, c3, c4, c5 = tuple(channels)
 
         def down(cin, cout, kernel, stride, size):
             return [nn.Conv2d(cin, cout, kernel, stride, padding=kernel // 2), nn.LayerNorm([cout, *size]),
                     nn.LeakyReLU(0.2)]
 
         self.net = nn.Sequential(
-            *down(1, 16, 3, 1, (85, 8)), *down(16, 32, 3, (2, 1), (43, 8)), *down(32, 64, 3, (2, 1), (22, 8)),
-            *down(64, 128, 3, (2, 1), (11, 8)), *down(128, 128, 5, (2, 2), (6, 4)), nn.Flatten(),
-            nn.Linear(128 * 6 * 4, 1))
+            *down(1, c1, 3, 1, (85, 8)), *down(c1, c2, 3, (2, 1), (43, 8)), *down(c2, c3, 3, (2, 1), (22, 8)),
+            *down(c3, c4, 3, (2, 1), (11, 8)), *down(c4, c5, 5, (2, 2), (6, 4)), nn.Flatten(),
+            nn.Linear(c5 * 6 * 4, 1))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x.view(-1, 1, *SHAPE)).squeeze(-1)
@@ -79,6 +92,7 @@ def gradient_penalty(critic: Critic, real: torch.Tensor, fake: torch.Tensor) -> 
 class GANHistory:
     rows: list[dict] = field(default_factory=list)
     seconds: float = 0.0
+    steps: int = 0
 
     def series(self, key: str) -> tuple[list[int], list[float]]:
         pts = [(r["step"], r[key]) for r in self.rows if key in r]
@@ -93,8 +107,10 @@ def train_gan(generator: Generator, critic: Critic, data: torch.Tensor, *, steps
     """Alternate critic and generator updates. `loss="gan"` is the plain (non-saturating) GAN loss,
     kept so the notebook can show what goes wrong without the Wasserstein critic.
 
-    Logged: `critic_loss`, `g_loss`, and for WGAN-GP `wasserstein` (E D(real) - E D(fake), the
-    critic's estimate of the distance between the data and the generator) and `gp`.
+    Logged every `log_every` steps, as means over those steps (one batch is noisy): `critic_loss`,
+    `g_loss`, and for WGAN-GP `wasserstein` (E D(real) - E D(fake), the critic's estimate of the
+    distance between the data and the generator) and `gp`. Training stops after `steps` or, at the
+    end of the first step past `max_seconds`; the last step is always logged and monitored.
     """
     if loss not in {"wgan-gp", "gan"}:
         raise ValueError("loss must be 'wgan-gp' or 'gan'")
@@ -103,20 +119,20 @@ def train_gan(generator: Generator, critic: Critic, data: torch.Tensor, *, steps
     opt_g = torch.optim.Adam(generator.parameters(), lr=lr_g, betas=(0.5, 0.9))
     opt_d = torch.optim.Adam(critic.parameters(), lr=lr_d, betas=(0.5, 0.9))
     history, start = GANHistory(), time.perf_counter()
+    sums, since_log = torch.zeros(4, device=device), 0  # summed on the device: no sync per step
     generator.train()
     critic.train()
     for step in progress(range(1, steps + 1), desc=f"training ({loss})"):
-        if max_seconds is not None and time.perf_counter() - start > max_seconds:
-            break
         for _ in range(n_critic):
             real = data[torch.randint(len(data), (batch_size,), generator=gen).to(device)]
             with torch.no_grad():
                 fake = generator.sample(batch_size, device)
-            d_real, d_fake = critic(real), critic(fake)
+            d_real, d_fake = critic(torch.cat([real, fake])).split(batch_size)  # one pass: no batch norm
             if loss == "wgan-gp":
                 gp = gradient_penalty(critic, real, fake)
                 critic_loss = d_fake.mean() - d_real.mean() + gp_weight * gp
             else:
+                gp = torch.zeros((), device=device)
                 critic_loss = F.softplus(-d_real).mean() + F.softplus(d_fake).mean()  # BCE with logits
             opt_d.zero_grad(set_to_none=True)
             critic_loss.backward()
@@ -126,19 +142,28 @@ def train_gan(generator: Generator, critic: Critic, data: torch.Tensor, *, steps
         opt_g.zero_grad(set_to_none=True)
         g_loss.backward()
         opt_g.step()
-        if step % log_every == 0 or step == steps:
-            row = {"step": step, "critic_loss": critic_loss.item(), "g_loss": g_loss.item()}
+        sums += torch.stack([critic_loss, g_loss, d_real.mean() - d_fake.mean(), gp]).detach()
+        since_log += 1
+        done = step == steps or (max_seconds is not None and time.perf_counter() - start > max_seconds)
+        if step % log_every == 0 or done:
+            means = (sums / since_log).tolist()
+            row = {"step": step, "critic_loss": means[0], "g_loss": means[1]}
             if loss == "wgan-gp":
-                row.update(wasserstein=(d_real.mean() - d_fake.mean()).item(), gp=gp.item())
+                row.update(wasserstein=means[2], gp=means[3])
             if not all(math.isfinite(v) for v in row.values()):
                 raise NonFiniteLossError(f"GAN losses became non-finite at step {step}: {row}. Lower the learning "
                                          f"rates or raise the gradient-penalty weight.")
             history.rows.append(row)
-        if monitor is not None and (step % monitor_every == 0 or step == steps):
+            sums.zero_()
+            since_log = 0
+        if monitor is not None and (step % monitor_every == 0 or done):
             generator.eval()
             with torch.no_grad():
                 history.rows.append({"step": step, **monitor(generator)})
             generator.train()
+        history.steps = step
+        if done:
+            break
     history.seconds = time.perf_counter() - start
     generator.eval()
     return history

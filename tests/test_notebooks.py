@@ -44,7 +44,38 @@ def check_04(metrics, out_dir):
     assert sum(p.numel() for p in reloaded.parameters()) == metrics["model"]["parameters"]
 
 
-CHECKS = {"00_crystals_and_data": check_00, "01_periodic_gnn": check_01, "04_diffusion": check_04}
+def check_03(metrics, out_dir):
+    import pandas as pd
+    import torch
+    from matlib import checkpoints
+    from matlib.wgan import Generator
+    t = metrics["table2"]
+    assert t["generated_samples"] >= t["usable_samples"] >= t["distinct_generated"] > 0  # 500 steps make formulas
+    # every distinct formula is a recovered training one, a recovered held-out one, or new
+    assert t["distinct_generated"] == t["recovered_training"] + t["recovered_held_out"] + t["new_compositions"]
+    assert t["uniqueness"] == pytest.approx(t["distinct_generated"] / t["usable_samples"])
+    assert t["novelty"] == pytest.approx(1 - t["recovered_training"] / t["distinct_generated"])
+    for key in ("recovery_training", "recovery_held_out", "novelty", "uniqueness", "chemically_valid"):
+        assert 0 <= t[key] <= 1, key
+    for shares in metrics["smact"].values():
+        assert 0 <= shares["chemically_valid"] <= min(shares["charge_neutral"], shares["cdvae_comp_valid"]) <= 1
+    assert 0.4 < metrics["smact"]["training formulas (val)"]["chemically_valid"] < 0.8  # SMACT screen on MP-20
+    export = pd.read_csv(out_dir / "generated_compositions.csv.gz")
+    assert len(export) == export.formula.nunique() == t["distinct_generated"]
+    assert export.samples.sum() == t["usable_samples"]
+    assert export.chemically_valid.mean() == pytest.approx(t["chemically_valid"])
+    stem = out_dir / "checkpoint" / "mp_20__generator"  # smoke trains, so it saves
+    assert (out_dir / "checkpoint" / "mp_20__generator.safetensors").stat().st_size < 1_000_000
+    ckpt = checkpoints.load(stem)
+    generator = ckpt.load_into(Generator(**{k: tuple(v) if isinstance(v, list) else v
+                                            for k, v in ckpt.config["generator"].items()}))
+    assert sum(p.numel() for p in generator.parameters()) == metrics["generator"]["parameters"]
+    assert ckpt.step == metrics["generator"]["steps"] and metrics["generator"]["checkpoint_agreement"] > 0.95
+    assert torch.isfinite(generator.eval().sample(8)).all()
+
+
+CHECKS = {"00_crystals_and_data": check_00, "01_periodic_gnn": check_01, "03_matgan": check_03,
+          "04_diffusion": check_04}
 
 
 def all_numbers_finite(value) -> bool:
