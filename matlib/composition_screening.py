@@ -22,7 +22,7 @@ import smact
 
 from .composition_matrix import ELEMENTS
 from .evaluation.parallel import parallel_map
-from .evaluation.validity import _search_by_sign
+from .evaluation.validity import oxidation_assignment_exists
 
 COLUMNS = ["charge_neutral", "chemically_valid", "cdvae_comp_valid"]
 
@@ -58,8 +58,8 @@ def screen_row(row: np.ndarray) -> tuple[bool, bool, bool]:
     states = [table[i][0] for i in idx]
     enegs = [table[i][1] for i in idx]
     counts = [int(row[i]) for i in idx]
-    neutral = _search_by_sign(states, enegs, counts, use_pauling_test=False)
-    valid = neutral and _search_by_sign(states, enegs, counts, use_pauling_test=True)
+    neutral = oxidation_assignment_exists(states, enegs, counts, use_pauling_test=False)
+    valid = neutral and oxidation_assignment_exists(states, enegs, counts, use_pauling_test=True)
     return neutral, valid, valid or metals
 
 

@@ -102,7 +102,7 @@ def test_sign_shortcut_equals_the_smact_loop():
         en = [e.pauling_eneg for e in sm]
         for pauling in (True, False):
             loop = V._search_smact(ox, en, counts, pauling)
-            assert loop == V._search_by_sign(ox, en, counts, pauling), (elems, counts, pauling)
+            assert loop == V.oxidation_assignment_exists(ox, en, counts, pauling), (elems, counts, pauling)
             decided += loop
     assert decided > 50  # the comparison covered both outcomes
 

@@ -129,7 +129,7 @@ def _smact_validity(symbols: tuple[str, ...], counts: tuple[int, ...], use_pauli
     enegs = [e.pauling_eneg for e in elements]
     if math.prod(len(states) for states in ox_combos) <= BRUTE_FORCE_LIMIT:
         return _search_smact(ox_combos, enegs, counts, use_pauling_test)
-    return _search_by_sign(ox_combos, enegs, counts, use_pauling_test)
+    return oxidation_assignment_exists(ox_combos, enegs, counts, use_pauling_test)
 
 
 def _search_smact(ox_combos, enegs, counts, use_pauling_test: bool) -> bool:
@@ -154,7 +154,7 @@ def _neutral_sum_exists(choices, counts) -> bool:
     return 0 in sums
 
 
-def _search_by_sign(ox_combos, enegs, counts, use_pauling_test: bool) -> bool:
+def oxidation_assignment_exists(ox_combos, enegs, counts, use_pauling_test: bool) -> bool:
     """The same answer as :func:`_search_smact` without enumerating the product.
 
     neutral_ratios with fixed stoichiometries says "neutral" iff sum(ox_i * count_i) == 0 and the
