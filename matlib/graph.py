@@ -104,22 +104,28 @@ def _keep_nearest(graph: PeriodicGraph, k: int) -> PeriodicGraph:
     return PeriodicGraph(graph.edge_index[:, keep], graph.image[keep], graph.vector[keep], graph.distance[keep])
 
 
+def pair_index(num_atoms: torch.Tensor, self_loops: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+    """(centre, neighbour): every ordered atom pair within each crystal, atoms numbered as in a batch."""
+    n = num_atoms
+    per_crystal = n * n
+    crystal = torch.repeat_interleave(torch.arange(len(n), device=n.device), per_crystal)
+    local = _ranges(per_crystal)
+    start = (torch.cumsum(n, 0) - n)[crystal]
+    i = local // n[crystal] + start
+    j = local % n[crystal] + start
+    if not self_loops:
+        keep = i != j
+        i, j = i[keep], j[keep]
+    return i, j
+
+
 def all_pairs(batch: CrystalBatch, self_loops: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
     """Every ordered atom pair within each crystal (DiffCSP-style fully connected graph).
 
     Returns ``edge_index`` (2, E) and the wrapped fractional difference ``frac[j] - frac[i]`` in
     [-0.5, 0.5), which is what translation-invariant score networks consume.
     """
-    n = batch.num_atoms
-    per_crystal = n * n
-    crystal = torch.repeat_interleave(torch.arange(len(n), device=n.device), per_crystal)
-    local = _ranges(per_crystal)
-    start = batch.offsets[crystal]
-    i = local // n[crystal] + start
-    j = local % n[crystal] + start
-    if not self_loops:
-        keep = i != j
-        i, j = i[keep], j[keep]
+    i, j = pair_index(batch.num_atoms, self_loops)
     diff = batch.frac_coords[j] - batch.frac_coords[i]
     diff = diff - torch.round(diff)
     return torch.stack([i, j]), diff

@@ -18,6 +18,7 @@ from typing import Callable
 import torch
 from torch import nn
 
+from ..graph import pair_index
 from .atom_types import NUM_ELEMENTS
 
 TRIU = torch.triu_indices(3, 3)
@@ -113,15 +114,6 @@ class ScoreNetwork(nn.Module):
 
 
 def all_pair_edges(num_atoms: torch.Tensor) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
-    """Atom -> crystal index and every ordered pair i != j within each crystal (centre, neighbour)."""
-    device = num_atoms.device
-    batch_index = torch.repeat_interleave(torch.arange(len(num_atoms), device=device), num_atoms)
-    offsets = torch.cumsum(num_atoms, 0) - num_atoms
-    per_crystal = num_atoms * num_atoms
-    crystal = torch.repeat_interleave(torch.arange(len(num_atoms), device=device), per_crystal)
-    start_of_pair = torch.cumsum(per_crystal, 0) - per_crystal
-    local = torch.arange(int(per_crystal.sum()), device=device) - start_of_pair[crystal]
-    n = num_atoms[crystal]
-    centre, neighbour = local // n + offsets[crystal], local % n + offsets[crystal]
-    keep = centre != neighbour
-    return batch_index, (centre[keep], neighbour[keep])
+    """Atom -> crystal index, and every ordered pair i != j within each crystal (centre, neighbour)."""
+    batch_index = torch.repeat_interleave(torch.arange(len(num_atoms), device=num_atoms.device), num_atoms)
+    return batch_index, pair_index(num_atoms)
