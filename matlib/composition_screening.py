@@ -9,11 +9,10 @@ The answers are those of `matlib.evaluation.validity.smact_validity` (SMACT's ox
 Pauling test), but a GAN yields millions of distinct 4-8 element formulas, and trying every
 combination of oxidation states costs milliseconds each. So every row goes through the exact
 partial-sum search that `validity` uses for large combinations (equal to the loop, tested in
-tests/test_evaluation_validity.py), with each element's SMACT data looked up once per process.
+tests/test_evaluation_validity.py), with each element's SMACT data looked up once per process (`validity.element_data`).
 """
 from __future__ import annotations
 
-from functools import lru_cache
 from typing import Sequence
 
 import numpy as np
@@ -22,7 +21,7 @@ import smact
 
 from .composition_matrix import ELEMENTS
 from .evaluation.parallel import parallel_map
-from .evaluation.validity import oxidation_assignment_exists
+from .evaluation.validity import element_data, oxidation_assignment_exists
 
 COLUMNS = ["charge_neutral", "chemically_valid", "cdvae_comp_valid"]
 
@@ -32,32 +31,16 @@ def row_elements(row: np.ndarray) -> tuple[list[str], list[int]]:
     return [ELEMENTS[i] for i in idx], [int(row[i]) for i in idx]
 
 
-@lru_cache(maxsize=1)
-def _element_table() -> list[tuple[tuple[int, ...], float | None, bool] | None]:
-    """(oxidation states, Pauling electronegativity, is a metal) per matrix row; None where SMACT has no element."""
-    table = []
-    for symbol in ELEMENTS:
-        try:
-            element = smact.Element(symbol)
-        except Exception:  # no SMACT data: no oxidation states to try (as smact_validity)
-            table.append(None)
-            continue
-        table.append((tuple(element.oxidation_states or ()), element.pauling_eneg, symbol in smact.metals))
-    return table
-
-
 def screen_row(row: np.ndarray) -> tuple[bool, bool, bool]:
     """(charge neutral, charge neutral + Pauling, CDVAE-valid) for one gcd-reduced count row."""
-    idx = np.flatnonzero(row)
-    if len(idx) == 1:
+    symbols, counts = row_elements(row)
+    if len(symbols) == 1:
         return True, True, True  # smact_validity's rule: a single element is valid
-    table = _element_table()
-    metals = all(ELEMENTS[i] in smact.metals for i in idx)
-    if any(table[i] is None for i in idx):
+    metals = all(s in smact.metals for s in symbols)
+    data = [element_data(s) for s in symbols]
+    if any(d is None for d in data):
         return False, False, metals
-    states = [table[i][0] for i in idx]
-    enegs = [table[i][1] for i in idx]
-    counts = [int(row[i]) for i in idx]
+    states, enegs = [d[0] for d in data], [d[1] for d in data]
     neutral = oxidation_assignment_exists(states, enegs, counts, use_pauling_test=False)
     valid = neutral and oxidation_assignment_exists(states, enegs, counts, use_pauling_test=True)
     return neutral, valid, valid or metals

@@ -113,6 +113,19 @@ def smact_validity(symbols: Sequence[str], counts: Sequence[int], use_pauling_te
 BRUTE_FORCE_LIMIT = 20_000
 
 
+@lru_cache(maxsize=None)
+def element_data(symbol: str) -> tuple[tuple[int, ...], float | None] | None:
+    """SMACT's oxidation states and Pauling electronegativity of an element (None: SMACT has no data).
+
+    Cached: building a smact.Element costs more than a whole sign search.
+    """
+    try:
+        element = smact.Element(symbol)
+    except Exception:
+        return None
+    return tuple(element.oxidation_states or ()), element.pauling_eneg  # None means "no states"
+
+
 @lru_cache(maxsize=1 << 16)
 def _smact_validity(symbols: tuple[str, ...], counts: tuple[int, ...], use_pauling_test: bool,
                     include_alloys: bool) -> bool:
@@ -121,12 +134,10 @@ def _smact_validity(symbols: tuple[str, ...], counts: tuple[int, ...], use_pauli
         return True
     if include_alloys and all(s in smact.metals for s in symbols):
         return True
-    try:
-        elements = [smact.Element(s) for s in symbols]
-    except Exception:  # an element smact has no data for: no oxidation states to try
+    data = [element_data(s) for s in symbols]
+    if any(d is None for d in data):  # an element smact has no data for: no oxidation states to try
         return False
-    ox_combos = [tuple(e.oxidation_states or ()) for e in elements]  # None means "no states"
-    enegs = [e.pauling_eneg for e in elements]
+    ox_combos, enegs = [d[0] for d in data], [d[1] for d in data]
     if math.prod(len(states) for states in ox_combos) <= BRUTE_FORCE_LIMIT:
         return _search_smact(ox_combos, enegs, counts, use_pauling_test)
     return oxidation_assignment_exists(ox_combos, enegs, counts, use_pauling_test)
