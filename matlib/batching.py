@@ -61,5 +61,6 @@ def crystal_minibatches(batch: CrystalBatch, batch_size: int, seed: int = 0):
     generator = torch.Generator().manual_seed(seed)
     while True:
         order = torch.randperm(len(batch), generator=generator).to(batch.device)
-        for start in range(0, len(order) - batch_size + 1 if len(order) >= batch_size else 1, batch_size):
+        # full batches only (a short last one would skew the loss), unless the set is smaller than one batch
+        for start in range(0, max(len(order) - batch_size, 0) + 1, batch_size):
             yield batch.select(order[start:start + batch_size])
