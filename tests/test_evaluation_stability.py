@@ -38,8 +38,10 @@ def test_relaxation_measures_energy_drop_displacement_and_sanity(small):
 def test_max_structures_picks_a_seeded_subset(small):
     frame = S.relax_structures(small, steps=1, max_structures=2, seed=3, progress_bar=False)
     assert len(frame) == 2
-    again = S.relax_structures(small, steps=1, max_structures=2, seed=3, progress_bar=False)
-    assert frame["index"].tolist() == again["index"].tolist()
+    again = S.relax_structures(small, steps=1, max_structures=2, seed=3, progress_bar=False, keep_final=True)
+    assert frame["index"].tolist() == again["index"].tolist() and "final" not in frame
+    for index, final in zip(again["index"], again["final"]):   # the relaxed structure, same atoms in the same order
+        assert isinstance(final, Structure) and final.species == small[index].species
 
 
 def test_site_rmsd_ignores_rigid_shifts_and_counts_real_moves():

@@ -121,11 +121,16 @@ def _min_distance(structure: Structure) -> float:
 
 def relax_one(structure: Structure, *, steps: int = DEFAULT_STEPS, fmax: float = DEFAULT_FMAX,
               volume_factor: float = DEFAULT_VOLUME_FACTOR, relax_cell: bool = True, device: str | None = None,
-              optimizer_class: str = "FIRE", threads: int | None = DEFAULT_TORCH_THREADS) -> dict:
-    """Relax one structure with CHGNet; a dict of measurements (never raises)."""
+              optimizer_class: str = "FIRE", threads: int | None = DEFAULT_TORCH_THREADS, keep_final: bool = False) -> dict:
+    """Relax one structure with CHGNet; a dict of measurements (never raises).
+
+    ``keep_final``: also return the relaxed structure under ``"final"`` (None when it failed).
+    """
     row = {"n_atoms": len(structure), "e_initial": np.nan, "e_relaxed": np.nan, "e_drop": np.nan,
            "rmsd": np.nan, "match_rms": np.nan, "volume_ratio": np.nan, "min_distance": np.nan,
            "steps_taken": 0, "converged": False, "ok": False, "error": ""}
+    if keep_final:
+        row["final"] = None
     try:
         optimizer = _optimizer(device, optimizer_class)
         with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()), torch_threads(threads):
@@ -133,6 +138,8 @@ def relax_one(structure: Structure, *, steps: int = DEFAULT_STEPS, fmax: float =
             result = optimizer.relax(structure.copy(), fmax=fmax, steps=steps, relax_cell=relax_cell,
                                      verbose=False, assign_magmoms=False)
         final: Structure = result["final_structure"]
+        if keep_final:
+            row["final"] = final
         traj = result["trajectory"]
         n = len(structure)
         energies = np.asarray(traj.energies, dtype=float) / n      # ASE reports the total energy
@@ -159,16 +166,17 @@ def relax_one(structure: Structure, *, steps: int = DEFAULT_STEPS, fmax: float =
 def relax_structures(structures: Sequence[Structure], *, steps: int = DEFAULT_STEPS, fmax: float = DEFAULT_FMAX,
                      max_structures: int | None = None, seed: int = 0, volume_factor: float = DEFAULT_VOLUME_FACTOR,
                      relax_cell: bool = True, device: str | None = None, threads: int | None = DEFAULT_TORCH_THREADS,
-                     executor=None, progress_bar: bool = True) -> pd.DataFrame:
+                     executor=None, progress_bar: bool = True, keep_final: bool = False) -> pd.DataFrame:
     """CHGNet relaxation of (a seeded random subset of at most ``max_structures`` of) the structures.
 
-    One row per relaxed structure; column ``index`` is its position in ``structures``.
+    One row per relaxed structure; column ``index`` is its position in ``structures``; with
+    ``keep_final``, column ``final`` holds the relaxed structure.
     """
     index = np.arange(len(structures))
     if max_structures is not None and len(index) > max_structures:
         index = np.sort(np.random.default_rng(seed).choice(index, size=max_structures, replace=False))
     worker = partial(relax_one, steps=steps, fmax=fmax, volume_factor=volume_factor, relax_cell=relax_cell,
-                     device=device, threads=threads)
+                     device=device, threads=threads, keep_final=keep_final)
     if device is not None and str(device).startswith("cuda"):
         executor = None  # forked workers cannot use CUDA once the parent has; one GPU process is fast anyway
     rows = parallel_map(worker, [structures[i] for i in index], executor=executor, chunksize=1,
