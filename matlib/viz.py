@@ -27,6 +27,20 @@ def set_style(context: str = "notebook") -> None:
     plt.rcParams.update({"figure.dpi": 100, "axes.titleweight": "bold"})
 
 
+def widgets_enabled() -> bool:
+    """Interactive controls make sense: ipywidgets is installed and no static run was asked for."""
+    return os.environ.get("MATLIB_VIEWER", "auto") != "static" and importlib.util.find_spec("ipywidgets") is not None
+
+
+def show_code(obj):
+    """The source of a matlib function or class, highlighted, so a notebook can show what it runs."""
+    import inspect
+
+    from IPython.display import Code
+
+    return Code(inspect.getsource(obj), language="python")
+
+
 def nglview_available() -> bool:
     return os.environ.get("MATLIB_VIEWER", "auto") != "static" and importlib.util.find_spec("nglview") is not None
 
@@ -116,9 +130,10 @@ def _legend_elements(ax, structure: Structure) -> None:
     ax.legend(handles=handles, loc="upper left", fontsize=8, frameon=False)
 
 
-def plot_trajectory(frames, times: Sequence[float], crystal: int = 0, cols: int = 6, size: float = 2.6):
+def plot_trajectory(frames, times: Sequence[float], crystal: int = 0, cols: int = 6, size: float = 2.6,
+                    highlight: int = 0):
     """Snapshots of one crystal along a reverse diffusion run (``CrystalBatch`` frames; token 0 = masked,
-    drawn as small grey crosses)."""
+    drawn as small grey crosses). The first ``highlight`` atoms get a red ring (e.g. constrained atoms)."""
     rows = int(np.ceil(len(frames) / cols))
     fig = plt.figure(figsize=(size * cols, size * rows))
     for k, (frame, t) in enumerate(zip(frames, times)):
@@ -132,6 +147,8 @@ def plot_trajectory(frames, times: Sequence[float], crystal: int = 0, cols: int 
         ax.scatter(*cart[known].T, c=jmol_colors[numbers[known]], s=150 * covalent_radii[numbers[known]] ** 2,
                    edgecolors="k", linewidths=0.5)
         ax.scatter(*cart[~known].T, c="0.6", marker="x", s=30)
+        if highlight:
+            ax.scatter(*cart[:highlight].T, facecolors="none", edgecolors="red", s=320, linewidths=1.5)
         for p, q in _cell_edges(matrix):
             ax.plot(*zip(p, q), color="0.4", lw=0.8)
         _equal_aspect(ax, np.vstack([cart, np.array(list(itertools.product([0, 1], repeat=3))) @ matrix]))

@@ -20,7 +20,7 @@ from .fingerprints import (Fingerprints, composition_fingerprint, compute_finger
 from .inputs import as_structures
 from .matching import (MATCHER_SETTINGS, ReconstructionResult, formula_novel_flags, formula_unique_flags,
                        make_matcher, novel_flags, reconstruction, unique_flags)
-from .parallel import parallel_map
+from .parallel import parallel_map, process_pool
 from .properties import Judge, sample_valid, wasserstein
 from .report import EvaluationReport, combine_tables, wide_table
 from .stability import chgnet_energy_judge, relax_structures, stability_summary
@@ -39,5 +39,5 @@ __all__ = [
     "formula_novel_flags", "make_matcher", "MATCHER_SETTINGS",
     "success_rate",
     "relax_structures", "stability_summary", "chgnet_energy_judge",
-    "as_structures", "parallel_map",
+    "as_structures", "parallel_map", "process_pool",
 ]

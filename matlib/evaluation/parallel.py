@@ -18,6 +18,18 @@ from typing import Any, Callable, Iterable, Sequence
 from ..progress import progress
 
 
+def process_pool(max_workers: int | None = None) -> cf.ProcessPoolExecutor:
+    """A process pool whose workers start clean (``forkserver``), not as forks of this process.
+
+    A forked child inherits a parent's OpenMP/CUDA state mid-flight: after the parent ran torch
+    on several threads, CHGNet in a forked worker can hang forever on its first parallel op.
+    """
+    import multiprocessing
+
+    return cf.ProcessPoolExecutor(max_workers=max_workers or os.cpu_count(),
+                                  mp_context=multiprocessing.get_context("forkserver"))
+
+
 def _apply_chunk(fn: Callable[[Any], Any], chunk: Sequence[Any]) -> list[Any]:
     # module level, so a process pool can pickle it
     return [fn(item) for item in chunk]
@@ -64,4 +76,4 @@ def parallel_map(fn: Callable[[Any], Any], items: Iterable[Any], *, executor: cf
     return results
 
 
-__all__ = ["parallel_map", "default_chunksize"]
+__all__ = ["parallel_map", "default_chunksize", "process_pool"]
