@@ -185,7 +185,7 @@ fig = viz.plot_trajectory([frames[i] for i in pick], [times[i] for i in pick], c
 
 # %%
 k = get_template("kagome").num_sites
-final = runs["kagome"]["result"].crystals
+final = runs["kagome"]["result"].crystals.to("cpu")
 n0 = int(frames[0].num_atoms[0])
 target = final.frac_coords[:n0]          # crystal 0 is the first crystal of the first chunk
 
