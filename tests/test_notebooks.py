@@ -74,8 +74,25 @@ def check_03(metrics, out_dir):
     assert torch.isfinite(generator.eval().sample(8)).all()
 
 
+def check_07(metrics, out_dir):
+    from ase.io import read
+    retention = metrics["retention"]
+    assert {"kagome", "lieb"} <= set(retention)
+    for name, row in retention.items():
+        assert row["motif kept after sampling"] == 1.0, name        # imposed exactly at the last step
+        assert row["samples"] == metrics["sampling"][name]["n"] > 0
+        assert 0 <= row["passes screening (1-3)"] <= 1
+        counts = [stage["count"] for stage in metrics["funnel"][name]]
+        assert counts[0] == row["samples"] and all(a >= b - 1e-9 for a, b in zip(counts, counts[1:])), name
+    frames = read(out_dir / "generated.extxyz", index=":")
+    assert len(frames) == sum(row["samples"] for row in retention.values())
+    assert {f.info["lattice"] for f in frames} == set(retention)
+    kagome = [f for f in frames if f.info["lattice"] == "kagome"]
+    assert all(f.get_chemical_symbols()[:3] == [f.info["motif_element"]] * 3 for f in kagome)
+
+
 CHECKS = {"00_crystals_and_data": check_00, "01_periodic_gnn": check_01, "03_matgan": check_03,
-          "04_diffusion": check_04}
+          "04_diffusion": check_04, "07_scigen": check_07}
 
 
 def all_numbers_finite(value) -> bool:
