@@ -3,7 +3,8 @@
 One concept per module: ``atom_types`` (absorbing-state D3PM with a mask token), ``coords``
 (wrapped normal on the torus), ``lattice`` (symmetric cell drifting to a cubic cell of the mean
 density), ``denoiser`` (the score network), ``model`` (the three processes + network + loss),
-``sampler`` (predictor-corrector reverse process).
+``sampler`` (predictor-corrector reverse process), ``store`` (checkpoints), ``adapters``
+(zero-initialised property adapters) and ``guidance`` (classifier-free guidance).
 """
 from .atom_types import MASK_TOKEN, NUM_ELEMENTS, MaskedTypeDiffusion
 from .coords import WrappedNormalVE, wrapped_normal_score
@@ -11,8 +12,11 @@ from .lattice import SymmetricLatticeVP, symmetric_lattice, symmetric_noise
 from .denoiser import DenoiserConfig, ScoreNetwork
 from .model import CrystalDiffusion, DiffusionConfig
 from .sampler import SamplerConfig, SampleResult, Trajectory, sample
+from .adapters import ConditionedDiffusion, PropertyAdapters, ScalarEncoding
+from .guidance import guided_denoiser
 from . import store
 
 __all__ = ["MASK_TOKEN", "NUM_ELEMENTS", "MaskedTypeDiffusion", "WrappedNormalVE", "wrapped_normal_score",
            "SymmetricLatticeVP", "symmetric_lattice", "symmetric_noise", "DenoiserConfig", "ScoreNetwork",
-           "CrystalDiffusion", "DiffusionConfig", "SamplerConfig", "SampleResult", "Trajectory", "sample", "store"]
+           "CrystalDiffusion", "DiffusionConfig", "SamplerConfig", "SampleResult", "Trajectory", "sample", "store",
+           "ConditionedDiffusion", "PropertyAdapters", "ScalarEncoding", "guided_denoiser"]

@@ -1,0 +1,93 @@
+"""Property adapters and classifier-free guidance on a tiny diffusion model."""
+import numpy as np
+import pytest
+import torch
+from pymatgen.core import Lattice, Structure
+
+from matlib.crystal import CrystalBatch
+from matlib.diffusion import (ConditionedDiffusion, CrystalDiffusion, DenoiserConfig, SamplerConfig, ScalarEncoding,
+                              guided_denoiser, sample)
+from matlib.diffusion.atom_types import MASK_TOKEN
+
+
+def tiny():
+    structures = [Structure(Lattice.cubic(4.0 + 0.2 * i), ["Na", "Cl", "Na", "Cl"],
+                            [[0, 0, 0], [0.5, 0.5, 0.5], [0.5, 0.5, 0], [0, 0, 0.5]]) for i in range(6)]
+    batch = CrystalDiffusion.prepare(CrystalBatch.from_structures(structures))
+    torch.manual_seed(0)
+    base = CrystalDiffusion.from_data(batch, DenoiserConfig(dim=32, layers=2, num_freqs=4))
+    labels = torch.linspace(0.0, 5.0, len(structures))
+    return base, batch, labels
+
+
+def outputs(model, batch, values=None, t=0.5):
+    tt = torch.full((len(batch.num_atoms),), t)
+    kwargs = {} if values is None else {"values": values}
+    return model.denoise(batch.atom_types, batch.frac_coords, batch.lattice, batch.num_atoms, tt, **kwargs)
+
+
+def test_zero_initialised_adapters_reproduce_the_base_model_exactly():
+    base, batch, labels = tiny()
+    model = ConditionedDiffusion.from_base(base, labels)
+    reference = outputs(base, batch)
+    for values in (labels, torch.full_like(labels, float("nan")), None):
+        for a, b in zip(outputs(model, batch, values), reference):
+            assert torch.equal(a, b)
+
+
+def test_adapters_only_fine_tuning_learns_a_condition_and_keeps_the_unconditional_model():
+    base, batch, labels = tiny()
+    model = ConditionedDiffusion.from_base(base, labels)
+    model.freeze_base()
+    before = {k: v.clone() for k, v in base.state_dict().items()}
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    assert trainable and all(not p.requires_grad for p in base.parameters())
+    optimizer = torch.optim.Adam(trainable, 1e-2)
+    g = torch.Generator().manual_seed(0)
+    for _ in range(20):
+        loss = model.loss(batch, labels, generator=g)["loss"]
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    assert all(torch.equal(v, base.state_dict()[k]) for k, v in before.items())   # base untouched
+    unconditional = outputs(model, batch, torch.full_like(labels, float("nan")))
+    for a, b in zip(unconditional, outputs(base, batch)):
+        assert torch.equal(a, b)                               # no condition: still exactly the base model
+    low, high = outputs(model, batch, torch.zeros_like(labels)), outputs(model, batch, torch.full_like(labels, 5.0))
+    assert (low[2] - high[2]).abs().max() > 1e-4               # the condition now changes the logits
+
+
+def test_guidance_interpolates_and_extrapolates_between_the_two_outputs():
+    base, batch, labels = tiny()
+    model = ConditionedDiffusion.from_base(base, labels)
+    with torch.no_grad():
+        for block in model.adapters.blocks:
+            block.out.weight.normal_(0, 0.1)                   # as if fine-tuned
+    n = len(batch.num_atoms)
+    t = torch.full((n,), 0.5)
+    args = (batch.atom_types, batch.frac_coords, batch.lattice, batch.num_atoms, t)
+    unconditional = model.denoise(*args)
+    conditional = model.denoise(*args, values=torch.full((n,), 3.0))
+    for gamma in (0.0, 1.0, 2.0, 4.0):
+        guided = guided_denoiser(model, 3.0, gamma)(*args)
+        for u, c, s in zip(unconditional, conditional, guided):
+            torch.testing.assert_close(s, u + gamma * (c - u))
+    with pytest.raises(ValueError):
+        guided_denoiser(model, 3.0, -1.0)
+    result = sample(model, 5, SamplerConfig(steps=6), generator=torch.Generator().manual_seed(0),
+                    denoise_fn=guided_denoiser(model, 3.0, 2.0))
+    assert result.network_calls == 6 + 5 and not (result.crystals.atom_types == MASK_TOKEN).any()
+    assert len(result.crystals.to_structures()) == 5
+
+
+def test_encoding_is_zero_without_a_condition_and_bad_statistics_are_errors():
+    encoding = ScalarEncoding(mean=1.0, std=2.0, dim=16)
+    features = encoding(torch.tensor([1.0, 3.0, float("nan")]), torch.tensor([True, True, False]))
+    assert features.shape == (3, 16) and torch.equal(features[2], torch.zeros(16))
+    assert torch.allclose(features[0], torch.cat([torch.zeros(8), torch.ones(8)]))   # z = 0
+    assert features[1].abs().sum() > 0 and not torch.allclose(features[0], features[1])
+    with pytest.raises(ValueError, match="standard deviation"):
+        ScalarEncoding(0.0, 0.0)
+    base, _, _ = tiny()
+    with pytest.raises(ValueError, match="two labelled"):
+        ConditionedDiffusion.from_base(base, torch.tensor([1.0, float("nan")]))
