@@ -56,11 +56,17 @@ class Minibatches:
             yield self.cache.get(order[start:start + self.batch_size])
 
 
-def crystal_minibatches(batch: CrystalBatch, batch_size: int, seed: int = 0):
-    """Endless shuffled epochs of crystal mini-batches, sliced on the batch's own device."""
+def crystal_minibatches(batch: CrystalBatch, batch_size: int, seed: int = 0, values: torch.Tensor | None = None):
+    """Endless shuffled epochs of crystal mini-batches, sliced on the batch's own device.
+
+    With ``values`` (one per crystal, e.g. property labels) each item is ``(minibatch, its values)``.
+    """
     generator = torch.Generator().manual_seed(seed)
+    if values is not None:
+        values = values.to(batch.device)
     while True:
         order = torch.randperm(len(batch), generator=generator).to(batch.device)
         # full batches only (a short last one would skew the loss), unless the set is smaller than one batch
         for start in range(0, max(len(order) - batch_size, 0) + 1, batch_size):
-            yield batch.select(order[start:start + batch_size])
+            chosen = order[start:start + batch_size]
+            yield batch.select(chosen) if values is None else (batch.select(chosen), values[chosen])

@@ -91,3 +91,52 @@ def test_encoding_is_zero_without_a_condition_and_bad_statistics_are_errors():
     base, _, _ = tiny()
     with pytest.raises(ValueError, match="two labelled"):
         ConditionedDiffusion.from_base(base, torch.tensor([1.0, float("nan")]))
+
+
+def test_fine_tune_modes_leave_the_base_untouched_and_adapters_round_trip(tmp_path):
+    from matlib.diffusion import store
+    from matlib.diffusion.finetune import fine_tune
+    base, batch, labels = tiny()
+    before = {k: v.clone() for k, v in base.state_dict().items()}
+    sparse = labels.clone()
+    sparse[::2] = float("nan")                                 # a small-label run: half the crystals unlabelled
+    adapted, run = fine_tune(base, batch, sparse, mode="adapters", seconds=None, max_steps=15, batch_size=4,
+                             ema_decay=None)
+    assert run.steps == 15 and all(torch.equal(v, base.state_dict()[k]) for k, v in before.items())
+    for a, b in zip(outputs(adapted, batch), outputs(base, batch)):
+        assert torch.equal(a, b)                               # adapters only: the unconditional model is the base
+    scarce = torch.full_like(labels, float("nan"))
+    scarce[:2] = labels[:2]                                    # most mini-batches of 2 carry no label at all
+    fine_tune(base, batch, scarce, mode="adapters", seconds=None, max_steps=6, batch_size=2, ema_decay=None)
+    everything, _ = fine_tune(base, batch, labels, mode="all", seconds=None, max_steps=5, batch_size=4, ema_decay=None)
+    assert not torch.equal(outputs(everything, batch)[0], outputs(base, batch)[0])
+    assert all(torch.equal(v, base.state_dict()[k]) for k, v in before.items())   # the base was copied
+    with pytest.raises(ValueError, match="mode"):
+        fine_tune(base, batch, labels, mode="some")
+    stem = tmp_path / "band_gap"
+    store.save_adapters(stem, adapted, base="tiny", prop="band_gap", step=run.steps)
+    reloaded, ckpt = store.load_adapters(stem, base)
+    assert ckpt.config["property"] == "band_gap" and ckpt.step == 15
+    values = torch.full_like(labels, 2.0)
+    for a, b in zip(outputs(reloaded, batch, values), outputs(adapted, batch, values)):
+        torch.testing.assert_close(a, b, atol=2e-3, rtol=1e-2)  # half-precision weights
+    other = CrystalDiffusion.from_data(batch, DenoiserConfig(dim=16, layers=2, num_freqs=4))
+    with pytest.raises(ValueError, match="do not fit"):
+        store.load_adapters(stem, other)
+
+
+def test_targeted_report_counts_success_over_all_samples():
+    from matlib.evaluation import targeted_report
+    good = Structure(Lattice.cubic(5.64), ["Na", "Cl", "Na", "Cl"], [[0, 0, 0], [0.5, 0.5, 0.5], [0.5, 0.5, 0], [0, 0, 0.5]])
+    squeezed = Structure(Lattice.cubic(3.0), ["Na", "Na"], [[0, 0, 0], [0.1, 0, 0]])       # atoms 0.3 Å apart
+    structures = [good, good.copy(), squeezed, None]
+
+    def judge(items):
+        return np.array([3.0 if len(s) == 4 else 3.1 for s in items])
+
+    summary, frame = targeted_report(structures, judge, (2.5, 3.5), train=[good])
+    assert summary["n"] == 4 and summary["valid"] == 0.5
+    assert summary["success_rate"] == 0.5 and summary["n_success"] == 2       # the squeezed one is in the window but invalid
+    assert summary["in_window_of_valid"] == 1.0 and summary["unique"] == 0.5 and summary["novel"] == 0.0
+    assert np.isnan(frame["judged"].iloc[3]) and not frame["success"].iloc[2]
+    assert targeted_report(structures, judge, (4.0, None), train=None)[0]["success_rate"] == 0.0

@@ -91,8 +91,27 @@ def check_07(metrics, out_dir):
     assert all(f.get_chemical_symbols()[:3] == [f.info["motif_element"]] * 3 for f in kagome)
 
 
+def check_06(metrics, out_dir):
+    import torch
+    from matlib import paths
+    from matlib.diffusion import store
+    assert metrics["zero_init_max_difference"] == {"with a condition": 0.0, "without a condition": 0.0}
+    rows = metrics["success"]
+    sweep = {r["gamma"] for r in rows if r["method"] == "band gap, adapters"}
+    assert sweep == {0.0, 1.0, 2.0, 4.0}
+    for r in rows:
+        assert r["n"] > 0 and r["success_rate"] == pytest.approx(r["n_success"] / r["n"])
+        assert 0 <= r["success_rate"] <= r["valid"] <= 1          # success needs validity
+    main = [r for r in rows if r["method"] == "band gap, adapters" and r["gamma"] == metrics["chosen_gamma"]][0]
+    assert len(read_extxyz(out_dir / "generated_band_gap.extxyz")) == main["n"]
+    base, _ = store.load(paths.checkpoints_dir() / "diffusion" / "mp_20")
+    model, ckpt = store.load_adapters(out_dir / "checkpoint" / "mp_20__band_gap", base)
+    assert ckpt.config["property"] == "band_gap"
+    assert sum(p.numel() for p in model.adapters.parameters()) == metrics["base_model"]["adapter_parameters"]
+
+
 CHECKS = {"00_crystals_and_data": check_00, "01_periodic_gnn": check_01, "03_matgan": check_03,
-          "04_diffusion": check_04, "07_scigen": check_07}
+          "04_diffusion": check_04, "06_adapters_guidance": check_06, "07_scigen": check_07}
 
 
 def all_numbers_finite(value) -> bool:

@@ -29,8 +29,10 @@ class ScalarEncoding(nn.Module):
         if not std > 0:
             raise ValueError(f"the property's standard deviation must be positive, got {std}")
         self.dim = dim
-        self.register_buffer("stats", torch.tensor([float(mean), float(std)]))
-        self.register_buffer("freqs", torch.exp(torch.linspace(math.log(min_freq), math.log(max_freq), dim // 2)))
+        # rebuilt from the configuration, so not saved (and not rounded by half-precision checkpoints)
+        self.register_buffer("stats", torch.tensor([float(mean), float(std)]), persistent=False)
+        self.register_buffer("freqs", torch.exp(torch.linspace(math.log(min_freq), math.log(max_freq), dim // 2)),
+                             persistent=False)
 
     def forward(self, values: torch.Tensor, given: torch.Tensor) -> torch.Tensor:
         z = (torch.nan_to_num(values.float()) - self.stats[0]) / self.stats[1]
@@ -92,11 +94,13 @@ class ConditionedDiffusion(nn.Module):
         for p in self.base.parameters():
             p.requires_grad_(not frozen)
 
-    def _hook(self, values: torch.Tensor | None, num_atoms: torch.Tensor):
+    def _hook(self, values: torch.Tensor | None, num_atoms: torch.Tensor, always: bool = False):
+        """The layer hook; None (skip the adapters) when no crystal has a condition, unless ``always``
+        (training needs the adapters in the graph even for a mini-batch without labels)."""
         if values is None:
             return None
         given = torch.isfinite(values)
-        if not bool(given.any()):
+        if not always and not bool(given.any()):
             return None
         condition = self.adapters.encoding(values, given)
         atom_crystal = torch.repeat_interleave(torch.arange(len(num_atoms), device=num_atoms.device), num_atoms)
@@ -113,7 +117,7 @@ class ConditionedDiffusion(nn.Module):
         so the model keeps its unconditional score for guidance."""
         drop = torch.rand(values.shape, device=values.device, generator=generator) < drop_probability
         values = torch.where(drop, torch.full_like(values, float("nan")), values)
-        return self.base.loss(batch, generator, layer_hook=self._hook(values, batch.num_atoms))
+        return self.base.loss(batch, generator, layer_hook=self._hook(values, batch.num_atoms, always=True))
 
     def sample_num_atoms(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
         return self.base.sample_num_atoms(n, generator)

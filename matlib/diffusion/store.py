@@ -1,5 +1,6 @@
 """Save and load a trained diffusion model: half-precision safetensors plus a manifest that
-holds the model's own configuration, so a checkpoint rebuilds the right network by itself."""
+holds the model's own configuration, so a checkpoint rebuilds the right network by itself.
+Property adapters are saved on their own and loaded on top of their base model."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -7,6 +8,7 @@ from pathlib import Path
 import torch
 
 from .. import checkpoints
+from .adapters import ConditionedDiffusion, PropertyAdapters
 from .model import CrystalDiffusion, DiffusionConfig
 
 
@@ -29,3 +31,29 @@ def load(stem: str | Path, device: str | torch.device = "cpu") -> tuple[CrystalD
 
 
 exists = checkpoints.exists
+
+
+def save_adapters(stem: str | Path, model: ConditionedDiffusion, *, base: str, prop: str, metrics: dict | None = None,
+                  extra: dict | None = None, step: int = 0) -> Path:
+    """Only the adapters (the base model lives in its own checkpoint, named by ``base``)."""
+    adapters = model.adapters
+    first = adapters.blocks[0]
+    config = {"base": base, "property": prop, "dim": first.out.in_features, "layers": len(adapters.blocks),
+              "cond_dim": adapters.encoding.dim, "hidden": first.mix[0].out_features,
+              "mean": float(adapters.encoding.stats[0]), "std": float(adapters.encoding.stats[1])}
+    return checkpoints.save(stem, adapters, config=config, metrics=metrics, extra=extra, step=step,
+                            weights_dtype=torch.float16)
+
+
+def load_adapters(stem: str | Path, base: CrystalDiffusion) -> tuple[ConditionedDiffusion, checkpoints.Checkpoint]:
+    """Adapters from ``stem`` on top of ``base`` (which must have the architecture they were trained on)."""
+    ckpt = checkpoints.load(stem)
+    c = ckpt.config
+    try:
+        adapters = PropertyAdapters(c["dim"], c["layers"], c["mean"], c["std"], c["cond_dim"], c["hidden"])
+    except KeyError as err:
+        raise ValueError(f"{stem}: the manifest does not describe property adapters ({err})") from err
+    if c["dim"] != base.config.denoiser.dim or c["layers"] != len(base.network.layers):
+        raise ValueError(f"{stem}: adapters for width {c['dim']} × {c['layers']} blocks do not fit this base model")
+    ckpt.load_into(adapters)
+    return ConditionedDiffusion(base, adapters.to(base.device)), ckpt

@@ -11,8 +11,9 @@ One call does everything::
 Modules, one concept each: ``validity`` (structure / SMACT composition validity), ``fingerprints``
 (CrystalNN and Magpie), ``coverage`` (COV-R/COV-P, AMSD/AMCD), ``properties`` (Wasserstein
 distances), ``matching`` (match rate/RMSE, uniqueness, novelty), ``success`` (targeted success
-rate), ``stability`` (CHGNet relaxation proxy), ``suite`` (``evaluate``), ``report``
-(``EvaluationReport``), ``parallel`` (any concurrent.futures executor), ``cdvae_constants``.
+rate), ``targeted`` (one scorecard for conditional generators), ``stability`` (CHGNet
+relaxation proxy), ``suite`` (``evaluate``), ``report`` (``EvaluationReport``), ``parallel`` (any
+concurrent.futures executor), ``cdvae_constants``.
 """
 from .coverage import CoverageResult, cov_cutoffs, coverage
 from .fingerprints import (Fingerprints, composition_fingerprint, compute_fingerprints, scale_magpie,
@@ -25,6 +26,7 @@ from .properties import Judge, sample_valid, wasserstein
 from .report import EvaluationReport, combine_tables, wide_table
 from .stability import chgnet_energy_judge, relax_structures, stability_summary
 from .success import success_rate
+from .targeted import targeted_report
 from .suite import ReferenceSet, evaluate, prepare_reference
 from .validity import (SMACT_VERSION, composition_validity, smact_validity, structure_validity,
                        validity_table)
@@ -37,7 +39,7 @@ __all__ = [
     "Judge", "sample_valid", "wasserstein",
     "reconstruction", "ReconstructionResult", "unique_flags", "novel_flags", "formula_unique_flags",
     "formula_novel_flags", "make_matcher", "MATCHER_SETTINGS",
-    "success_rate",
+    "success_rate", "targeted_report",
     "relax_structures", "stability_summary", "chgnet_energy_judge",
     "as_structures", "parallel_map", "process_pool",
 ]
