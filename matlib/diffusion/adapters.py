@@ -122,22 +122,11 @@ class ConditionedDiffusion(nn.Module):
     def sample_num_atoms(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
         return self.base.sample_num_atoms(n, generator)
 
-    # the sampler reaches these through the model it is given
-    @property
-    def coords(self):
-        return self.base.coords
-
-    @property
-    def lattice(self):
-        return self.base.lattice
-
-    @property
-    def types(self):
-        return self.base.types
-
-    @property
-    def allowed_elements(self):
-        return self.base.allowed_elements
+    # the sampler reaches the base model's processes through the model it is given
+    coords = property(lambda self: self.base.coords)
+    lattice = property(lambda self: self.base.lattice)
+    types = property(lambda self: self.base.types)
+    allowed_elements = property(lambda self: self.base.allowed_elements)
 
 
 __all__ = ["ScalarEncoding", "Adapter", "PropertyAdapters", "ConditionedDiffusion"]
