@@ -1,0 +1,95 @@
+"""CDVAE (Xie et al. 2022): encoder, property heads, score decoder, and the training loss.
+
+loss = 1·CE(atom count) + 10·MSE(lattice) + 1·CE(composition) + 10·coordinate score + 1·CE(types)
+       + 0.01·KL   (CDVAE's weights). The decoder is trained on the true lattice and atom count
+(CDVAE's teacher forcing), at one random noise level per crystal.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..crystal import CrystalBatch
+from ..diffusion.denoiser import DenoiserConfig, all_pair_edges
+from ..gnn import GNNConfig
+from .decoder import NoiseLevels, ScoreDecoder
+from .encoder import CrystalEncoder
+from .heads import PropertyHeads
+from .lattice_scaler import LatticeScaler
+
+WEIGHTS = {"num_atoms": 1.0, "lattice": 10.0, "composition": 1.0, "coords": 10.0, "types": 1.0, "kl": 0.01}
+
+
+@dataclass
+class CDVAEConfig:
+    latent: int = 256
+    hidden: int = 256
+    max_atoms: int = 20
+    encoder: GNNConfig = field(default_factory=lambda: GNNConfig(targets=("z",), dim=128, layers=4))
+    decoder: DenoiserConfig = field(default_factory=lambda: DenoiserConfig(dim=128, layers=3))
+    levels: int = 50
+    weights: dict = field(default_factory=lambda: dict(WEIGHTS))
+
+    def as_dict(self) -> dict:
+        d = asdict(self)
+        d["encoder"] = self.encoder.as_dict()
+        return d
+
+    @classmethod
+    def from_dict(cls, values: dict) -> "CDVAEConfig":
+        values = dict(values)
+        encoder = dict(values.pop("encoder"))
+        encoder["targets"] = tuple(encoder["targets"])
+        return cls(encoder=GNNConfig(**encoder), decoder=DenoiserConfig(**values.pop("decoder")), **values)
+
+
+class CDVAE(nn.Module):
+    def __init__(self, config: CDVAEConfig = CDVAEConfig()):
+        super().__init__()
+        self.config = config
+        self.encoder = CrystalEncoder(config.encoder, config.latent)
+        self.heads = PropertyHeads(config.latent, config.hidden, config.max_atoms)
+        self.decoder = ScoreDecoder(config.decoder, config.latent)
+        self.noise = NoiseLevels(config.levels)
+        self.lattice_scaler = LatticeScaler()
+
+    @classmethod
+    def from_data(cls, batch: CrystalBatch, **overrides) -> "CDVAE":
+        """A model whose atom-count range and lattice standardisation come from ``batch``."""
+        model = cls(CDVAEConfig(max_atoms=int(batch.num_atoms.max()), **overrides))
+        model.lattice_scaler.fit(batch.to("cpu"))
+        return model
+
+    @property
+    def device(self) -> torch.device:
+        return self.lattice_scaler.mean.device
+
+    def loss(self, batch: CrystalBatch, generator: torch.Generator | None = None) -> dict[str, torch.Tensor]:
+        n = batch.num_atoms
+        if int(n.max()) > self.config.max_atoms:
+            raise ValueError(f"a crystal has {int(n.max())} atoms; this model handles at most {self.config.max_atoms}")
+        edges = all_pair_edges(n)
+        atom_crystal = edges[0]
+        mu, logvar, z = self.encoder(batch, generator)
+        heads = self.heads(z)
+        lengths, angles = batch.lattice_params()
+        losses = PropertyHeads.losses(heads, n, self.lattice_scaler.encode(lengths, angles, n), batch.atom_types,
+                                      atom_crystal)
+        level = torch.randint(0, self.config.levels, (len(n),), device=n.device, generator=generator)
+        sigma = self.noise.fractional(self.noise.coord_sigma(level), batch.lattice)[atom_crystal]
+        frac_noisy, target = self.decoder.coords.corrupt(batch.frac_coords, sigma, generator)
+        composition = F.softmax(heads["composition"].detach().float(), -1)[atom_crystal]
+        tokens = self.noise.corrupt_types(batch.atom_types, composition, self.noise.type_sigma(level)[atom_crystal],
+                                          generator)
+        coord, logits = self.decoder(z, tokens, frac_noisy, batch.lattice, n, self.noise.time(level), edges)
+        losses["coords"] = ((coord - target) ** 2).sum(-1).mean()
+        losses["types"] = F.cross_entropy(logits, batch.atom_types - 1)
+        losses["kl"] = CrystalEncoder.kl(mu.float(), logvar.float())
+        losses["loss"] = sum(self.config.weights[k] * losses[k] for k in WEIGHTS)
+        return losses
+
+
+__all__ = ["WEIGHTS", "CDVAEConfig", "CDVAE"]

@@ -1,0 +1,103 @@
+"""CDVAE parts on tiny models: lattice scaling, noise levels, posterior, training and Langevin decoding."""
+import numpy as np
+import pytest
+import torch
+from pymatgen.core import Lattice, Structure
+
+from matlib.cdvae import CDVAE, CDVAEConfig, CrystalEncoder, LangevinConfig, LatticeScaler, NoiseLevels, decode
+from matlib.crystal import CrystalBatch
+from matlib.diffusion.denoiser import DenoiserConfig
+from matlib.gnn import GNNConfig
+
+
+def rocksalt_like():
+    return [Structure(Lattice.cubic(4.2 + 0.1 * i), ["Na", "Cl", "Na", "Cl"],
+                      [[0, 0, 0], [0.5, 0.5, 0.5], [0.5, 0.5, 0], [0, 0, 0.5]]) for i in range(6)] + [
+        Structure(Lattice.hexagonal(3.0, 5.0), ["Mg", "O"], [[0, 0, 0], [1 / 3, 2 / 3, 0.5]])]
+
+
+def tiny(levels=10):
+    batch = CrystalBatch.from_structures(rocksalt_like())
+    torch.manual_seed(0)
+    model = CDVAE.from_data(batch, latent=16, hidden=32, encoder=GNNConfig(targets=("z",), dim=32, layers=2),
+                            decoder=DenoiserConfig(dim=32, layers=2, num_freqs=4), levels=levels)
+    return model, batch
+
+
+def test_lattice_scaler_round_trips_and_standardises():
+    batch = CrystalBatch.from_structures(rocksalt_like())
+    scaler = LatticeScaler().fit(batch)
+    lengths, angles = batch.lattice_params()
+    scaled = scaler.encode(lengths, angles, batch.num_atoms)
+    assert torch.allclose(scaled.mean(0), torch.zeros(6), atol=1e-5)
+    back_lengths, back_angles = scaler.decode(scaled, batch.num_atoms)
+    assert torch.allclose(back_lengths, lengths, atol=1e-4) and torch.allclose(back_angles, angles, atol=1e-3)
+
+
+def test_noise_levels_are_cdvae_geometric_schedules():
+    noise = NoiseLevels(50)
+    levels = torch.arange(50)
+    sigma = noise.coord_sigma(levels)
+    assert sigma[0] == pytest.approx(10.0) and sigma[-1] == pytest.approx(0.01)
+    ratios = sigma[1:] / sigma[:-1]
+    assert torch.allclose(ratios, ratios[0].expand_as(ratios), rtol=1e-4)
+    assert noise.type_sigma(levels)[0] == pytest.approx(5.0) and noise.type_sigma(levels)[-1] == pytest.approx(0.01)
+    cube = 5.0 * torch.eye(3)[None]
+    assert noise.fractional(torch.tensor([2.0]), cube) == pytest.approx(0.4)
+
+
+def test_type_noise_follows_the_composition_at_high_sigma_and_the_truth_at_low():
+    types = torch.full((2000,), 11)
+    composition = torch.zeros(2000, 100)
+    composition[:, 16] = 1.0                                  # the predicted composition says Cl
+    g = torch.Generator().manual_seed(0)
+    low = NoiseLevels.corrupt_types(types, composition, torch.full((2000,), 0.01), g)
+    high = NoiseLevels.corrupt_types(types, composition, torch.full((2000,), 5.0), g)
+    assert (low == 11).float().mean() > 0.97
+    assert (high == 17).float().mean() == pytest.approx(5 / 6, abs=0.03)
+
+
+def test_kl_vanishes_for_the_prior_and_grows_away_from_it():
+    zero = torch.zeros(4, 8)
+    assert float(CrystalEncoder.kl(zero, zero)) == pytest.approx(0.0)
+    assert float(CrystalEncoder.kl(zero + 1.0, zero)) == pytest.approx(4.0)     # 0.5 * 8 * 1²
+
+
+def test_training_lowers_every_decoder_loss_and_config_round_trips():
+    model, batch = tiny()
+    assert CDVAEConfig.from_dict(model.config.as_dict()) == model.config
+    opt = torch.optim.Adam(model.parameters(), 3e-3)
+    g = torch.Generator().manual_seed(0)
+    history = []
+    for _ in range(120):
+        losses = model.loss(batch, generator=g)
+        opt.zero_grad()
+        losses["loss"].backward()
+        opt.step()
+        history.append({k: float(v.detach()) for k, v in losses.items()})
+    first, last = history[:20], history[-20:]
+    for key in ("loss", "num_atoms", "composition", "types"):
+        assert np.mean([h[key] for h in last]) < 0.7 * np.mean([h[key] for h in first]), key
+    too_big = CrystalBatch.from_structures([Structure(Lattice.cubic(9.0), ["Na"] * 30, np.random.rand(30, 3))])
+    with pytest.raises(ValueError, match="at most"):
+        model.loss(too_big)
+
+
+def test_langevin_decoding_returns_complete_crystals_from_the_heads():
+    model, _ = tiny(levels=6)
+    z = torch.randn(5, 16, generator=torch.Generator().manual_seed(0))
+    result = decode(model, z, LangevinConfig(steps_per_level=3, record_every=2), generator=torch.Generator().manual_seed(1))
+    crystals = result.crystals
+    assert result.decoder_calls == 6 * 3 and len(result.frames) == 9
+    assert len(crystals.num_atoms) == 5 and (crystals.num_atoms >= 1).all()
+    assert (crystals.num_atoms <= model.config.max_atoms).all()
+    assert len(crystals.atom_types) == int(crystals.num_atoms.sum())
+    assert ((crystals.frac_coords >= 0) & (crystals.frac_coords < 1)).all() and torch.isfinite(crystals.lattice).all()
+    assert ((crystals.atom_types >= 1) & (crystals.atom_types <= 100)).all()
+    heads = model.heads(z)
+    logits = heads["num_atoms"].clone()
+    logits[:, 0] = float("-inf")
+    assert torch.equal(crystals.num_atoms, logits.argmax(-1))                  # CDVAE: argmax of the count head
+    assert len(crystals.to_structures()) == 5
+    with pytest.raises(ValueError, match="argmax"):
+        decode(model, z, LangevinConfig(num_atoms="mode"))
