@@ -134,6 +134,18 @@ def load(stem: str | Path, model: torch.nn.Module | None = None, optimizer: torc
     return ckpt
 
 
+def load_model(stem: str | Path, build: Callable[[dict], torch.nn.Module], device: str | torch.device = "cpu",
+               what: str = "model") -> tuple[torch.nn.Module, Checkpoint]:
+    """Rebuild a model from the manifest's configuration (``build(config)``) and load its weights."""
+    ckpt = load(stem)
+    try:
+        model = build(ckpt.config)
+    except (KeyError, TypeError) as err:
+        raise ValueError(f"{stem}: the manifest does not describe a {what} ({err})") from err
+    ckpt.load_into(model)
+    return model.to(device), ckpt
+
+
 def _optimizer_state(ckpt: Checkpoint) -> dict:
     info = ckpt.manifest.get("optimizer")
     if info is None:

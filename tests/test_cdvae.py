@@ -63,7 +63,8 @@ def test_kl_vanishes_for_the_prior_and_grows_away_from_it():
     assert float(CrystalEncoder.kl(zero + 1.0, zero)) == pytest.approx(4.0)     # 0.5 * 8 * 1²
 
 
-def test_training_lowers_every_decoder_loss_and_config_round_trips():
+def test_training_lowers_every_decoder_loss_and_config_round_trips(tmp_path):
+    from matlib.cdvae import store
     model, batch = tiny()
     assert CDVAEConfig.from_dict(model.config.as_dict()) == model.config
     opt = torch.optim.Adam(model.parameters(), 3e-3)
@@ -81,6 +82,12 @@ def test_training_lowers_every_decoder_loss_and_config_round_trips():
     too_big = CrystalBatch.from_structures([Structure(Lattice.cubic(9.0), ["Na"] * 30, np.random.rand(30, 3))])
     with pytest.raises(ValueError, match="at most"):
         model.loss(too_big)
+    store.save(tmp_path / "cdvae", model, step=120)
+    reloaded, ckpt = store.load(tmp_path / "cdvae")
+    assert ckpt.step == 120 and reloaded.config == model.config
+    assert torch.allclose(reloaded.lattice_scaler.mean, model.lattice_scaler.mean, rtol=1e-3)
+    z = torch.randn(3, 16)
+    assert torch.allclose(reloaded.heads(z)["lattice"], model.heads(z)["lattice"], atol=0.05)
 
 
 def test_langevin_decoding_returns_complete_crystals_from_the_heads():

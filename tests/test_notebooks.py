@@ -44,6 +44,19 @@ def check_04(metrics, out_dir):
     assert sum(p.numel() for p in reloaded.parameters()) == metrics["model"]["parameters"]
 
 
+def check_02(metrics, out_dir):
+    from matlib.cdvae import store
+    gen = metrics["generation"][metrics["dataset"]]
+    assert 0 <= gen["valid"] <= min(gen["struct_valid"], gen["comp_valid"]) <= 1
+    assert 0 <= metrics["reconstruction"]["match_rate"] <= 1 and metrics["reconstruction"]["n"] > 0
+    for row in metrics["steps_sweep"]:                      # every level gets the same number of steps
+        assert row["decoder_calls"] % row["steps_per_level"] == 0
+    assert metrics["sampling"]["n"] == len(read_extxyz(out_dir / "generated.extxyz"))
+    reloaded, ckpt = store.load(out_dir / "checkpoint" / metrics["dataset"])
+    assert sum(p.numel() for p in reloaded.parameters()) == metrics["model"]["parameters"]
+    assert ckpt.step == metrics["model"]["train_steps"]
+
+
 def check_03(metrics, out_dir):
     import pandas as pd
     import torch
@@ -110,8 +123,8 @@ def check_06(metrics, out_dir):
     assert sum(p.numel() for p in model.adapters.parameters()) == metrics["base_model"]["adapter_parameters"]
 
 
-CHECKS = {"00_crystals_and_data": check_00, "01_periodic_gnn": check_01, "03_matgan": check_03,
-          "04_diffusion": check_04, "06_adapters_guidance": check_06, "07_scigen": check_07}
+CHECKS = {"00_crystals_and_data": check_00, "01_periodic_gnn": check_01, "02_cdvae": check_02,
+          "03_matgan": check_03, "04_diffusion": check_04, "06_adapters_guidance": check_06, "07_scigen": check_07}
 
 
 def all_numbers_finite(value) -> bool:

@@ -2,7 +2,7 @@
 
 ``lattice_scaler`` (lengths / N^(1/3) and angles, standardised), ``encoder`` (periodic GNN ->
 Gaussian posterior), ``heads`` (atom count, lattice, composition from z), ``decoder`` (noise levels
-and the z-conditioned score network), ``model`` (the losses), ``langevin`` (annealed Langevin decoding).
+and the z-conditioned score network), ``model`` (the losses), ``langevin`` (annealed Langevin decoding), ``store`` (checkpoints).
 """
 from .decoder import NoiseLevels, ScoreDecoder
 from .encoder import CrystalEncoder
@@ -10,6 +10,7 @@ from .heads import PropertyHeads
 from .langevin import DecodeResult, LangevinConfig, decode
 from .lattice_scaler import LatticeScaler
 from .model import CDVAE, WEIGHTS, CDVAEConfig
+from . import store
 
 __all__ = ["NoiseLevels", "ScoreDecoder", "CrystalEncoder", "PropertyHeads", "DecodeResult", "LangevinConfig",
-           "decode", "LatticeScaler", "CDVAE", "WEIGHTS", "CDVAEConfig"]
+           "decode", "LatticeScaler", "CDVAE", "WEIGHTS", "CDVAEConfig", "store"]

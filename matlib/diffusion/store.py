@@ -20,15 +20,8 @@ def save(stem: str | Path, model: CrystalDiffusion, *, metrics: dict | None = No
 
 def load(stem: str | Path, device: str | torch.device = "cpu") -> tuple[CrystalDiffusion, checkpoints.Checkpoint]:
     """Rebuild the model from the manifest and load the (sha256-verified) weights in float32."""
-    ckpt = checkpoints.load(stem)
-    try:
-        config = DiffusionConfig.from_dict(ckpt.config)
-    except (KeyError, TypeError) as err:
-        raise ValueError(f"{stem}: the manifest does not describe a diffusion model ({err})") from err
-    model = CrystalDiffusion(config)
-    ckpt.load_into(model)
-    return model.to(device), ckpt
-
+    return checkpoints.load_model(stem, lambda config: CrystalDiffusion(DiffusionConfig.from_dict(config)), device,
+                                  "diffusion model")
 
 exists = checkpoints.exists
 
