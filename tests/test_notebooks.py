@@ -105,7 +105,6 @@ def check_07(metrics, out_dir):
 
 
 def check_06(metrics, out_dir):
-    import torch
     from matlib import paths
     from matlib.diffusion import store
     assert metrics["zero_init_max_difference"] == {"with a condition": 0.0, "without a condition": 0.0}

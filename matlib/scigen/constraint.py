@@ -24,10 +24,10 @@ from typing import Sequence
 
 import numpy as np
 import torch
+from pymatgen.core import Element
 
-from ..crystal import wrap_frac
+from ..crystal import CrystalBatch, wrap_frac
 from ..diffusion.atom_types import MASK_TOKEN
-from ..diffusion.lattice import symmetric_noise
 from ..diffusion.sampler import SampleResult, SamplerConfig, State, sample
 from .bond_lengths import BondLengths
 from .templates import Motif, Template
@@ -95,8 +95,6 @@ def draw_num_atoms(model, template: Template, n: int, generator: torch.Generator
 def build_constraint(template: Template, elements: Sequence[str], bond_lengths: Sequence[float],
                      num_atoms: torch.Tensor, height: float = 0.5) -> StructureConstraint:
     """Masks and known values for one motif per crystal (``elements``/``bond_lengths``: one per crystal)."""
-    from pymatgen.core import Element
-
     num_atoms = torch.as_tensor(num_atoms, dtype=torch.long).cpu()
     if not len(elements) == len(bond_lengths) == len(num_atoms):
         raise ValueError("one element and one bond length per crystal")
@@ -130,7 +128,6 @@ def sample_with_motif(model, template: Template, n: int, elements: str | Sequenc
     rng = np.random.default_rng(seed)
     pool = [elements] if isinstance(elements, str) else list(elements)
     allowed = model.allowed_elements.cpu()
-    from pymatgen.core import Element
     for element in pool:
         if not allowed[Element(element).Z - 1]:
             raise ValueError(f"{element} never occurs in the model's training data; it cannot sample it")
@@ -152,7 +149,6 @@ def sample_with_motif(model, template: Template, n: int, elements: str | Sequenc
                         constraint=part.inpainter(model, device_generator), desc=desc)
         results.append(result)
         pieces.append(result.crystals)
-    from ..crystal import CrystalBatch
     merged = SampleResult(CrystalBatch.collate(pieces), results[0].trajectory, sum(r.seconds for r in results),
                           sum(r.network_calls for r in results))
     return merged, constraint

@@ -53,7 +53,7 @@ import torch
 from matlib import config, datasets, paths, published, results, viz
 from matlib import io as crystal_io
 from matlib.batching import crystal_minibatches
-from matlib.cdvae import CDVAE, CrystalEncoder, LangevinConfig, NoiseLevels, ScoreDecoder, decode, store
+from matlib.cdvae import CDVAE, CrystalEncoder, LangevinConfig, ScoreDecoder, decode, store
 from matlib.crystal import CrystalBatch
 from matlib.diffusion.denoiser import DenoiserConfig
 from matlib.evaluation import evaluate, prepare_reference, process_pool, reconstruction

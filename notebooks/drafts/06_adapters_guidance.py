@@ -52,9 +52,8 @@ import pandas as pd
 import seaborn as sns
 import torch
 
-from matlib import checkpoints, config, datasets, judges, paths, results, viz
+from matlib import config, datasets, judges, paths, results, viz
 from matlib import io as crystal_io
-from matlib.crystal import CrystalBatch
 from matlib.diffusion import (ConditionedDiffusion, CrystalDiffusion, SamplerConfig, ScalarEncoding, guided_denoiser,
                               sample, store)
 from matlib.diffusion.adapters import Adapter
