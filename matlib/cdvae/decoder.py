@@ -19,6 +19,11 @@ from ..diffusion.coords import WrappedNormalVE
 from ..diffusion.denoiser import DenoiserConfig, ScoreNetwork
 
 
+def cell_edge(lattice: torch.Tensor) -> torch.Tensor:
+    """V^(1/3) per cell: the length that turns Cartesian noise into fractional noise."""
+    return torch.linalg.det(lattice.float()).abs().clamp_min(1e-6) ** (1 / 3)
+
+
 class NoiseLevels:
     def __init__(self, levels: int = 50, coord_max: float = 10.0, coord_min: float = 0.01, type_max: float = 5.0,
                  type_min: float = 0.01):
@@ -38,7 +43,7 @@ class NoiseLevels:
 
     @staticmethod
     def fractional(sigma: torch.Tensor, lattice: torch.Tensor) -> torch.Tensor:
-        return sigma / torch.linalg.det(lattice.float()).abs().clamp_min(1e-6) ** (1 / 3)
+        return sigma / cell_edge(lattice)
 
     @staticmethod
     def corrupt_types(types: torch.Tensor, composition: torch.Tensor, type_sigma_atom: torch.Tensor,
@@ -59,10 +64,10 @@ class ScoreDecoder(nn.Module):
     def forward(self, z: torch.Tensor, tokens: torch.Tensor, frac: torch.Tensor, lattice: torch.Tensor,
                 num_atoms: torch.Tensor, t: torch.Tensor, edges=None) -> tuple[torch.Tensor, torch.Tensor]:
         """(σ·score of the fractional coordinates (N, 3), element logits (N, 100))."""
-        atom_crystal = torch.repeat_interleave(torch.arange(len(num_atoms), device=num_atoms.device), num_atoms)
+        atom_crystal = edges[0] if edges is not None else torch.repeat_interleave(
+            torch.arange(len(num_atoms), device=num_atoms.device), num_atoms)
         shifts = [proj(z)[atom_crystal] for proj in self.inject]
-        edge = torch.linalg.det(lattice.float()).abs().clamp_min(1e-6) ** (1 / 3)
-        coord, _, logits = self.network(tokens, frac, lattice, num_atoms, t, edge, edges=edges,
+        coord, _, logits = self.network(tokens, frac, lattice, num_atoms, t, cell_edge(lattice), edges=edges,
                                         layer_hook=lambda i, h: h + shifts[i].to(h.dtype))
         return coord.float(), logits.float()
 

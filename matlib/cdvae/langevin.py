@@ -63,11 +63,11 @@ def decode(model, z: torch.Tensor, config: LangevinConfig = LangevinConfig(), *,
         level_crystal = level.repeat(len(n))
         sigma = model.noise.fractional(model.noise.coord_sigma(level_crystal), lattice)[atom_crystal][:, None]
         t = model.noise.time(level_crystal)
+        step = sigma ** 2                              # CDVAE's step_lr (σ/σ_min)², in fractional units
         for _ in range(config.steps_per_level):
             with autocast():
                 out, logits = model.decoder(z, tokens, frac, lattice, n, t, edges)
             calls += 1
-            step = sigma ** 2
             noise = torch.randn(frac.shape, device=frac.device, generator=generator)
             frac = wrap_frac(frac + step * out.float() / sigma + (2 * step).sqrt() * noise)
             tokens = logits.float().argmax(-1) + 1

@@ -40,13 +40,10 @@ def save_adapters(stem: str | Path, model: ConditionedDiffusion, *, base: str, p
 
 def load_adapters(stem: str | Path, base: CrystalDiffusion) -> tuple[ConditionedDiffusion, checkpoints.Checkpoint]:
     """Adapters from ``stem`` on top of ``base`` (which must have the architecture they were trained on)."""
-    ckpt = checkpoints.load(stem)
-    c = ckpt.config
-    try:
-        adapters = PropertyAdapters(c["dim"], c["layers"], c["mean"], c["std"], c["cond_dim"], c["hidden"])
-    except KeyError as err:
-        raise ValueError(f"{stem}: the manifest does not describe property adapters ({err})") from err
-    if c["dim"] != base.config.denoiser.dim or c["layers"] != len(base.network.layers):
-        raise ValueError(f"{stem}: adapters for width {c['dim']} × {c['layers']} blocks do not fit this base model")
-    ckpt.load_into(adapters)
-    return ConditionedDiffusion(base, adapters.to(base.device)), ckpt
+    def build(c: dict) -> PropertyAdapters:
+        if c["dim"] != base.config.denoiser.dim or c["layers"] != len(base.network.layers):
+            raise ValueError(f"{stem}: adapters for width {c['dim']} × {c['layers']} blocks do not fit this base model")
+        return PropertyAdapters(c["dim"], c["layers"], c["mean"], c["std"], c["cond_dim"], c["hidden"])
+
+    adapters, ckpt = checkpoints.load_model(stem, build, base.device, "set of property adapters")
+    return ConditionedDiffusion(base, adapters), ckpt

@@ -30,11 +30,10 @@ def targeted_report(structures: Sequence[Structure | None], judge: Callable[[lis
     lo, hi = window
     frame = validity_table(structures, executor=executor, progress_bar=progress_bar)
     frame["valid"] = frame["struct_valid"] & frame["comp_valid"]
-    scoreable = [s for s in structures if s is not None]
     judged = np.full(len(structures), np.nan)
     where = [i for i, s in enumerate(structures) if s is not None]
-    if scoreable:
-        judged[where] = judge(scoreable)
+    if where:
+        judged[where] = judge([structures[i] for i in where])
     frame["judged"] = judged
     frame["in_window"] = in_window(judged, lo, hi)
     frame["success"] = frame["valid"] & frame["in_window"]

@@ -140,17 +140,13 @@ def sample_with_motif(model, template: Template, n: int, elements: str | Sequenc
     num_atoms = draw_num_atoms(model, template, n, torch_generator, free_atoms)
     constraint = build_constraint(template, chosen, lengths, num_atoms, height)
     device_generator = torch.Generator(device=model.device).manual_seed(seed)
-    pieces = []
     results = []
     for start in range(0, n, config.batch_size):   # one constraint per sampler chunk
-        stop = min(n, start + config.batch_size)
-        part = _select(constraint, start, stop).to(model.device)
-        result = sample(model, part.num_atoms, config, generator=device_generator, autocast=autocast,
-                        constraint=part.inpainter(model, device_generator), desc=desc)
-        results.append(result)
-        pieces.append(result.crystals)
-    merged = SampleResult(CrystalBatch.collate(pieces), results[0].trajectory, sum(r.seconds for r in results),
-                          sum(r.network_calls for r in results))
+        part = _select(constraint, start, min(n, start + config.batch_size)).to(model.device)
+        results.append(sample(model, part.num_atoms, config, generator=device_generator, autocast=autocast,
+                              constraint=part.inpainter(model, device_generator), desc=desc))
+    merged = SampleResult(CrystalBatch.collate([r.crystals for r in results]), results[0].trajectory,
+                          sum(r.seconds for r in results), sum(r.network_calls for r in results))
     return merged, constraint
 
 

@@ -10,10 +10,12 @@ nearest the template's.
 """
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 from pymatgen.core import Structure
 
-from .templates import Motif
+from .templates import Motif, Template
 
 
 def _bond_vectors(frac: np.ndarray, matrix: np.ndarray, motif: Motif, reference: np.ndarray) -> np.ndarray:
@@ -42,9 +44,8 @@ def motif_deviation(structure: Structure, motif: Motif) -> tuple[float, float]:
     lengths = np.linalg.norm(vectors, axis=1)
     if not np.all(np.isfinite(lengths)) or lengths.min() <= 1e-8:
         return np.inf, np.inf
-    ideal = _bond_vectors(motif.frac, _template_cell(motif), motif, motif.frac)
     length_error = float(np.abs(lengths / lengths.mean() - 1).max())
-    angle_error = float(np.abs(_angles(vectors) - _angles(ideal)).max()) if len(vectors) > 1 else 0.0
+    angle_error = float(np.abs(_angles(vectors) - _ideal_angles(motif.template)).max()) if len(vectors) > 1 else 0.0
     return length_error, angle_error
 
 
@@ -58,10 +59,12 @@ def motif_kept(structure: Structure | None, motif: Motif, length_tol: float = 0.
     return length_error <= length_tol and angle_error <= angle_tol
 
 
-def _template_cell(motif: Motif) -> np.ndarray:
+@lru_cache(maxsize=None)
+def _ideal_angles(template: Template) -> np.ndarray:
+    """Angles between the template's bonds: scale-free, so one per template (not per crystal)."""
     cell = np.eye(3)
-    cell[:2, :2] = motif.template.plane_vectors(motif.bond_length)
-    return cell
-
+    cell[:2, :2] = template.plane_vectors()
+    motif = template.motif(1.0)
+    return _angles(_bond_vectors(motif.frac, cell, motif, motif.frac))
 
 __all__ = ["motif_deviation", "motif_kept"]

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -63,19 +64,7 @@ class Template:
 
     def bonds(self, tol: float = 1e-3) -> tuple[Bond, ...]:
         """Every pair of sites (with cell offsets) at distance d, each bond once."""
-        vectors, sites = self.plane_vectors(), np.asarray(self.sites, float)
-        found = []
-        for i in range(len(sites)):
-            for j in range(len(sites)):
-                for n1 in (-1, 0, 1):
-                    for n2 in (-1, 0, 1):
-                        if (i, j, n1, n2) == (i, i, 0, 0):
-                            continue
-                        length = np.linalg.norm((sites[j] + (n1, n2) - sites[i]) @ vectors)
-                        reverse = Bond(j, i, (-n1, -n2))
-                        if abs(length - 1.0) < tol and reverse not in found:
-                            found.append(Bond(i, j, (n1, n2)))
-        return tuple(found)
+        return _bonds(self, tol)   # cached: every sampled crystal's motif asks for them
 
     def motif(self, bond_length: float, height: float = 0.5) -> Motif:
         if not bond_length > 0:
@@ -84,6 +73,23 @@ class Template:
         block = vectors @ np.diag(np.sqrt(values)) @ vectors.T
         frac = np.column_stack([np.asarray(self.sites, float), np.full(self.num_sites, height)])
         return Motif(self, float(bond_length), frac, block, self.bonds())
+
+
+@lru_cache(maxsize=None)
+def _bonds(template: "Template", tol: float) -> tuple[Bond, ...]:
+    vectors, sites = template.plane_vectors(), np.asarray(template.sites, float)
+    found = []
+    for i in range(len(sites)):
+        for j in range(len(sites)):
+            for n1 in (-1, 0, 1):
+                for n2 in (-1, 0, 1):
+                    if (i, j, n1, n2) == (i, i, 0, 0):
+                        continue
+                    length = np.linalg.norm((sites[j] + (n1, n2) - sites[i]) @ vectors)
+                    reverse = Bond(j, i, (-n1, -n2))
+                    if abs(length - 1.0) < tol and reverse not in found:
+                        found.append(Bond(i, j, (n1, n2)))
+    return tuple(found)
 
 
 _ROOT3 = math.sqrt(3.0)
@@ -114,10 +120,11 @@ def draw(template: Template, ax=None, repeats: int = 3, bond_length: float = 1.0
 
     ax = ax or plt.gca()
     vectors, sites = template.plane_vectors(bond_length), np.asarray(template.sites, float)
+    bonds = template.bonds()
     for n1 in range(repeats):
         for n2 in range(repeats):
             shift = np.array([n1, n2], float)
-            for bond in template.bonds():
+            for bond in bonds:
                 p = (sites[bond.i] + shift) @ vectors
                 q = (sites[bond.j] + shift + bond.image) @ vectors
                 ax.plot(*zip(p, q), color="0.5", lw=1.2, zorder=1)
