@@ -83,3 +83,19 @@ def test_manifest_values_are_json_safe(tmp_path):
                                                             "curve": torch.tensor([1.0, 2.0]), "best": torch.tensor(0.5)})
     metrics = json.loads((tmp_path / "m.json").read_text())["metrics"]
     assert metrics == {"mae": None, "n": 3, "curve": [1.0, 2.0], "best": 0.5}
+
+
+def test_half_precision_narrows_parameters_but_keeps_buffers_exact(tmp_path):
+    from safetensors.torch import load_file
+
+    model = make_model()
+    model.register_buffer("target_mean", torch.tensor([-154.3172]))   # fp16 would round it to -154.25
+    checkpoints.save(tmp_path / "h", model, weights_dtype=torch.float16)
+    stored = load_file(str(tmp_path / "h.safetensors"))
+    assert stored["model/0.weight"].dtype == torch.float16
+    assert stored["model/target_mean"].dtype == torch.float32
+    other = make_model()
+    other.register_buffer("target_mean", torch.zeros(1))
+    checkpoints.load(tmp_path / "h", model=other)
+    assert other.target_mean.item() == model.target_mean.item()
+    assert torch.allclose(other[0].weight, model[0].weight, rtol=1e-3)

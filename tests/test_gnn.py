@@ -83,7 +83,7 @@ def test_judge_round_trip_and_unscoreable_structures(tmp_path, mp20):
     scores = judge([mp20.structures[0], collapsed, mp20.structures[1]])
     assert np.isfinite(scores[[0, 2]]).all() and np.isnan(scores[1])
     expected = model.eval().predict(CrystalBatch.from_structures(mp20.structures[:2]))[:, 0].numpy()
-    np.testing.assert_allclose(scores[[0, 2]], expected, rtol=1e-5)
+    np.testing.assert_allclose(scores[[0, 2]], expected, rtol=5e-3)   # weights are stored in fp16
     assert model.target_mean.item() == 2.0 and model.target_std.item() == 1.0
 
 
