@@ -80,6 +80,15 @@ def test_novelty_against_training_structures():
     assert M.formula_novel_flags([Structure(Lattice.cubic(4), ["K", "Br"], [[0, 0, 0], [.5, .5, .5]])], train).tolist() == [True]
 
 
+def test_novelty_splits_one_big_formula_group_into_chunks_with_the_same_answer():
+    train = [rocksalt(), perovskite(4.1)]
+    generated = [perturbed(rocksalt(), seed=s) for s in range(5)] + [cscl_type(), perturbed(cscl_type(), seed=1)]
+    whole = M.novel_flags(generated, train, progress_bar=False)
+    with ThreadPoolExecutor(2) as ex:
+        chunked = M.novel_flags(generated, train, executor=ex, progress_bar=False, chunk=2)
+    assert chunked.tolist() == whole.tolist() == [False] * 5 + [True, True]
+
+
 def test_executor_gives_the_same_flags():
     structures = [rocksalt(), perturbed(rocksalt()), cscl_type(), perovskite(), perturbed(perovskite(), seed=2)]
     serial = M.unique_flags(structures, progress_bar=False)

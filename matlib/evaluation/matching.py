@@ -162,17 +162,25 @@ def unique_flags(structures: Sequence[Structure], *, executor=None, settings: di
 
 
 def novel_flags(structures: Sequence[Structure], train: Sequence[Structure], *, executor=None,
-                settings: dict | None = None, progress_bar: bool = True) -> np.ndarray:
-    """Per structure: True if it matches no training structure."""
+                settings: dict | None = None, progress_bar: bool = True, chunk: int = 32) -> np.ndarray:
+    """Per structure: True if it matches no training structure.
+
+    Work is split by formula and then into ``chunk`` generated structures per task, so a dataset of
+    one formula (Carbon-24: every sample against every training crystal) still spreads over workers.
+    """
     settings = {**MATCHER_SETTINGS, **(settings or {})}
     train_groups = _by_formula([t for t in train if t is not None])
     train_list = [t for t in train if t is not None]
     flags = np.ones(len(structures), dtype=bool)
     groups, tasks = [], []
     for formula, idx in _by_formula(structures).items():
-        if formula in train_groups:  # otherwise novel without matching anything
-            groups.append(idx)
-            tasks.append(([structures[i] for i in idx], [train_list[j] for j in train_groups[formula]]))
+        if formula not in train_groups:  # novel without matching anything
+            continue
+        known = [train_list[j] for j in train_groups[formula]]
+        for start in range(0, len(idx), chunk):
+            part = idx[start:start + chunk]
+            groups.append(part)
+            tasks.append(([structures[i] for i in part], known))
     results = parallel_map(partial(_novel_in_group, settings=settings), tasks, executor=executor,
                            desc="novelty", progress_bar=progress_bar)
     for idx, group_flags in zip(groups, results):
