@@ -1,4 +1,6 @@
 """CDVAE parts on tiny models: lattice scaling, noise levels, posterior, training and Langevin decoding."""
+import math
+
 import numpy as np
 import pytest
 import torch
@@ -108,3 +110,47 @@ def test_langevin_decoding_returns_complete_crystals_from_the_heads():
     assert len(crystals.to_structures()) == 5
     with pytest.raises(ValueError, match="argmax"):
         decode(model, z, LangevinConfig(num_atoms="mode"))
+
+
+def test_rounded_composition_has_whole_counts_that_add_up_to_n():
+    from matlib.cdvae.langevin import initial_elements, round_composition
+    p = torch.zeros(3, 100)
+    p[0, [7, 21, 55]] = torch.tensor([0.6, 0.2, 0.2])     # O, Ti, Ba: a perovskite's head
+    p[1, [0, 1]] = 0.5                                     # an even split over an odd count
+    p[2, 5] = 1.0
+    n = torch.tensor([5, 3, 8])
+    counts = round_composition(p, n)
+    assert torch.equal(counts.sum(-1), n)
+    assert counts[0, [7, 21, 55]].tolist() == [3, 1, 1]
+    assert sorted(counts[1, [0, 1]].tolist()) == [1, 2] and counts[2, 5] == 8
+    assert ((counts - p * n[:, None]).abs() < 1).all()    # never more than one atom from p·N
+    start = initial_elements(p, n, "round")
+    assert sorted(start[:5].tolist()) == [8, 8, 8, 22, 56] and (start[-8:] == 6).all()
+    drawn = initial_elements(p, n, "sample", torch.Generator().manual_seed(0))
+    assert len(drawn) == 16 and set(drawn[:5].tolist()) <= {8, 22, 56}
+    with pytest.raises(ValueError, match="round"):
+        initial_elements(p, n, "argmax")
+
+
+def test_elements_stay_as_started_until_the_relabelling_threshold():
+    from matlib.cdvae.langevin import initial_elements
+    model, _ = tiny(levels=6)
+    z = torch.randn(6, 16, generator=torch.Generator().manual_seed(0))
+    kept = decode(model, z, LangevinConfig(steps_per_level=2, relabel_below=0.0)).crystals
+    heads = model.heads(z)
+    start = initial_elements(torch.softmax(heads["composition"], -1), kept.num_atoms, "round")
+    assert torch.equal(kept.atom_types, start)                           # never relabelled
+    relabelled = decode(model, z, LangevinConfig(steps_per_level=2, relabel_below=math.inf)).crystals   # CDVAE
+    assert torch.equal(relabelled.num_atoms, kept.num_atoms)
+    assert not torch.equal(relabelled.atom_types, start)                 # an untrained decoder disagrees
+
+
+def test_a_precomputed_encoder_graph_gives_the_same_loss():
+    from matlib.graph import radius_graph
+    model, batch = tiny()
+    cfg = model.config.encoder
+    graph = radius_graph(batch, cfg.cutoff, cfg.max_neighbors)
+    fresh = model.loss(batch, generator=torch.Generator().manual_seed(3))
+    cached = model.loss(batch, generator=torch.Generator().manual_seed(3), graph=graph)
+    for key in ("loss", "kl", "coords", "types"):
+        assert torch.allclose(fresh[key], cached[key]), key

@@ -6,6 +6,7 @@ from torch import nn
 
 from ..crystal import CrystalBatch
 from ..gnn import GNNConfig, PeriodicGNN
+from ..graph import PeriodicGraph
 
 
 class CrystalEncoder(nn.Module):
@@ -15,10 +16,11 @@ class CrystalEncoder(nn.Module):
         self.mu = nn.Linear(gnn.dim, latent)
         self.logvar = nn.Linear(gnn.dim, latent)
 
-    def forward(self, batch: CrystalBatch, generator: torch.Generator | None = None
-                ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """(mu, logvar, z) with z = mu + sigma * eps (the reparameterisation trick)."""
-        h = self.gnn.crystal_vectors(batch)
+    def forward(self, batch: CrystalBatch, generator: torch.Generator | None = None,
+                graph: PeriodicGraph | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(mu, logvar, z) with z = mu + sigma * eps (the reparameterisation trick). ``graph``: the
+        batch's neighbour graph when precomputed (clean crystals never move, so a GraphCache can serve it)."""
+        h = self.gnn.crystal_vectors(batch, graph)
         mu, logvar = self.mu(h), self.logvar(h).clamp(-10, 10)
         eps = torch.randn(mu.shape, device=mu.device, generator=generator, dtype=mu.dtype)
         return mu, logvar, mu + torch.exp(0.5 * logvar) * eps

@@ -67,13 +67,14 @@ class CDVAE(nn.Module):
     def device(self) -> torch.device:
         return self.lattice_scaler.mean.device
 
-    def loss(self, batch: CrystalBatch, generator: torch.Generator | None = None) -> dict[str, torch.Tensor]:
+    def loss(self, batch: CrystalBatch, generator: torch.Generator | None = None, graph=None) -> dict[str, torch.Tensor]:
+        """The weighted losses of one mini-batch; ``graph``: the encoder's precomputed neighbour graph."""
         n = batch.num_atoms
         if int(n.max()) > self.config.max_atoms:
             raise ValueError(f"a crystal has {int(n.max())} atoms; this model handles at most {self.config.max_atoms}")
         edges = all_pair_edges(n)
         atom_crystal = edges[0]
-        mu, logvar, z = self.encoder(batch, generator)
+        mu, logvar, z = self.encoder(batch, generator, graph)
         heads = self.heads(z)
         lengths, angles = batch.lattice_params()
         losses = PropertyHeads.losses(heads, n, self.lattice_scaler.encode(lengths, angles, n), batch.atom_types,

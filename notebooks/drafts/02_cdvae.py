@@ -40,8 +40,11 @@ checkpoint = None      # a CDVAE checkpoint stem; None: data/checkpoints/cdvae/<
 train_seconds = None   # None: the profile's (full: 300 s)
 n_samples = None       # None: the profile's (full: 2,000; CDVAE used 10,000)
 steps_per_level = None  # Langevin steps at each of the noise levels; None: the profile's (CDVAE: 100)
+model_size = None      # tiny | small | large; None: the profile's (smoke tiny, teach small, full large)
 
 # %%
+import dataclasses
+import math
 import time
 from pathlib import Path
 
@@ -50,10 +53,11 @@ import numpy as np
 import pandas as pd
 import torch
 
-from matlib import config, datasets, paths, published, results, viz
+from matlib import checkpoints, config, datasets, judges, paths, published, registry, results, viz
 from matlib import io as crystal_io
-from matlib.batching import crystal_minibatches
+from matlib.batching import GraphCache, Minibatches
 from matlib.cdvae import CDVAE, CrystalEncoder, LangevinConfig, ScoreDecoder, decode, store
+from matlib.cdvae.langevin import initial_elements
 from matlib.crystal import CrystalBatch
 from matlib.diffusion.denoiser import DenoiserConfig
 from matlib.evaluation import evaluate, prepare_reference, process_pool, reconstruction
@@ -61,24 +65,30 @@ from matlib.gnn import GNNConfig
 from matlib.training import fit
 
 
-def sizes(latent, hidden, encoder_dim, encoder_layers, decoder_dim, decoder_layers, levels):
+def sizes(latent, hidden, encoder_dim, encoder_layers, decoder_dim, decoder_layers, levels=50):
     return dict(latent=latent, hidden=hidden, levels=levels,
                 encoder=GNNConfig(targets=("z",), dim=encoder_dim, layers=encoder_layers),
                 decoder=DenoiserConfig(dim=decoder_dim, layers=decoder_layers))
 
 
+MODEL_SIZES = {"tiny": sizes(32, 64, 32, 2, 48, 2, levels=10),   # proves the pipeline
+               "small": sizes(128, 128, 64, 3, 160, 4),          # 1.1 M: the committed Perov-5 checkpoint
+               "large": sizes(256, 256, 128, 4, 192, 4)}         # 2.1 M
 cfg = config.resolve(profile, seed=seed, device=device, presets={
-    "smoke": dict(use_checkpoint=False, train_limit=200, model=sizes(32, 64, 32, 2, 48, 2, 10), train_steps=40,
+    "smoke": dict(use_checkpoint=False, train_limit=200, model_size="tiny", train_steps=40,
                   train_seconds=None, batch_size=32, ema=None, n_samples=16, steps_per_level=2, n_reference=40,
-                  n_recon=8, sweep=[1, 2], sweep_samples=8),
-    "teach": dict(use_checkpoint=True, train_limit=None, model=sizes(64, 128, 64, 3, 64, 3, 50), train_steps=100_000,
+                  n_recon=8, sweep=[1, 2], sweep_samples=8, relabel_below=0.1),
+    "teach": dict(use_checkpoint=True, train_limit=None, model_size="small", train_steps=100_000,
                   train_seconds=300, batch_size=64, ema=0.995, n_samples=200, steps_per_level=5, n_reference=300,
-                  n_recon=50, sweep=[1, 3, 5], sweep_samples=100),
-    "full": dict(use_checkpoint=False, train_limit=None, model=sizes(256, 256, 128, 4, 128, 3, 50),
-                 train_steps=1_000_000, train_seconds=300, batch_size=256, ema=0.999, n_samples=2000,
-                 steps_per_level=10, n_reference=1000, n_recon=300, sweep=[1, 3, 10, 30], sweep_samples=300),
-}, **{k: v for k, v in dict(train_seconds=train_seconds, n_samples=n_samples,
-                            steps_per_level=steps_per_level).items() if v is not None})
+                  n_recon=50, sweep=[1, 3, 5], sweep_samples=100, relabel_below=0.1),
+    "full": dict(use_checkpoint=False, train_limit=None, model_size="large",
+                 train_steps=1_000_000, train_seconds=300, batch_size=512, ema=0.999, n_samples=2000,
+                 steps_per_level=10, n_reference=1000, n_recon=300, sweep=[1, 10, 30], sweep_samples=300,
+                 relabel_below=0.1),
+}, **{k: v for k, v in dict(train_seconds=train_seconds, n_samples=n_samples, steps_per_level=steps_per_level,
+                            model_size=model_size).items() if v is not None})
+if cfg.model_size not in MODEL_SIZES:
+    raise config.ConfigError(f"model_size must be one of {sorted(MODEL_SIZES)}, not {cfg.model_size!r}")
 out = results.resolve_out_dir(out_dir, "02_cdvae")
 explicit_checkpoint = checkpoint is not None
 checkpoint = Path(checkpoint) if checkpoint else paths.checkpoints_dir() / "cdvae" / dataset
@@ -103,7 +113,7 @@ viz.show_code(CrystalEncoder.forward)
 train_set = datasets.load_split(dataset, train_split, path=data_dir, limit=cfg.train_limit)
 print(train_set.summary())
 batch = train_set.batch()
-model = CDVAE.from_data(batch, **cfg.model)
+model = CDVAE.from_data(batch, **MODEL_SIZES[cfg.model_size])
 counts = {name: sum(p.numel() for p in part.parameters())
           for name, part in (("encoder", model.encoder), ("heads", model.heads), ("decoder", model.decoder))}
 print(f"CDVAE: {sum(counts.values()):,} parameters", counts)
@@ -169,8 +179,10 @@ if loaded:
 else:
     model.to(cfg.device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
-    run = fit(model, optimizer, lambda m, b: m.loss(b), crystal_minibatches(batch.to(cfg.device),
-                                                                          min(cfg.batch_size, len(batch)), seed),
+    # the encoder reads clean crystals, which never move: build their neighbour graphs once
+    encoder_graphs = GraphCache(batch.to(cfg.device), model.config.encoder.cutoff, model.config.encoder.max_neighbors)
+    minibatches = Minibatches(encoder_graphs, torch.arange(len(batch)), min(cfg.batch_size, len(batch)), seed=seed)
+    run = fit(model, optimizer, lambda m, item: m.loss(item[0], graph=item[1]), minibatches,
               max_steps=cfg.train_steps, max_seconds=cfg.train_seconds, grad_clip=1.0, autocast=cfg.autocast,
               ema_decay=cfg.ema, log_every=max(1, min(100, cfg.train_steps // 20)),
               desc=f"training on {dataset}/{train_split}")
@@ -195,11 +207,41 @@ if len(curves):
 # ## 5. Generation: annealed Langevin dynamics
 #
 # Draw z ~ N(0, I); the heads give the atom count (argmax), the lattice and the composition; the
-# elements start as a draw from the composition and the positions uniformly at random. Then, level
-# by level from σ = 10 Å down to 0.01 Å, take Langevin steps: move along the predicted score, add
-# a little noise, take the decoder's most likely elements. CDVAE used 100 steps per level (5,000
-# decoder calls per crystal); here is what fewer steps cost.
+# elements start as whole counts rounded from the composition (CDVAE's `sample_composition`) and
+# the positions uniformly at random. Then, level by level from σ = 10 Å down to 0.01 Å, take
+# Langevin steps: move along the predicted score, add a little noise, and (CDVAE) replace the
+# elements by the decoder's most likely ones. CDVAE used 100 steps per level (5,000 decoder calls
+# per crystal); the sweep below shows what fewer steps cost.
 
+# %% [markdown]
+# Why whole counts? A perovskite's head says {A: 0.2, B: 0.2, X: 0.6} for N = 5. Drawing each
+# atom independently gives exactly A B X3 only 5!/(1!·1!·3!) · 0.2 · 0.2 · 0.6³ ≈ 17 % of the
+# time; rounding p·N gives it every time. The decoder can repair some bad starts, not all.
+
+# %%
+viz.show_code(initial_elements)
+z = torch.randn(2000, model.config.latent, device=cfg.device, generator=torch.Generator(device=cfg.device).manual_seed(seed))
+with torch.no_grad():
+    heads = model.heads(z)
+    count_logits = heads["num_atoms"].float()
+    count_logits[:, 0] = float("-inf")
+    n_start, p_start = count_logits.argmax(-1), torch.softmax(heads["composition"].float(), -1)
+sizes_start = n_start.cpu().tolist()
+rounded = torch.split(initial_elements(p_start, n_start, "round").cpu(), sizes_start)
+drawn = torch.split(initial_elements(p_start, n_start, "sample", torch.Generator(device=cfg.device).manual_seed(seed)
+                                     ).cpu(), sizes_start)
+same = np.mean([sorted(a.tolist()) == sorted(b.tolist()) for a, b in zip(rounded, drawn)])
+print(f"independent draws reproduce the rounded counts for {same:.0%} of 2,000 crystals from the prior")
+
+# %% [markdown]
+# **When should the decoder relabel atoms?** CDVAE replaces every element by the decoder's argmax
+# at every step. At the noisiest levels that argmax is a trap: in training, an element there was
+# redrawn from one-hot(true) + 5·p(composition), so for a perovskite with p = (0.2, 0.2, 0.6) an
+# atom showing element A is more likely to be an X in truth (0.6 · 5 · 0.2 against 0.2 · (1 + 5 · 0.2)),
+# and the positions are still noise. One step of argmax turns A and B into X, and the rounded
+# composition is lost. We keep the starting elements until the element noise σ_type has fallen
+# below `relabel_below` (0.1: in training, over 90 % of elements were then the true ones) and let
+# the decoder relabel from there. The sweep compares both, on the same z.
 # %%
 generator = torch.Generator(device=cfg.device).manual_seed(seed)
 test_set = datasets.load_split(dataset, eval_split, path=data_dir)
@@ -207,25 +249,30 @@ rng = np.random.default_rng(seed)
 reference = [test_set.structures[i] for i in rng.choice(len(test_set), min(cfg.n_reference, len(test_set)),
                                                          replace=False)]
 sweep_rows = []
+ours = dict(composition="round", relabel_below=cfg.relabel_below)
+variants = [dict(steps_per_level=steps, **ours) for steps in cfg.sweep] + [
+    dict(steps_per_level=cfg.steps_per_level, composition="round", relabel_below=math.inf),    # CDVAE exactly
+    dict(steps_per_level=cfg.steps_per_level, composition="sample", relabel_below=math.inf)]   # per-atom draws
 with process_pool() as pool:
     reference_set = prepare_reference(reference, executor=pool)
-    for steps in cfg.sweep:
-        z = torch.randn(cfg.sweep_samples, model.config.latent, device=cfg.device, generator=generator)
-        result = decode(model, z, LangevinConfig(steps_per_level=steps), generator=generator, autocast=cfg.autocast,
-                        desc=f"{steps} steps per level")
+    z = torch.randn(cfg.sweep_samples, model.config.latent, device=cfg.device, generator=generator)
+    for variant in variants:   # the same z for every row
+        result = decode(model, z, LangevinConfig(**variant), generator=generator, autocast=cfg.autocast,
+                        desc=str(variant))
         report = evaluate(result.crystals.to("cpu").to_structures(), reference_set, dataset=dataset, executor=pool,
-                          progress_bar=False, method=f"{steps} steps/level")
+                          progress_bar=False)
         m = report.as_dict()["metrics"]
-        sweep_rows.append(dict(steps_per_level=steps, decoder_calls=result.decoder_calls, seconds=result.seconds,
+        sweep_rows.append(dict(**variant, decoder_calls=result.decoder_calls, seconds=result.seconds,
                                **{k: m.get(k) for k in ("struct_valid", "comp_valid", "cov_r", "cov_p")}))
-sweep = pd.DataFrame(sweep_rows).set_index("steps_per_level")
+sweep_all = pd.DataFrame(sweep_rows)
+sweep = sweep_all.iloc[:len(cfg.sweep)].set_index("steps_per_level")
 fig, ax = plt.subplots(figsize=(7, 3.2))
 for column in ("struct_valid", "comp_valid", "cov_r", "cov_p"):
     ax.plot(sweep.index, sweep[column] * 100, "o-", label=column)
 ax.set(xscale="log", xlabel="Langevin steps per noise level", ylabel="%", title="quality against decoding time")
 ax.legend(fontsize=8)
 fig.tight_layout()
-sweep
+sweep_all
 
 # %% [markdown]
 # One trajectory: the atoms of a crystal as the noise anneals (elements are the decoder's argmax).
@@ -233,7 +280,8 @@ sweep
 # %%
 z = torch.randn(cfg.n_samples, model.config.latent, device=cfg.device, generator=generator)
 record = max(1, model.config.levels * cfg.steps_per_level // 6)
-result = decode(model, z, LangevinConfig(steps_per_level=cfg.steps_per_level, record_every=record),
+decoding = LangevinConfig(steps_per_level=cfg.steps_per_level, relabel_below=cfg.relabel_below)
+result = decode(model, z, dataclasses.replace(decoding, record_every=record),
                 generator=generator, autocast=cfg.autocast)
 generated = result.crystals.to("cpu").to_structures()
 print(f"{len(generated)} crystals in {result.seconds:.1f} s ({len(generated) / result.seconds:.0f}/s, "
@@ -255,11 +303,15 @@ recon_true = reference[:cfg.n_recon]
 recon_batch = CrystalBatch.from_structures(recon_true).to(cfg.device)
 with torch.no_grad():
     _, _, z_post = model.encoder(recon_batch)
-recon = decode(model, z_post, LangevinConfig(steps_per_level=cfg.steps_per_level), generator=generator,
+recon = decode(model, z_post, decoding, generator=generator,
                autocast=cfg.autocast, desc="reconstruction")
+energy_property = registry.DATASETS[dataset].default_property
+judge_file = judges.judge_stem(dataset, energy_property)
+suite_judges = {energy_property: judges.load_judge(dataset, energy_property, path=judge_file)} \
+    if checkpoints.exists(judge_file) else {}
 with process_pool() as pool:
     rec = reconstruction(recon.crystals.to("cpu").to_structures(), recon_true, executor=pool, progress_bar=False)
-    report = evaluate(generated, reference_set, dataset=dataset, train=train_set, executor=pool,
+    report = evaluate(generated, reference_set, dataset=dataset, train=train_set, judges=suite_judges, executor=pool,
                       method=f"CDVAE (ours, {train_split})", seed=seed)
 ours = report.as_dict()["metrics"]
 ours.update(match_rate=rec.match_rate, rmse=rec.rmse)
@@ -277,12 +329,14 @@ table1
 # the atom count, the N^(1/3)-scaled standardised lattice and the composition; 50 geometric noise
 # levels, 10 Å → 0.01 Å for positions and 5 → 0.01 for elements, with elements redrawn toward the
 # predicted composition; CDVAE's loss weights; teacher forcing of the lattice; annealed Langevin
-# decoding with step σ² (CDVAE's step_lr 1e-4 × (σ/0.01)²), argmax elements, fixed lattice.
+# decoding with step σ² (CDVAE's step_lr 1e-4 × (σ/0.01)²), elements started from the rounded
+# composition, fixed lattice.
 #
 # **Simplified, and why:** our gated periodic GNN instead of DimeNet++, and notebook 04's
 # all-pairs network instead of GemNet-T for the decoder (z added to every block), so training fits
 # in minutes; the position noise is a wrapped normal on fractional coordinates (σ divided by the
-# cell's edge) rather than Cartesian noise; fewer Langevin steps per level (see the sweep); minutes
+# cell's edge) rather than Cartesian noise; the decoder relabels elements only once σ_type < 0.1
+# (CDVAE: at every step; the sweep shows both); fewer Langevin steps per level (see the sweep); minutes
 # of training on `val` instead of thousands of epochs on `train`.
 
 # %% [markdown]
@@ -297,7 +351,7 @@ metrics = {
     "dataset": dataset,
     "generation": {dataset: ours},
     "reconstruction": {"match_rate": rec.match_rate, "rmse": rec.rmse, "n": rec.n},
-    "steps_sweep": sweep.reset_index().to_dict("records"),
+    "steps_sweep": sweep_all.to_dict("records"),
     "model": {"parameters": sum(counts.values()), "loaded_checkpoint": bool(loaded), "train_steps": train_steps,
               "train_seconds": train_seconds},
     "sampling": {"n": len(generated), "steps_per_level": cfg.steps_per_level, "seconds": result.seconds,
