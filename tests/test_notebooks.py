@@ -122,8 +122,26 @@ def check_06(metrics, out_dir):
     assert sum(p.numel() for p in model.adapters.parameters()) == metrics["base_model"]["adapter_parameters"]
 
 
+def check_08(metrics, out_dir):
+    budget = metrics["budget"]
+    race = metrics["race"]
+    methods = {row["method"] for row in race}
+    assert {"random prior", "gradient descent on z", "bird swarm, box ±3"} <= methods
+    for method in methods:                        # every search decodes the same crystals per round
+        rows = sorted((r for r in race if r["method"] == method), key=lambda r: r["round"])
+        assert [r["decoded"] for r in rows] == [budget["birds"] * (k + 1) for k in range(budget["rounds"])]
+        assert all(0 <= r["success"] <= budget["birds"] and 0 <= r["cumulative_success_share"] <= 1 for r in rows)
+    for row in metrics["final_round"]:
+        assert row["n"] == budget["birds"] and 0 <= row["success_rate"] <= row["valid"] <= 1
+    for toy in metrics["toy_functions"]:
+        assert toy["swarm_best"] < toy["random_best"], toy["function"]
+    assert len(read_extxyz(out_dir / "swarm_candidates.extxyz")) == budget["birds"]
+    assert metrics["surrogate"]["holdout_mae"] > 0
+
+
 CHECKS = {"00_crystals_and_data": check_00, "01_periodic_gnn": check_01, "02_cdvae": check_02,
-          "03_matgan": check_03, "04_diffusion": check_04, "06_adapters_guidance": check_06, "07_scigen": check_07}
+          "03_matgan": check_03, "04_diffusion": check_04, "06_adapters_guidance": check_06, "07_scigen": check_07,
+          "08_latent_swarm": check_08}
 
 
 def all_numbers_finite(value) -> bool:
