@@ -144,6 +144,28 @@ def bird_swarm(objective: Objective, dims: int, config: SwarmConfig = SwarmConfi
     return result
 
 
+def flocks(objective: Objective, dims: int, config: SwarmConfig, count: int, *, start: torch.Tensor,
+           generator: torch.Generator | None = None, device: str | torch.device = "cpu",
+           snapshot_every: int = 0) -> SwarmResult:
+    """``count`` independent swarms, each with its own share of ``start`` and its own global best.
+
+    One swarm converges on one spot: where its first good point happens to be, so a single run is a
+    single draw (a good spot or a bad one) and its birds end up as near-copies. Independent flocks
+    average over several such draws and keep as many distinct spots. The result merges them: personal
+    bests and snapshots concatenated in the order of ``start``, the overall best, summed evaluations."""
+    parts = [bird_swarm(objective, dims, config, start=chunk, generator=generator, device=device,
+                        snapshot_every=snapshot_every) for chunk in start.chunk(count)]
+    best = min(parts, key=lambda part: part.best_f)
+    history = [{"iteration": rows[0]["iteration"], "best": min(r["best"] for r in rows),
+                "mean_personal_best": sum(r["mean_personal_best"] for r in rows) / len(rows),
+                "evaluations": sum(r["evaluations"] for r in rows)} for rows in zip(*(p.history for p in parts))]
+    snapshots = [(steps[0][0], torch.cat([points for _, points in steps]))
+                 for steps in zip(*(p.snapshots for p in parts))]
+    return SwarmResult(best_x=best.best_x, best_f=best.best_f, personal_x=torch.cat([p.personal_x for p in parts]),
+                       personal_f=torch.cat([p.personal_f for p in parts]), history=history, snapshots=snapshots,
+                       evaluations=sum(p.evaluations for p in parts))
+
+
 def sphere(x: torch.Tensor) -> torch.Tensor:
     """Σ x²: one smooth bowl, minimum 0 at the origin."""
     return (x ** 2).sum(-1)
@@ -154,4 +176,4 @@ def rastrigin(x: torch.Tensor) -> torch.Tensor:
     return 10 * x.shape[-1] + (x ** 2 - 10 * torch.cos(2 * math.pi * x)).sum(-1)
 
 
-__all__ = ["SwarmConfig", "SwarmResult", "bird_swarm", "sphere", "rastrigin"]
+__all__ = ["SwarmConfig", "SwarmResult", "bird_swarm", "flocks", "sphere", "rastrigin"]

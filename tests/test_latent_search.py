@@ -32,6 +32,21 @@ def test_surrogate_reads_a_property_from_the_latent_space_better_than_the_mean()
     with_nan[:5] = float("nan")                                # unlabelled rows are dropped, not learned
     _, fit_nan = fit_latent_predictor(model, batch, with_nan, steps=50, hidden=8)
     assert np.isfinite(fit_nan.holdout_mae)
+    far = 20 * torch.randn(40, 8)                              # nowhere near a training latent
+    assert predictor.spread(far).mean() > 3 * predictor.spread(mu).mean()
+
+
+def test_ensemble_members_are_independent_networks():
+    torch.manual_seed(0)
+    predictor = LatentPredictor(4, hidden=8, members=3)
+    z = torch.randn(6, 4)
+    each = predictor.per_member(z)
+    assert each.shape == (3, 6) and predictor(z).shape == (6,)
+    assert torch.allclose(predictor(z), each.mean(0)) and (predictor.spread(z) > 0).all()
+    with torch.no_grad():
+        predictor.weights[0][1].zero_()                       # changing member 1 moves only member 1
+    changed = predictor.per_member(z)
+    assert torch.equal(changed[0], each[0]) and torch.equal(changed[2], each[2]) and not torch.equal(changed[1], each[1])
 
 
 def test_gradient_search_and_window_fitness_agree_on_the_target():
@@ -43,4 +58,8 @@ def test_gradient_search_and_window_fitness_agree_on_the_target():
     fitness = window_fitness(predictor, 2.0, power=1.0)
     assert fitness(frames[-1]).mean() < 0.5 * fitness(frames[0]).mean()
     assert torch.allclose(fitness(frames[0]), (predictor(frames[0]) - 2.0).abs())
+    cautious = window_fitness(predictor, 2.0, power=1.0, caution=2.0)
+    assert torch.allclose(cautious(frames[0]), fitness(frames[0]) + 2.0 * predictor.spread(frames[0]))
+    inside = window_fitness(predictor, 2.0, power=1.0, inside=10.0)
+    assert (inside(frames[0]) == 0).all()
     assert share_in_window(np.array([0.9, 1.2, 1.6, np.nan]), 1.0, 0.25) == pytest.approx(0.5)

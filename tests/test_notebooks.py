@@ -126,7 +126,7 @@ def check_08(metrics, out_dir):
     budget = metrics["budget"]
     race = metrics["race"]
     methods = {row["method"] for row in race}
-    assert {"random prior", "gradient descent on z", "bird swarm, box ±3"} <= methods
+    assert {"random prior", "gradient descent on z", "bird swarm, box ±6", "bird swarm, box ±6, no spread term"} <= methods
     for method in methods:                        # every search decodes the same crystals per round
         rows = sorted((r for r in race if r["method"] == method), key=lambda r: r["round"])
         assert [r["decoded"] for r in rows] == [budget["birds"] * (k + 1) for k in range(budget["rounds"])]
@@ -136,7 +136,8 @@ def check_08(metrics, out_dir):
     for toy in metrics["toy_functions"]:
         assert toy["swarm_best"] < toy["random_best"], toy["function"]
     assert len(read_extxyz(out_dir / "swarm_candidates.extxyz")) == budget["birds"]
-    assert metrics["surrogate"]["holdout_mae"] > 0
+    assert metrics["surrogate"]["holdout_mae"] > 0 and metrics["surrogate"]["members"] > 1
+    assert metrics["surrogate"]["spread_on_train_posteriors"] > 0
 
 
 CHECKS = {"00_crystals_and_data": check_00, "01_periodic_gnn": check_01, "02_cdvae": check_02,

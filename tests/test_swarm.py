@@ -4,7 +4,7 @@ import math
 import pytest
 import torch
 
-from matlib.swarm import SwarmConfig, bird_swarm, rastrigin, sphere
+from matlib.swarm import SwarmConfig, bird_swarm, flocks, rastrigin, sphere
 
 
 def random_search_best(f, dims, evaluations, bounds, seed=1):
@@ -52,3 +52,20 @@ def test_snapshots_hold_the_personal_bests_found_so_far():
     means = [float(sphere(x).mean()) for _, x in result.snapshots]
     assert all(b <= a for a, b in zip(means, means[1:]))      # personal bests never get worse
     assert torch.equal(result.snapshots[-1][1], result.personal_x)
+
+
+def test_flocks_search_independently_and_merge_in_order():
+    def far_apart(x):                                          # two equally good minima, at -2 and +2
+        return torch.minimum(((x - 2) ** 2).sum(-1), ((x + 2) ** 2).sum(-1))
+    start = torch.cat([torch.full((10, 2), -1.5), torch.full((10, 2), 1.5)]) + 0.1 * torch.randn(20, 2)
+    config = SwarmConfig(birds=10, iterations=60, bounds=(-4.0, 4.0))
+    result = flocks(far_apart, 2, config, 2, start=start, generator=torch.Generator().manual_seed(0),
+                    snapshot_every=20)
+    assert result.personal_x.shape == (20, 2) and result.evaluations == 20 * 61
+    assert [it for it, _ in result.snapshots] == [0, 20, 40, 60]
+    assert all(points.shape == (20, 2) for _, points in result.snapshots)
+    assert torch.allclose(result.snapshots[0][1], start)
+    # each flock settles on the minimum it started near: one global best would have pulled all to one
+    assert torch.allclose(result.personal_x[:10].mean(0), torch.tensor([-2.0, -2.0]), atol=0.1)
+    assert torch.allclose(result.personal_x[10:].mean(0), torch.tensor([2.0, 2.0]), atol=0.1)
+    assert result.best_f == pytest.approx(float(far_apart(result.best_x[None])), abs=1e-6)

@@ -62,14 +62,14 @@ from matlib.evaluation import process_pool, targeted_report
 from matlib.evaluation.success import success_flags
 from matlib.evaluation.validity import validity_table
 from matlib.latent_search import encode_posteriors, fit_latent_predictor, gradient_search, window_fitness
-from matlib.swarm import SwarmConfig, bird_swarm, rastrigin, sphere
+from matlib.swarm import SwarmConfig, bird_swarm, flocks, rastrigin, sphere
 
 cfg = config.resolve(profile, seed=seed, device=device, presets={
-    "smoke": dict(train_limit=300, surrogate_steps=100, birds=12, iterations=4, snapshot_every=2, steps_per_level=1,
+    "smoke": dict(train_limit=300, surrogate_steps=100, birds=12, flocks=3, iterations=4, snapshot_every=2, steps_per_level=1,
                   gradient_steps_per_round=20, toy_iterations=30, n_parity=40),
-    "teach": dict(train_limit=None, surrogate_steps=2000, birds=100, iterations=60, snapshot_every=20,
+    "teach": dict(train_limit=None, surrogate_steps=2000, birds=100, flocks=5, iterations=60, snapshot_every=20,
                   steps_per_level=5, gradient_steps_per_round=100, toy_iterations=200, n_parity=300),
-    "full": dict(train_limit=None, surrogate_steps=4000, birds=1000, iterations=60, snapshot_every=10,
+    "full": dict(train_limit=None, surrogate_steps=4000, birds=1000, flocks=10, iterations=60, snapshot_every=10,
                  steps_per_level=10, gradient_steps_per_round=100, toy_iterations=300, n_parity=1000),
 }, **{k: v for k, v in dict(birds=birds).items() if v is not None})
 out = results.resolve_out_dir(out_dir, "08_latent_swarm")
@@ -139,7 +139,10 @@ pd.DataFrame(toy_rows)
 # The CDVAE of notebook 02 maps every crystal to a Gaussian q(z|x). MAGECS scored each candidate z by
 # decoding it and running a GNN on the crystal: thousands of decodes per iteration. Here a small MLP
 # ŷ(z), trained on posterior samples z = μ + σ·ε of the `val` crystals, scores a candidate in
-# microseconds. The judge that scores the *results* is notebook 01's GNN on the decoded crystals, a
+# microseconds. It is an ensemble of five such MLPs, each started from its own weights and fed its own
+# minibatches: where the training latents are dense they agree, away from them they disagree, and
+# that disagreement (their spread) is the only warning a search gets that it has left what the
+# surrogate knows. The judge that scores the *results* is notebook 01's GNN on the decoded crystals, a
 # different model: a search that only fools its surrogate gains nothing there.
 
 # %%
@@ -180,26 +183,35 @@ fig.tight_layout()
 # %% [markdown]
 # ## 3. The race: equal numbers of decoded crystals
 #
-# Four searches, each proposing `birds` latent vectors per round and nothing else:
+# Five searches, each proposing `birds` latent vectors per round and nothing else:
 # * **random prior**: fresh z ~ N(0, I) every round (what unconditioned CDVAE does);
 # * **gradient descent on z**: Adam on (ŷ(z) − target)² from prior samples (CDVAE's property
 #   optimisation, with a distance to the target instead of "lower is better");
-# * **bird swarm, box ±3**: MAGECS's algorithm on the surrogate's fitness |ŷ(z) − target|^0.25, started
-#   from prior samples; a round decodes every bird's personal best so far. The fitness is 0 for any z
-#   the surrogate puts within half the window of the target: a bird keeps the first such z it finds
-#   instead of chasing the surrogate's single "perfect" point, which is where a surrogate is most
-#   wrong and where the whole swarm would collapse;
-# * **bird swarm, box ±6**: the same with MAGECS's own bounds on z.
+# * **bird swarm, box ±6**: MAGECS's algorithm and bounds on the fitness (|ŷ(z) − target| + s(z))^0.25,
+#   where ŷ is the ensemble's mean and s its spread, started from prior samples; a round decodes every
+#   bird's personal best so far. Two guards against a swarm that fools its surrogate: the spread
+#   term (a z only looks close when the members agree), and a flat fitness, 0 for any z within half
+#   the window: a bird keeps the first such z it finds instead of chasing the surrogate's single
+#   "perfect" point, where a surrogate is most wrong and where the whole swarm would collapse. The
+#   birds fly in `flocks` independent flocks (10 of 100 in `full`): one flock settles on one spot,
+#   good or bad, so a single big swarm is one lucky or unlucky draw with near-identical crystals;
+# * **bird swarm, box ±3**: the same in a smaller box;
+# * **bird swarm, box ±6, no spread term**: trusting the ensemble's mean alone, to see what the guard
+#   is worth.
 #
 # Every proposal is decoded with the same Langevin settings and judged: success = valid and judged
 # `heat_ref` in the window. The curve is the success share among everything decoded so far, the
 # review's figure 8(b).
 
 # %%
+viz.show_code(flocks)
+
+# %%
 latent = model.config.latent
 generator = torch.Generator(device=cfg.device).manual_seed(seed)
 rounds = cfg.iterations // cfg.snapshot_every + 1
-fitness = window_fitness(surrogate, target, inside=half_width / 2)
+cautious = window_fitness(surrogate, target, inside=half_width / 2, caution=1.0)
+trusting = window_fitness(surrogate, target, inside=half_width / 2)
 start = torch.randn(cfg.birds, latent, device=cfg.device, generator=generator)
 proposals = {"random prior": [torch.randn(cfg.birds, latent, device=cfg.device, generator=generator)
                               for _ in range(rounds)]}
@@ -208,10 +220,11 @@ frames = gradient_search(surrogate, start, target, steps=(rounds - 1) * cfg.grad
                          record_every=cfg.gradient_steps_per_round)
 proposals["gradient descent on z"] = frames
 swarm_runs = {}
-for name, bounds in (("bird swarm, box ±3", (-3.0, 3.0)), ("bird swarm, box ±6 (MAGECS)", (-6.0, 6.0))):
-    run = bird_swarm(fitness, latent, SwarmConfig(birds=cfg.birds, iterations=cfg.iterations, bounds=bounds),
-                     start=start.clamp(*bounds), generator=generator, device=cfg.device,
-                     snapshot_every=cfg.snapshot_every)
+swarms = (("bird swarm, box ±6", (-6.0, 6.0), cautious), ("bird swarm, box ±3", (-3.0, 3.0), cautious),
+          ("bird swarm, box ±6, no spread term", (-6.0, 6.0), trusting))
+for name, bounds, fitness in swarms:
+    run = flocks(fitness, latent, SwarmConfig(iterations=cfg.iterations, bounds=bounds), cfg.flocks,
+                 start=start.clamp(*bounds), generator=generator, device=cfg.device, snapshot_every=cfg.snapshot_every)
     swarm_runs[name] = run
     proposals[name] = [points for _, points in run.snapshots]
 search_seconds = time.perf_counter() - t
@@ -232,9 +245,11 @@ for name, batches in proposals.items():
         ok = (valid["struct_valid"] & valid["comp_valid"]).to_numpy()
         with torch.no_grad():
             believed = surrogate(z).cpu().numpy()
+            spread = float(surrogate.spread(z).mean())
         rows.append({"method": name, "round": r, "decoded": (r + 1) * cfg.birds,
                      "success": success_flags(values, ok, *window).sum(), "valid": ok.mean(),
                      "surrogate_in_window": float(np.mean(np.abs(believed - target) <= half_width)),
+                     "surrogate_spread": spread,
                      "judged": values})
 decode_seconds = time.perf_counter() - t
 race = pd.DataFrame(rows)
@@ -268,7 +283,9 @@ fig.tight_layout()
 # The last round of each search (`birds` crystals each), through the series' targeted scorecard
 # (the same as notebook 06's): success over all decoded crystals, validity, the window share among
 # valid ones, uniqueness, and novelty against the `val` crystals. "Surrogate says" is the share the
-# search *believed* was in the window: the gap to the judged share is how much it fooled itself.
+# search *believed* was in the window: the gap to the judged share is how much it fooled itself;
+# "spread" is the ensemble's disagreement on those z (on the `val` posteriors it is about
+# `spread_on_data`, printed below).
 
 # %%
 report_rows, frames_by_method = [], {}
@@ -277,20 +294,25 @@ with process_pool() as pool:
         structures = decoded[(name, rounds - 1)]
         summary, frame = targeted_report(structures, judge, window, train=train_set.structures, executor=pool)
         frames_by_method[name] = frame
-        believed = race[(race.method == name) & (race["round"] == rounds - 1)]["surrogate_in_window"].item()
+        last_round = race[(race.method == name) & (race["round"] == rounds - 1)]
         report_rows.append({"method": name, **{k: summary[k] for k in ("n", "success_rate", "valid",
-                            "in_window_of_valid", "unique", "novel", "judged_mean")}, "surrogate_says": believed})
+                            "in_window_of_valid", "unique", "novel", "judged_mean")},
+                            "surrogate_says": last_round["surrogate_in_window"].item(),
+                            "spread": last_round["surrogate_spread"].item()})
 table = pd.DataFrame(report_rows).set_index("method")
 random_rate = table.loc["random prior", "success_rate"]
 table["vs random"] = table["success_rate"] / random_rate if random_rate > 0 else np.nan
+with torch.no_grad():
+    spread_on_data = float(surrogate.spread(mu_train).mean())
+print(f"ensemble spread on the {train_split} posteriors: {spread_on_data:.3f} eV/atom")
 (table * pd.Series({c: 100 for c in ("success_rate", "valid", "in_window_of_valid", "unique", "novel",
                                      "surrogate_says")}).reindex(table.columns).fillna(1)).round(2)
 
 # %% [markdown]
-# The best candidates of the ±3 swarm, by how close the judge puts them to the target (valid only).
+# The best candidates of the ±6 swarm, by how close the judge puts them to the target (valid only).
 
 # %%
-best_name = "bird swarm, box ±3"
+best_name = "bird swarm, box ±6"
 frame = frames_by_method[best_name]
 candidates = frame[frame["valid"]].assign(gap=lambda f: (f["judged"] - target).abs()).sort_values("gap").head(8)
 structures = decoded[(best_name, rounds - 1)]
@@ -308,14 +330,16 @@ else:
 # **Faithful:** the bird swarm's three rules (foraging with personal and global bests, vigilance
 # with fitness-weighted pulls toward the mean and a random neighbour, flights of producers and
 # scroungers every 10 iterations; c1 = c2 = 1.5, a1 = a2 = 1, P ~ U(0.8, 1), FL ~ U(0.5, 0.9)),
-# MAGECS's fitness |ŷ − target|^0.25, search in a CDVAE's latent space within a box (MAGECS: ±6),
-# decoded by annealed Langevin dynamics.
+# MAGECS's fitness |ŷ − target|^0.25 (plus our spread term), search in a CDVAE's latent space within
+# MAGECS's box of ±6, decoded by annealed Langevin dynamics.
 #
 # **Simplified, and why:** the swarm scores z with a surrogate on z instead of decoding every
 # candidate and running a GNN on it (MAGECS: one full Langevin decode per fitness call), so a
 # thousand birds cost nothing until a round is decoded; the surrogate is trained after the CDVAE,
-# not jointly; the vigilance pull uses the per-dimension mean of the personal bests (MAGECS's code
-# averages every entry into one number); producers are the better half by fitness (its code splits by
+# not jointly, and is an ensemble whose spread the fitness adds (one MLP is easy to fool: the swarm
+# homes in on wherever it is wrong); the birds fly in independent flocks (MAGECS: one swarm); the
+# vigilance pull uses the per-dimension mean of the personal bests (MAGECS's code averages every
+# entry into one number); producers are the better half by fitness (its code splits by
 # index); the fitness is flat (0) inside half the window, where MAGECS's kept pulling toward the
 # exact target. The target is a bulk property of Perov-5 with notebook 01's judge, not CO adsorption on
 # alloy surfaces with DFT.
@@ -335,12 +359,13 @@ metrics = {
     "cdvae": {"checkpoint": str(cdvae_stem), "train_steps": cdvae_ckpt.step,
               "train_split": cdvae_ckpt.metrics.get("train_split"), "hardware": cdvae_ckpt.metrics.get("hardware")},
     "surrogate": {"holdout_mae": surrogate_fit.holdout_mae, "mean_baseline_mae": surrogate_fit.mean_baseline_mae,
-                  "steps": surrogate_fit.steps, "seconds": surrogate_seconds},
+                  "steps": surrogate_fit.steps, "members": surrogate.members, "seconds": surrogate_seconds,
+                  "spread_on_train_posteriors": spread_on_data},
     "toy_functions": toy_rows,
     "data_share_in_window": data_share,
     "race": race.drop(columns=["judged"]).to_dict("records"),
     "final_round": table.reset_index().to_dict("records"),
-    "budget": {"birds": cfg.birds, "rounds": rounds, "iterations": cfg.iterations,
+    "budget": {"birds": cfg.birds, "flocks": cfg.flocks, "rounds": rounds, "iterations": cfg.iterations,
                "decoded_per_method": rounds * cfg.birds, "steps_per_level": cfg.steps_per_level},
 }
 path = results.write_results(out, "08_latent_swarm", cfg, metrics, train_split=train_split, eval_split=eval_split,
@@ -352,10 +377,11 @@ print(f"results -> {path}  ({time.perf_counter() - started:.0f} s)")
 # %% [markdown]
 # ## Explore
 #
-# 1. **A box that is too wide.** Compare the two swarms' validity. Predict what a box of ±1 does to
-#    success, then add it to the race.
-# 2. **Trust the surrogate less.** Train it for 200 steps instead of `surrogate_steps`. Does the gap
-#    between "surrogate says" and the judged share grow?
+# 1. **A box that is too narrow.** Compare the ±6 and ±3 swarms' validity and success. Predict what
+#    a box of ±1 does to success, then add it to the race.
+# 2. **A weaker surrogate.** Train it for 200 steps instead of `surrogate_steps`. Does the gap
+#    between "surrogate says" and the judged share grow, and does the spread term still help?
+#    Then try `caution=3.0`.
 # 3. **A harder window.** Set `target = 2.0`, where the data is sparse. Which search still finds
 #    crystals, and are they new?
 # 4. **No flights.** Set `flight_every` larger than `iterations` in `SwarmConfig`: how much of the
