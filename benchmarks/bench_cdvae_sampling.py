@@ -8,13 +8,13 @@ batch decoded at once on the GPU in bf16 autocast (positions and the score updat
 from __future__ import annotations
 
 import argparse
-import json
 import time
 
 import torch
 
 from matlib import config
 from matlib.cdvae import LangevinConfig, decode, store
+from report_rows import emit, save
 
 
 def synchronize(device: torch.device) -> None:
@@ -43,14 +43,11 @@ def main() -> None:
         result = decode(model, z, langevin, generator=generator, autocast=cfg.autocast)
         synchronize(cfg.device)
         seconds = time.perf_counter() - start
-        rows.append({"crystals": n, "atoms": int(result.crystals.num_atoms.sum()), "seconds": round(seconds, 2),
+        emit(rows, {"crystals": n, "atoms": int(result.crystals.num_atoms.sum()), "seconds": round(seconds, 2),
                      "crystals_per_second": round(n / seconds, 1), "decoder_calls": result.decoder_calls,
                      "steps_per_level": args.steps_per_level, "checkpoint": args.checkpoint,
                      "device": torch.cuda.get_device_name() if cfg.device.type == "cuda" else "cpu"})
-        print(json.dumps(rows[-1]), flush=True)
-    if args.out:
-        with open(args.out, "w") as f:
-            json.dump(rows, f, indent=2)
+    save(rows, args.out)
 
 
 if __name__ == "__main__":

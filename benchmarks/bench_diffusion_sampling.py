@@ -9,7 +9,6 @@ and mixed precision (bf16) on a GPU. Peak: H100 SXM dense bf16 = 989 TFLOP/s (no
 from __future__ import annotations
 
 import argparse
-import json
 import time
 
 import torch
@@ -18,6 +17,7 @@ from torch.utils.flop_counter import FlopCounterMode
 from matlib import config, paths
 from matlib.diffusion import SamplerConfig, sample, store
 from matlib.diffusion.denoiser import all_pair_edges
+from report_rows import emit, save
 
 PEAK_BF16 = {"H100": 989e12, "H200": 989e12, "A100": 312e12}
 
@@ -53,15 +53,12 @@ def main() -> None:
         name = torch.cuda.get_device_name() if cfg.device.type == "cuda" else "cpu"
         peak = next((v for k, v in PEAK_BF16.items() if k in name), None)
         achieved = flops * result.network_calls / len(torch.split(num_atoms, args.batch_size)) / result.seconds
-        rows.append({"crystals": n, "seconds": round(result.seconds, 2), "crystals_per_second": round(n / result.seconds, 1),
+        emit(rows, {"crystals": n, "seconds": round(result.seconds, 2), "crystals_per_second": round(n / result.seconds, 1),
                      "steps": args.steps, "network_calls": result.network_calls,
                      "gflops_per_call": round(flops / 1e9, 1), "tflops_per_second": round(achieved / 1e12, 1),
                      "share_of_bf16_peak": None if peak is None else round(achieved / peak, 4), "device": name,
                      "edges_per_call": int(sum(int((c * (c - 1)).sum()) for c in torch.split(num_atoms, args.batch_size)))})
-        print(json.dumps(rows[-1]), flush=True)
-    if args.out:
-        with open(args.out, "w") as f:
-            json.dump(rows, f, indent=2)
+    save(rows, args.out)
 
 
 if __name__ == "__main__":
