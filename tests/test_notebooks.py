@@ -55,6 +55,11 @@ def check_02(metrics, out_dir):
     reloaded, ckpt = store.load(out_dir / "checkpoint" / metrics["dataset"])
     assert sum(p.numel() for p in reloaded.parameters()) == metrics["model"]["parameters"]
     assert ckpt.step == metrics["model"]["train_steps"]
+    if not metrics["model"]["loaded_checkpoint"]:                 # a later run can resume this state
+        from matlib import checkpoints
+        state = checkpoints.load(out_dir / "training_state" / metrics["dataset"])
+        assert state.step == ckpt.step and "optimizer" in state.manifest
+        assert 0 <= metrics["model"]["resumed_from"] <= metrics["model"]["train_steps"]
 
 
 def check_03(metrics, out_dir):

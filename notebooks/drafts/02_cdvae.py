@@ -22,7 +22,9 @@
 #
 # **Running this notebook.** `smoke`: < 2 min on a CPU, a toy model. `teach`: a CPU; it loads a
 # committed checkpoint when there is one, otherwise trains a small model for 5 minutes. `full`: one
-# H100, 5 minutes of training, then sampling and evaluation.
+# H100, 5 minutes of training, then sampling and evaluation. Training needs longer? Run it again
+# with `resume=True` and the same `out_dir`: it continues from the saved weights, optimizer and step
+# for another `train_seconds` (the weight average restarts).
 #
 # **Data.** Trained on the `val` split (the `train` split is not available here), evaluated against
 # `test`. Published CDVAE trained on `train` for 1,000–4,000 epochs.
@@ -38,6 +40,7 @@ train_split = "val"
 eval_split = "test"
 checkpoint = None      # a CDVAE checkpoint stem; None: data/checkpoints/cdvae/<dataset> if present (teach)
 train_seconds = None   # None: the profile's (full: 300 s)
+resume = False         # True: continue the training state in out_dir (model, optimizer, steps) for train_seconds more
 n_samples = None       # None: the profile's (full: 2,000; CDVAE used 10,000)
 steps_per_level = None  # Langevin steps at each of the noise levels; None: the profile's (CDVAE: 100)
 model_size = None      # tiny | small | large; None: the profile's (smoke tiny, teach small, full large)
@@ -179,18 +182,26 @@ if loaded:
 else:
     model.to(cfg.device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
+    # full-precision weights and optimizer moments, so a later run (resume=True) can go on training
+    state = out / "training_state" / dataset
+    if store.exists(state) and not resume:
+        print(f"starting afresh: {state} is replaced (resume=True would continue it)")
+        for path in state.parent.glob(f"{state.name}.*"):
+            path.unlink()
     # the encoder reads clean crystals, which never move: build their neighbour graphs once
     encoder_graphs = GraphCache(batch.to(cfg.device), model.config.encoder.cutoff, model.config.encoder.max_neighbors)
     minibatches = Minibatches(encoder_graphs, torch.arange(len(batch)), min(cfg.batch_size, len(batch)), seed=seed)
     run = fit(model, optimizer, lambda m, item: m.loss(item[0], graph=item[1]), minibatches,
               max_steps=cfg.train_steps, max_seconds=cfg.train_seconds, grad_clip=1.0, autocast=cfg.autocast,
-              ema_decay=cfg.ema, log_every=max(1, min(100, cfg.train_steps // 20)),
-              desc=f"training on {dataset}/{train_split}")
+              ema_decay=cfg.ema, log_every=max(1, min(100, cfg.train_steps // 20)), checkpoint=state,
+              checkpoint_every=2000, config=model.config.as_dict(), desc=f"training on {dataset}/{train_split}")
     history, train_steps, train_seconds = run.history, run.steps, run.seconds
+    if run.resumed_from:
+        print(f"resumed at step {run.resumed_from}")
     saved = store.save(out / "checkpoint" / dataset, model, step=train_steps, extra={"history": history},
                        metrics={"train_seconds": train_seconds, "train_split": train_split,
                                 "hardware": results.hardware(cfg.device)})
-    print(f"{train_steps} steps in {train_seconds:.0f} s")
+    print(f"{train_steps} steps ({train_steps - run.resumed_from} in {train_seconds:.0f} s in this run)")
 model.to(cfg.device).eval()
 
 # %%
@@ -353,7 +364,7 @@ metrics = {
     "reconstruction": {"match_rate": rec.match_rate, "rmse": rec.rmse, "n": rec.n},
     "steps_sweep": sweep_all.to_dict("records"),
     "model": {"parameters": sum(counts.values()), "loaded_checkpoint": bool(loaded), "train_steps": train_steps,
-              "train_seconds": train_seconds},
+              "train_seconds": train_seconds, "resumed_from": 0 if loaded else run.resumed_from},
     "sampling": {"n": len(generated), "steps_per_level": cfg.steps_per_level, "seconds": result.seconds,
                  "decoder_calls": result.decoder_calls},
 }
