@@ -114,6 +114,8 @@ def decode(model, z: torch.Tensor, config: LangevinConfig = LangevinConfig(), *,
                 frames.append(CrystalBatch(tokens[:keep].cpu(), frac[:keep].cpu(), lattice[:1].cpu(), n[:1].cpu()))
             bar.update(1)
     bar.close()
+    if z.device.type == "cuda":
+        torch.cuda.synchronize()                       # the time of the queued kernels, not of queuing them
     return DecodeResult(CrystalBatch(tokens, frac, lattice, n), frames, time.perf_counter() - start, calls)
 
 
