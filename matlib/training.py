@@ -59,12 +59,13 @@ def fit(model: torch.nn.Module, optimizer: torch.optim.Optimizer, step_fn: StepF
         scheduler=None, autocast: Callable[[], contextlib.AbstractContextManager] | None = None,
         evaluate: Callable[[torch.nn.Module], Mapping[str, float]] | None = None, eval_every: int = 100,
         keep_best: str | None = None, config: dict | None = None, ema_decay: float | None = None,
-        desc: str = "training") -> TrainResult:
+        resume: bool = True, desc: str = "training") -> TrainResult:
     """Train until `max_steps` (total, counting resumed ones) or `max_seconds` of this call.
 
     ``step_fn(model, batch)`` returns a dict of losses whose ``"loss"`` entry is minimised; every
     entry is logged. With ``checkpoint``, an existing checkpoint there is resumed (model, optimizer,
-    step, history) and the state is saved every ``checkpoint_every`` steps and at the end.
+    step, history) unless ``resume=False`` (then it is overwritten), and the state is saved every
+    ``checkpoint_every`` steps and at the end.
     ``evaluate(model)`` (e.g. validation MAE) runs every ``eval_every`` steps and at the end; its
     values join the history. ``keep_best="val_mae"`` restores the weights with the lowest value.
     ``ema_decay`` (e.g. 0.999) keeps an exponential moving average of the weights and leaves it in
@@ -72,7 +73,7 @@ def fit(model: torch.nn.Module, optimizer: torch.optim.Optimizer, step_fn: StepF
     the raw weights, so a resumed run restarts the average.
     """
     result = TrainResult()
-    if checkpoint is not None and checkpoints.exists(checkpoint):
+    if resume and checkpoint is not None and checkpoints.exists(checkpoint):
         ckpt = checkpoints.load(checkpoint, model=model, optimizer=optimizer)
         result.steps = result.resumed_from = ckpt.step
         result.history = list(ckpt.manifest.get("extra", {}).get("history", []))

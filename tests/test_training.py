@@ -52,6 +52,10 @@ def test_time_budget_then_resume(tmp_path):
     resumed = fit(model2, opt2, mse_step, regression_problem(), max_steps=50, checkpoint=stem, log_every=1)
     assert resumed.resumed_from == 30 and resumed.steps == 50
     assert [h["step"] for h in resumed.history] == list(range(1, 51))
+    model3 = torch.nn.Linear(4, 1)
+    fresh = fit(model3, torch.optim.Adam(model3.parameters(), lr=0.05), mse_step, regression_problem(), max_steps=5,
+                checkpoint=stem, log_every=1, resume=False)
+    assert fresh.resumed_from == 0 and fresh.steps == 5 and checkpoints.load(stem).step == 5   # overwritten
 
 
 def test_empty_batches_are_an_error():

@@ -185,16 +185,14 @@ else:
     # full-precision weights and optimizer moments, so a later run (resume=True) can go on training
     state = out / "training_state" / dataset
     if store.exists(state) and not resume:
-        print(f"starting afresh: {state} is replaced (resume=True would continue it)")
-        for path in state.parent.glob(f"{state.name}.*"):
-            path.unlink()
+        print(f"starting afresh: {state} will be replaced (resume=True would continue it)")
     # the encoder reads clean crystals, which never move: build their neighbour graphs once
     encoder_graphs = GraphCache(batch.to(cfg.device), model.config.encoder.cutoff, model.config.encoder.max_neighbors)
     minibatches = Minibatches(encoder_graphs, torch.arange(len(batch)), min(cfg.batch_size, len(batch)), seed=seed)
     run = fit(model, optimizer, lambda m, item: m.loss(item[0], graph=item[1]), minibatches,
               max_steps=cfg.train_steps, max_seconds=cfg.train_seconds, grad_clip=1.0, autocast=cfg.autocast,
               ema_decay=cfg.ema, log_every=max(1, min(100, cfg.train_steps // 20)), checkpoint=state,
-              checkpoint_every=2000, config=model.config.as_dict(), desc=f"training on {dataset}/{train_split}")
+              resume=resume, checkpoint_every=2000, config=model.config.as_dict(), desc=f"training on {dataset}/{train_split}")
     history, train_steps, train_seconds = run.history, run.steps, run.seconds
     if run.resumed_from:
         print(f"resumed at step {run.resumed_from}")
