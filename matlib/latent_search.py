@@ -15,7 +15,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
 import torch
 from torch import nn
 
@@ -155,10 +154,5 @@ def gradient_search(predictor: LatentPredictor, start: torch.Tensor, target: flo
     return frames
 
 
-def share_in_window(values: np.ndarray, target: float, half_width: float) -> float:
-    values = np.asarray(values, dtype=float)
-    return float(np.mean(np.abs(values - target) <= half_width)) if len(values) else float("nan")
-
-
 __all__ = ["LatentPredictor", "PredictorFit", "encode_posteriors", "fit_latent_predictor", "window_fitness",
-           "gradient_search", "share_in_window"]
+           "gradient_search"]

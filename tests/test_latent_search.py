@@ -8,8 +8,9 @@ from matlib.cdvae import CDVAE
 from matlib.crystal import CrystalBatch
 from matlib.diffusion.denoiser import DenoiserConfig
 from matlib.gnn import GNNConfig
+from matlib.evaluation.success import in_window
 from matlib.latent_search import (LatentPredictor, encode_posteriors, fit_latent_predictor, gradient_search,
-                                  share_in_window, window_fitness)
+                                  window_fitness)
 
 
 def cells():
@@ -62,4 +63,4 @@ def test_gradient_search_and_window_fitness_agree_on_the_target():
     assert torch.allclose(cautious(frames[0]), fitness(frames[0]) + 2.0 * predictor.spread(frames[0]))
     inside = window_fitness(predictor, 2.0, power=1.0, inside=10.0)
     assert (inside(frames[0]) == 0).all()
-    assert share_in_window(np.array([0.9, 1.2, 1.6, np.nan]), 1.0, 0.25) == pytest.approx(0.5)
+    assert in_window(np.array([0.9, 1.2, 1.6, np.nan]), 0.75, 1.25).mean() == pytest.approx(0.5)

@@ -59,7 +59,7 @@ from matlib import config, datasets, judges, paths, results, viz
 from matlib import io as crystal_io
 from matlib.cdvae import LangevinConfig, decode, store
 from matlib.evaluation import process_pool, targeted_report
-from matlib.evaluation.success import success_flags
+from matlib.evaluation.success import in_window, success_flags
 from matlib.evaluation.validity import validity_table
 from matlib.latent_search import encode_posteriors, fit_latent_predictor, gradient_search, window_fitness
 from matlib.swarm import SwarmConfig, bird_swarm, flocks, rastrigin, sphere
@@ -248,7 +248,7 @@ for name, batches in proposals.items():
             spread = float(surrogate.spread(z).mean())
         rows.append({"method": name, "round": r, "decoded": (r + 1) * cfg.birds,
                      "success": success_flags(values, ok, *window).sum(), "valid": ok.mean(),
-                     "surrogate_in_window": float(np.mean(np.abs(believed - target) <= half_width)),
+                     "surrogate_in_window": float(in_window(believed, *window).mean()),
                      "surrogate_spread": spread,
                      "judged": values})
 decode_seconds = time.perf_counter() - t
@@ -260,7 +260,7 @@ print(f"decoded and judged {sum(len(v) for v in decoded.values()):,} crystals in
 # What the data itself offers: the share of `val` and `test` crystals in the window.
 
 # %%
-data_share = {split: float(np.mean(np.abs(values - target) <= half_width)) for split, values in
+data_share = {split: float(in_window(values, *window).mean()) for split, values in
               ((train_split, train_values.numpy()), (eval_split, test_set.targets(prop).numpy()))}
 fig, axes = plt.subplots(1, 2, figsize=(13, 4))
 for name, part in race.groupby("method", sort=False):
