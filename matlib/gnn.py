@@ -26,10 +26,12 @@ MAX_Z = 100
 
 
 class GaussianBasis(nn.Module):
-    def __init__(self, cutoff: float, size: int = 48):
+    """Centres evenly spaced from ``start`` to ``cutoff``; Con-CDVAE reuses it for property values."""
+
+    def __init__(self, cutoff: float, size: int = 48, start: float = 0.0):
         super().__init__()
-        self.register_buffer("centers", torch.linspace(0.0, cutoff, size))
-        self.gamma = 1.0 / (cutoff / (size - 1)) ** 2  # width = spacing: neighbours overlap smoothly
+        self.register_buffer("centers", torch.linspace(start, cutoff, size))
+        self.gamma = 1.0 / ((cutoff - start) / (size - 1)) ** 2  # width = spacing: neighbours overlap smoothly
 
     def forward(self, distance: torch.Tensor) -> torch.Tensor:
         return torch.exp(-self.gamma * (distance[:, None] - self.centers) ** 2)

@@ -127,6 +127,24 @@ def check_06(metrics, out_dir):
     assert sum(p.numel() for p in model.adapters.parameters()) == metrics["base_model"]["adapter_parameters"]
 
 
+def check_05(metrics, out_dir):
+    from matlib.cdvae import store
+    rows = metrics["success"]
+    methods = {r["method"] for r in rows}
+    assert {"Con-CDVAE", "Con-CDVAE, no target", "Con-CDVAE, no down-selection", "Con-CDVAE, random-row fill"} <= methods
+    for r in rows:
+        assert r["n"] > 0 and r["success_rate"] == pytest.approx(r["n_success"] / r["n"])
+        assert 0 <= r["success_rate"] <= r["valid"] <= 1 and 0 <= r["data_share"] <= 1
+    ours = [r for r in rows if r["method"] == "Con-CDVAE"]
+    assert [r["task"] for r in ours] == list(metrics["windows"])         # one row per task, every task
+    assert 0 < len(read_extxyz(out_dir / "generated.extxyz")) <= sum(r["n"] for r in ours)
+    stage1, _ = store.load_conditional(out_dir / "checkpoint" / f"{metrics['dataset']}_stage1")
+    prior, _ = store.load_prior(out_dir / "checkpoint" / f"{metrics['dataset']}_prior")
+    assert [c.name for c in stage1.conditions] == [c["name"] for c in metrics["conditions"]]
+    assert prior.config.latent == stage1.config.cdvae.latent
+    assert all(p["predicted_std"] >= 0 for p in metrics["prior_probe"])
+
+
 def check_08(metrics, out_dir):
     budget = metrics["budget"]
     race = metrics["race"]
@@ -146,7 +164,8 @@ def check_08(metrics, out_dir):
 
 
 CHECKS = {"00_crystals_and_data": check_00, "01_periodic_gnn": check_01, "02_cdvae": check_02,
-          "03_matgan": check_03, "04_diffusion": check_04, "06_adapters_guidance": check_06, "07_scigen": check_07,
+          "03_matgan": check_03, "04_diffusion": check_04, "05_con_cdvae": check_05,
+          "06_adapters_guidance": check_06, "07_scigen": check_07,
           "08_latent_swarm": check_08}
 
 

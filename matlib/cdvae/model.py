@@ -46,6 +46,19 @@ class CDVAEConfig:
         return cls(encoder=GNNConfig(**encoder), decoder=DenoiserConfig(**values.pop("decoder")), **values)
 
 
+
+def _size(latent: int, hidden: int, encoder_dim: int, encoder_layers: int, decoder_dim: int, decoder_layers: int,
+          levels: int = 50) -> dict:
+    return dict(latent=latent, hidden=hidden, levels=levels,
+                encoder=GNNConfig(targets=("z",), dim=encoder_dim, layers=encoder_layers),
+                decoder=DenoiserConfig(dim=decoder_dim, layers=decoder_layers))
+
+
+# CDVAEConfig overrides by name, shared by the notebooks that train a CDVAE
+MODEL_SIZES = {"tiny": _size(32, 64, 32, 2, 48, 2, levels=10),   # proves the pipeline
+               "small": _size(128, 128, 64, 3, 160, 4),          # 1.1 M: the committed Perov-5 checkpoint
+               "large": _size(256, 256, 128, 4, 192, 4)}         # 2.1 M
+
 class CDVAE(nn.Module):
     def __init__(self, config: CDVAEConfig = CDVAEConfig()):
         super().__init__()
@@ -67,14 +80,26 @@ class CDVAE(nn.Module):
     def device(self) -> torch.device:
         return self.lattice_scaler.mean.device
 
+    def check_size(self, batch: CrystalBatch) -> None:
+        if int(batch.num_atoms.max()) > self.config.max_atoms:
+            raise ValueError(f"a crystal has {int(batch.num_atoms.max())} atoms; this model handles at most "
+                             f"{self.config.max_atoms}")
+
     def loss(self, batch: CrystalBatch, generator: torch.Generator | None = None, graph=None) -> dict[str, torch.Tensor]:
         """The weighted losses of one mini-batch; ``graph``: the encoder's precomputed neighbour graph."""
+        self.check_size(batch)
+        mu, logvar, z = self.encoder(batch, generator, graph)
+        losses = self.decoding_losses(z, batch, generator)
+        losses["kl"] = CrystalEncoder.kl(mu.float(), logvar.float())
+        losses["loss"] = sum(self.config.weights[k] * losses[k] for k in WEIGHTS)
+        return losses
+
+    def decoding_losses(self, z: torch.Tensor, batch: CrystalBatch,
+                        generator: torch.Generator | None = None) -> dict[str, torch.Tensor]:
+        """Everything the decoding side must reproduce from z: heads, coordinate scores, elements."""
         n = batch.num_atoms
-        if int(n.max()) > self.config.max_atoms:
-            raise ValueError(f"a crystal has {int(n.max())} atoms; this model handles at most {self.config.max_atoms}")
         edges = all_pair_edges(n)
         atom_crystal = edges[0]
-        mu, logvar, z = self.encoder(batch, generator, graph)
         heads = self.heads(z)
         lengths, angles = batch.lattice_params()
         losses = PropertyHeads.losses(heads, n, self.lattice_scaler.encode(lengths, angles, n), batch.atom_types,
@@ -88,9 +113,6 @@ class CDVAE(nn.Module):
         coord, logits = self.decoder(z, tokens, frac_noisy, batch.lattice, n, self.noise.time(level), edges)
         losses["coords"] = ((coord - target) ** 2).sum(-1).mean()
         losses["types"] = F.cross_entropy(logits, batch.atom_types - 1)
-        losses["kl"] = CrystalEncoder.kl(mu.float(), logvar.float())
-        losses["loss"] = sum(self.config.weights[k] * losses[k] for k in WEIGHTS)
         return losses
 
-
-__all__ = ["WEIGHTS", "CDVAEConfig", "CDVAE"]
+__all__ = ["WEIGHTS", "MODEL_SIZES", "CDVAEConfig", "CDVAE"]

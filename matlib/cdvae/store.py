@@ -1,4 +1,4 @@
-"""Save and load a CDVAE: half-precision safetensors plus a manifest holding its configuration."""
+"""Save and load CDVAE-family models: half-precision safetensors plus a manifest with the configuration."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -6,16 +6,29 @@ from pathlib import Path
 import torch
 
 from .. import checkpoints
+from .conditional import ConCDVAE, ConCDVAEConfig
+from .latent_prior import LatentPrior, LatentPriorConfig
 from .model import CDVAE, CDVAEConfig
 
 
-def save(stem: str | Path, model: CDVAE, *, metrics: dict | None = None, extra: dict | None = None,
-         step: int = 0) -> Path:
+def save(stem: str | Path, model: CDVAE | ConCDVAE | LatentPrior, *, metrics: dict | None = None,
+         extra: dict | None = None, step: int = 0) -> Path:
     return checkpoints.save(stem, model, config=model.config.as_dict(), metrics=metrics, extra=extra, step=step,
                             weights_dtype=torch.float16)
 
 
 def load(stem: str | Path, device: str | torch.device = "cpu") -> tuple[CDVAE, checkpoints.Checkpoint]:
     return checkpoints.load_model(stem, lambda config: CDVAE(CDVAEConfig.from_dict(config)), device, "CDVAE")
+
+
+def load_conditional(stem: str | Path, device: str | torch.device = "cpu") -> tuple[ConCDVAE, checkpoints.Checkpoint]:
+    return checkpoints.load_model(stem, lambda config: ConCDVAE(ConCDVAEConfig.from_dict(config)), device,
+                                  "Con-CDVAE")
+
+
+def load_prior(stem: str | Path, device: str | torch.device = "cpu") -> tuple[LatentPrior, checkpoints.Checkpoint]:
+    return checkpoints.load_model(stem, lambda config: LatentPrior(LatentPriorConfig.from_dict(config)), device,
+                                  "latent prior")
+
 
 exists = checkpoints.exists

@@ -8,6 +8,11 @@ compare: the same judge, the same window, the same definitions.
 * ``unique``: share of valid samples that match no earlier valid sample (StructureMatcher);
 * ``novel``: share of valid samples that match no training crystal;
 * ``judged_mean``/``judged_std``: the judge's values over valid samples.
+
+``also={"band_gap": (judge, window)}`` adds more properties that must be in their windows too
+(several targets at once); their values land in the ``judged_<name>`` columns. The parts
+(``sample_frame``, ``judge_values``, ``window_report``) let one set of samples be scored against
+many targets without recomputing validity and novelty.
 """
 from __future__ import annotations
 
@@ -22,39 +27,59 @@ from .success import in_window
 from .validity import validity_table
 
 
-def targeted_report(structures: Sequence[Structure | None], judge: Callable[[list[Structure]], np.ndarray],
-                    window: tuple[float | None, float | None], *, train: Sequence[Structure] | None = None,
-                    executor=None, diversity: bool = True, progress_bar: bool = False
-                    ) -> tuple[dict, pd.DataFrame]:
-    """``(summary, per_structure)`` for one set of generated crystals."""
-    lo, hi = window
+Window = tuple[float | None, float | None]
+
+
+def sample_frame(structures: Sequence[Structure | None], *, train: Sequence[Structure] | None = None,
+                 executor=None, diversity: bool = True, progress_bar: bool = False) -> pd.DataFrame:
+    """The target-independent part: validity, uniqueness and novelty per sample. Compute it once
+    and score the same samples against several targets with ``window_report``."""
     frame = validity_table(structures, executor=executor, progress_bar=progress_bar)
     frame["valid"] = frame["struct_valid"] & frame["comp_valid"]
-    judged = np.full(len(structures), np.nan)
-    where = [i for i, s in enumerate(structures) if s is not None]
-    if where:
-        judged[where] = judge([structures[i] for i in where])
-    frame["judged"] = judged
-    frame["in_window"] = in_window(judged, lo, hi)
-    frame["success"] = frame["valid"] & frame["in_window"]
     valid_index = np.flatnonzero(frame["valid"].to_numpy())
     valid = [structures[i] for i in valid_index]
     frame["unique"] = False
     frame["novel"] = False
+    frame.attrs.update(diversity=diversity, novelty=diversity and train is not None)
     if diversity and valid:
         frame.loc[valid_index, "unique"] = unique_flags(valid, executor=executor, progress_bar=progress_bar)
         if train is not None:
             frame.loc[valid_index, "novel"] = novel_flags(valid, train, executor=executor, progress_bar=progress_bar)
+    return frame
+
+
+def judge_values(structures: Sequence[Structure | None], judge: Callable[[list[Structure]], np.ndarray]) -> np.ndarray:
+    """The judge's value per sample, NaN where there is no structure."""
+    values = np.full(len(structures), np.nan)
+    where = [i for i, s in enumerate(structures) if s is not None]
+    if where:
+        values[where] = judge([structures[i] for i in where])
+    return values
+
+
+def window_report(frame: pd.DataFrame, judged: np.ndarray, window: Window,
+                  also: dict[str, tuple[np.ndarray, Window]] | None = None) -> tuple[dict, pd.DataFrame]:
+    """``(summary, per_structure)`` from a ``sample_frame`` and judged values (``also``: more
+    properties' values and windows that must hold too)."""
+    lo, hi = window
+    frame = frame.copy()
+    frame["judged"] = judged
+    frame["in_window"] = in_window(judged, lo, hi)
+    for name, (values, other_window) in (also or {}).items():
+        frame[f"judged_{name}"] = values
+        frame["in_window"] &= in_window(values, *other_window)
+    frame["success"] = frame["valid"] & frame["in_window"]
+    valid_index = np.flatnonzero(frame["valid"].to_numpy())
     n, n_valid = len(frame), len(valid_index)
     values = judged[valid_index]
     values = values[np.isfinite(values)]
+    diversity, novelty = frame.attrs.get("diversity", True), frame.attrs.get("novelty", True)
     summary = {
         "n": n, "success_rate": float(frame["success"].mean()) if n else float("nan"),
         "n_success": int(frame["success"].sum()), "valid": n_valid / n if n else float("nan"),
         "in_window_of_valid": float(frame["in_window"].to_numpy()[valid_index].mean()) if n_valid else float("nan"),
         "unique": float(frame["unique"].to_numpy()[valid_index].mean()) if diversity and n_valid else float("nan"),
-        "novel": (float(frame["novel"].to_numpy()[valid_index].mean())
-                  if diversity and n_valid and train is not None else float("nan")),
+        "novel": float(frame["novel"].to_numpy()[valid_index].mean()) if novelty and n_valid else float("nan"),
         "judged_mean": float(values.mean()) if len(values) else float("nan"),
         "judged_std": float(values.std()) if len(values) else float("nan"),
         "window": [lo, hi],
@@ -62,4 +87,14 @@ def targeted_report(structures: Sequence[Structure | None], judge: Callable[[lis
     return summary, frame
 
 
-__all__ = ["targeted_report"]
+def targeted_report(structures: Sequence[Structure | None], judge: Callable[[list[Structure]], np.ndarray],
+                    window: Window, *, train: Sequence[Structure] | None = None, executor=None,
+                    diversity: bool = True, progress_bar: bool = False,
+                    also: dict[str, tuple[Callable, Window]] | None = None) -> tuple[dict, pd.DataFrame]:
+    """``(summary, per_structure)`` for one set of generated crystals and one target."""
+    frame = sample_frame(structures, train=train, executor=executor, diversity=diversity, progress_bar=progress_bar)
+    others = {name: (judge_values(structures, other), w) for name, (other, w) in (also or {}).items()}
+    return window_report(frame, judge_values(structures, judge), window, others)
+
+
+__all__ = ["sample_frame", "judge_values", "window_report", "targeted_report"]

@@ -59,24 +59,13 @@ import torch
 from matlib import checkpoints, config, datasets, judges, paths, published, registry, results, viz
 from matlib import io as crystal_io
 from matlib.batching import GraphCache, Minibatches
-from matlib.cdvae import CDVAE, CrystalEncoder, LangevinConfig, ScoreDecoder, decode, store
+from matlib.cdvae import CDVAE, MODEL_SIZES, CrystalEncoder, LangevinConfig, ScoreDecoder, decode, store
 from matlib.cdvae.langevin import initial_elements
 from matlib.crystal import CrystalBatch
-from matlib.diffusion.denoiser import DenoiserConfig
 from matlib.evaluation import evaluate, prepare_reference, process_pool, reconstruction
-from matlib.gnn import GNNConfig
 from matlib.training import fit
 
 
-def sizes(latent, hidden, encoder_dim, encoder_layers, decoder_dim, decoder_layers, levels=50):
-    return dict(latent=latent, hidden=hidden, levels=levels,
-                encoder=GNNConfig(targets=("z",), dim=encoder_dim, layers=encoder_layers),
-                decoder=DenoiserConfig(dim=decoder_dim, layers=decoder_layers))
-
-
-MODEL_SIZES = {"tiny": sizes(32, 64, 32, 2, 48, 2, levels=10),   # proves the pipeline
-               "small": sizes(128, 128, 64, 3, 160, 4),          # 1.1 M: the committed Perov-5 checkpoint
-               "large": sizes(256, 256, 128, 4, 192, 4)}         # 2.1 M
 cfg = config.resolve(profile, seed=seed, device=device, presets={
     "smoke": dict(use_checkpoint=False, train_limit=200, model_size="tiny", train_steps=40,
                   train_seconds=None, batch_size=32, ema=None, n_samples=16, steps_per_level=2, n_reference=40,

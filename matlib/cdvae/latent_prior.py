@@ -1,0 +1,139 @@
+"""Con-CDVAE stage 2: a DDPM over the frozen encoder's latents, conditioned on target properties.
+
+The data are z0 = μ(x) of the training crystals (standardised per dimension here, so the noise
+schedule sees unit-scale data; Con-CDVAE uses μ as it is). Forward process: T = 300 steps, β
+linear from 1e-3 to 0.02, z_t = sqrt(ᾱ_t) z0 + sqrt(1 - ᾱ_t) ε; the network predicts ε from
+(z_t, t, properties) and is trained with the mean squared error. Sampling walks back from
+z_T ~ N(0, I) with ancestral steps.
+
+The network is Con-CDVAE's "MLP U-Net": widths halve three times on the way down (256 -> 32 for
+a 256-d latent), mirror on the way up with skip additions, and the condition and time embeddings
+are concatenated to the input of every layer.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..diffusion.denoiser import time_features
+from .conditioning import ConditionEncoder, ConditionSpec
+
+
+@dataclass
+class LatentPriorConfig:
+    latent: int
+    conditions: tuple[ConditionSpec, ...]
+    steps: int = 300
+    beta_start: float = 1e-3
+    beta_end: float = 0.02
+    condition_dim: int = 128
+    time_dim: int = 64
+    depth: int = 3
+
+    def as_dict(self) -> dict:
+        d = asdict(self)
+        d["conditions"] = [c.as_dict() for c in self.conditions]
+        return d
+
+    @classmethod
+    def from_dict(cls, values: dict) -> "LatentPriorConfig":
+        values = dict(values)
+        return cls(conditions=tuple(ConditionSpec(**c) for c in values.pop("conditions")), **values)
+
+
+class PriorNetwork(nn.Module):
+    def __init__(self, config: LatentPriorConfig):
+        super().__init__()
+        self.condition = ConditionEncoder(config.conditions, config.condition_dim)
+        self.time = nn.Linear(config.time_dim, config.time_dim)
+        self.time_dim = config.time_dim
+        side = config.condition_dim + config.time_dim
+        widths = [max(config.latent >> k, 8) for k in range(config.depth + 1)]
+        self.down = nn.ModuleList(nn.Linear(w + side, w_next) for w, w_next in zip(widths, widths[1:]))
+        self.up = nn.ModuleList(nn.Linear(w_next + side, w) for w, w_next in reversed(list(zip(widths, widths[1:]))))
+        self.out = nn.Linear(config.latent + side, config.latent)
+
+    def forward(self, z_t: torch.Tensor, t: torch.Tensor, properties: torch.Tensor) -> torch.Tensor:
+        side = torch.cat([self.condition(properties), self.time(time_features(t.float(), self.time_dim))], -1)
+        h, skips = z_t, []
+        for layer in self.down:
+            skips.append(h)
+            h = F.silu(layer(torch.cat([h, side], -1)))
+        for layer in self.up:
+            h = F.silu(layer(torch.cat([h, side], -1))) + skips.pop()
+        return self.out(torch.cat([h, side], -1))
+
+
+class LatentPrior(nn.Module):
+    def __init__(self, config: LatentPriorConfig):
+        super().__init__()
+        self.config = config
+        self.network = PriorNetwork(config)
+        betas = torch.linspace(config.beta_start, config.beta_end, config.steps, dtype=torch.float64)
+        self.register_buffer("betas", betas.float(), persistent=False)
+        self.register_buffer("alpha_bars", torch.cumprod(1 - betas, 0).float(), persistent=False)
+        # the latents' own scale (saved with the weights)
+        self.register_buffer("mean", torch.zeros(config.latent))
+        self.register_buffer("std", torch.ones(config.latent))
+
+    @property
+    def device(self) -> torch.device:
+        return self.mean.device
+
+    def fit_scale(self, latents: torch.Tensor) -> None:
+        self.mean.copy_(latents.mean(0))
+        self.std.copy_(latents.std(0).clamp_min(1e-4))
+
+    def loss(self, latents: torch.Tensor, properties: torch.Tensor,
+             generator: torch.Generator | None = None) -> dict[str, torch.Tensor]:
+        z0 = (latents - self.mean) / self.std
+        t = torch.randint(0, self.config.steps, (len(z0),), device=z0.device, generator=generator)
+        eps = torch.randn(z0.shape, device=z0.device, generator=generator)
+        abar = self.alpha_bars[t][:, None]
+        z_t = abar.sqrt() * z0 + (1 - abar).sqrt() * eps
+        loss = F.mse_loss(self.network(z_t, t / self.config.steps, properties), eps)
+        return {"loss": loss}
+
+    @torch.no_grad()
+    def sample(self, properties: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        """One latent per row of ``properties`` (B, P), by T ancestral steps."""
+        self.eval()
+        properties = properties.to(self.device)
+        z = torch.randn(len(properties), self.config.latent, device=self.device, generator=generator)
+        for step in reversed(range(self.config.steps)):
+            t = torch.full((len(z),), step, device=z.device)
+            beta, abar = self.betas[step], self.alpha_bars[step]
+            eps = self.network(z, t / self.config.steps, properties)
+            z = (z - beta / (1 - abar).sqrt() * eps) / (1 - beta).sqrt()
+            if step > 0:
+                z = z + beta.sqrt() * torch.randn(z.shape, device=z.device, generator=generator)
+        return z * self.std + self.mean
+
+
+def latent_minibatches(latents: torch.Tensor, properties: torch.Tensor, batch_size: int, seed: int = 0):
+    """Endless shuffled epochs of (latents, properties) pairs for ``training.fit``."""
+    generator = torch.Generator().manual_seed(seed)
+    while True:
+        order = torch.randperm(len(latents), generator=generator).to(latents.device)
+        for start in range(0, max(len(order) - batch_size, 0) + 1, batch_size):
+            chosen = order[start:start + batch_size]
+            yield latents[chosen], properties[chosen]
+
+
+def closest_to_target(candidates: torch.Tensor, predicted: torch.Tensor, targets: torch.Tensor,
+                      spread: torch.Tensor) -> torch.Tensor:
+    """Con-CDVAE's optional down-selection: of ``k`` candidate latents per target (K·B, d, grouped
+    target by target), keep the one whose predicted properties lie nearest the targets (distance in
+    units of ``spread``, one scale per property; NaN targets are ignored)."""
+    k = len(candidates) // len(targets)
+    if k * len(targets) != len(candidates):
+        raise ValueError(f"{len(candidates)} candidates do not split into {len(targets)} equal groups")
+    gap = ((predicted.view(len(targets), k, -1) - targets[:, None]) / spread).nan_to_num(0.0)
+    best = gap.pow(2).sum(-1).argmin(1)
+    return candidates.view(len(targets), k, -1)[torch.arange(len(targets)), best]
+
+
+__all__ = ["LatentPriorConfig", "PriorNetwork", "LatentPrior", "latent_minibatches", "closest_to_target"]

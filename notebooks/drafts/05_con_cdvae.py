@@ -1,0 +1,543 @@
+# ---
+# jupyter:
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 05 · Con-CDVAE: generating crystals with target properties through the latent space
+#
+# **What you will learn** (the review's section 3.1 and figure 5)
+# 1. How a number (a formation energy) or a class (a crystal system) becomes a vector a network can
+#    use: Gaussian features on a fixed grid, an embedding table, an MLP that mixes them.
+# 2. Con-CDVAE's two stages. Stage 1: notebook 02's CDVAE, whose decoding heads and decoder read
+#    z_cond = mix(z, condition), plus a predictor that reads the property off z. Stage 2: freeze all
+#    that and train a small diffusion model (DDPM) that produces latents z *given* the target.
+# 3. Generation: target → prior → z → z_cond → decoder → crystals, with one or several targets.
+# 4. How to measure it: success rate = valid **and** judged in the target window, over all samples,
+#    next to an unconditioned generator and the data's own share in the window.
+#
+# **Running this notebook.** `smoke`: < 2 min on a CPU, a toy model. `teach` (a CPU, Perov-5):
+# stage 1 starts from notebook 02's committed Perov-5 CDVAE and is fine-tuned for 2.5 minutes.
+# `full` (one GPU, MP-20 by default): stage 1 trains a large CDVAE from scratch (or
+# continues notebook 02's model when it is in `outputs/02_cdvae/`) for 4 minutes, stage 2 for 1 minute.
+#
+# **Judges and windows.** Every generated crystal is scored by notebook 01's GNN for the property
+# (trained on `val`, never the generator's own predictor). Windows: formation energy ±0.25 eV/atom,
+# band gap ±0.5 eV, Perov-5 `heat_ref` ±0.25 eV/atom. Trained on `val`, novelty against `val`.
+
+# %% tags=["parameters"]
+profile = "teach"      # smoke | teach | full | auto
+seed = 0
+device = "auto"        # auto | cpu | cuda
+data_dir = None        # folder holding <dataset>/<split>.csv[.gz]; None: $MATLIB_DATA, then the cache
+out_dir = None         # None: outputs/05_con_cdvae
+dataset = None         # perov_5 | mp_20; None: the profile's (smoke, teach: perov_5; full: mp_20)
+train_split = "val"
+eval_split = "test"
+base_checkpoint = None  # a CDVAE to start stage 1 from; None: notebook 02's model beside out_dir, else the
+                        # committed data/checkpoints/cdvae/<dataset> (teach), else a fresh model
+train_seconds = None   # stage 1; None: the profile's (teach 150 s, full 240 s)
+resume = False         # True: continue stage 1's training state in out_dir for train_seconds more
+n_samples = None       # crystals per target; None: the profile's (full: 300)
+oversample = 16        # latents drawn per crystal; keep the one the predictor puts nearest the target
+fill = "matched"       # missing conditions from: matched (a training row near the targets) | random (Con-CDVAE)
+
+# %%
+import time
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import seaborn as sns
+import torch
+from sklearn.decomposition import PCA
+
+from matlib import config, datasets, judges, paths, results, viz
+from matlib import io as crystal_io
+from matlib.batching import GraphCache, Minibatches
+from matlib.cdvae import (CDVAE, MODEL_SIZES, ConCDVAE, ConditionSpec, LangevinConfig, LatentPrior,
+                          LatentPriorConfig, condition_values, crystal_system_spec, decode, fill_missing, generate,
+                          latent_minibatches, store)
+from matlib.cdvae.conditioning import CRYSTAL_SYSTEMS, ConditionEncoder, LatentMixer, ScalarEmbedding
+from matlib.cdvae.latent_prior import PriorNetwork
+from matlib.evaluation import process_pool
+from matlib.evaluation.targeted import judge_values, sample_frame, window_report
+from matlib.evaluation.success import in_window
+from matlib.training import fit
+
+# what stage 1 is conditioned on: (property, grid step) per dataset; None marks the class property
+CONDITIONS = {"mp_20": [("formation_energy_per_atom", 0.5), ("band_gap", 0.5), ("crystal_system", None)],
+              "perov_5": [("heat_ref", 0.25), ("dir_gap", 0.5)]}
+# task -> {property: (target, window half-width)}; several properties = all must hit their windows
+TASKS = {
+    "mp_20": {
+        "formation energy 0 eV/atom": {"formation_energy_per_atom": (0.0, 0.25)},
+        "formation energy -2 eV/atom": {"formation_energy_per_atom": (-2.0, 0.25)},
+        "formation energy -4 eV/atom": {"formation_energy_per_atom": (-4.0, 0.25)},
+        "band gap 1 eV": {"band_gap": (1.0, 0.5)},
+        "band gap 3 eV": {"band_gap": (3.0, 0.5)},
+        "band gap 5 eV": {"band_gap": (5.0, 0.5)},
+        "formation energy -2 eV/atom & band gap 3 eV": {"formation_energy_per_atom": (-2.0, 0.25),
+                                                        "band_gap": (3.0, 0.5)},
+    },
+    "perov_5": {
+        "Perov-5 heat_ref 0.5 eV/atom": {"heat_ref": (0.5, 0.25)},
+        "Perov-5 heat_ref 1.5 eV/atom": {"heat_ref": (1.5, 0.25)},
+        "Perov-5 heat_ref 2.5 eV/atom": {"heat_ref": (2.5, 0.25)},
+    },
+}
+cfg = config.resolve(profile, seed=seed, device=device, presets={
+    "smoke": dict(dataset="perov_5", base="none", model_size="tiny", train_limit=200, train_steps=30,
+                  train_seconds=None, prior_steps=60, prior_seconds=None, batch_size=32, n_samples=8,
+                  steps_per_level=1, n_tasks=2, ema=None),
+    "teach": dict(dataset="perov_5", base="committed", model_size="small", train_limit=None, train_steps=100_000,
+                  train_seconds=150, prior_steps=100_000, prior_seconds=40, batch_size=64, n_samples=100,
+                  steps_per_level=5, n_tasks=None, ema=0.995),
+    "full": dict(dataset="mp_20", base="notebook_02", model_size="large", train_limit=None,
+                 train_steps=1_000_000, train_seconds=240, prior_steps=100_000, prior_seconds=60, batch_size=512,
+                 n_samples=300, steps_per_level=10, n_tasks=None, ema=0.999),
+}, **{k: v for k, v in dict(dataset=dataset, train_seconds=train_seconds, n_samples=n_samples).items()
+      if v is not None})
+dataset = cfg.dataset
+if dataset not in CONDITIONS:
+    raise config.ConfigError(f"dataset must be one of {sorted(CONDITIONS)}, not {dataset!r}")
+if fill not in ("matched", "random"):
+    raise config.ConfigError(f"fill must be 'matched' or 'random', not {fill!r}")
+if oversample < 1:
+    raise config.ConfigError(f"oversample must be at least 1, not {oversample}")
+out = results.resolve_out_dir(out_dir, "05_con_cdvae")
+trained_here = out.parent / "02_cdvae" / "checkpoint" / dataset     # notebook 02's run beside this one
+committed = paths.checkpoints_dir() / "cdvae" / dataset
+if base_checkpoint is not None:
+    base_stem = Path(base_checkpoint)
+    if not store.exists(base_stem):
+        raise FileNotFoundError(f"base checkpoint {base_stem}(.safetensors/.json) not found")
+elif cfg.base == "notebook_02" and store.exists(trained_here):
+    base_stem = trained_here
+elif cfg.base == "committed" and store.exists(committed):
+    base_stem = committed
+else:
+    base_stem = None
+tasks = dict(list(TASKS[dataset].items())[:cfg.n_tasks])
+viz.set_style()
+torch.manual_seed(seed)
+started = time.perf_counter()
+print(cfg.as_dict(), "->", out, "| stage 1 starts from:", base_stem or "a fresh CDVAE")
+
+# %% [markdown]
+# ## 1. Properties as vectors
+#
+# A network reads a formation energy of −1.7 eV/atom badly as one raw number: a single input can
+# only scale a weight. Con-CDVAE expands it on Gaussians centred on a fixed grid (every 0.5 eV/atom
+# here, width = the spacing), so nearby values give overlapping patterns and distant ones do not;
+# an MLP turns those features into 64 numbers. A class (the crystal system) gets a learned vector
+# from a table. All properties' vectors are concatenated and mixed into one condition c.
+
+# %%
+train_set = datasets.load_split(dataset, train_split, path=data_dir, limit=cfg.train_limit)
+test_set = datasets.load_split(dataset, eval_split, path=data_dir, limit=cfg.train_limit)
+specs = tuple(crystal_system_spec() if step is None else
+              ConditionSpec.scalar_from_data(name, train_set.table[name], step)
+              for name, step in CONDITIONS[dataset])
+train_values = condition_values(train_set.table, specs)
+test_values = condition_values(test_set.table, specs)
+print(train_set.summary())
+pd.DataFrame([s.as_dict() | {"grid points": s.grid_size if s.kind == "scalar" else None} for s in specs])
+
+# %%
+viz.show_code(ScalarEmbedding)
+first = specs[0]
+embedding = ScalarEmbedding(first)
+grid = torch.linspace(first.lo - first.step, first.hi + first.step, 400)
+fig, axes = plt.subplots(1, 2, figsize=(12, 3.2))
+axes[0].plot(grid, embedding.basis(grid)[:, ::1].numpy(), lw=1)
+axes[0].set(title=f"Gaussian features of {first.name}", xlabel=first.name, ylabel="feature value")
+values = train_values[:, 0].numpy()
+axes[1].hist(values, bins=60, color="C7")
+axes[1].set(title=f"{first.name} in {dataset}/{train_split}", xlabel=first.name, ylabel="crystals")
+fig.tight_layout()
+if any(s.name == "crystal_system" for s in specs):
+    column = [s.name for s in specs].index("crystal_system")
+    counts = np.bincount(train_values[:, column].long().numpy(), minlength=len(CRYSTAL_SYSTEMS))
+    print("crystal systems (from the space-group numbers):", dict(zip(CRYSTAL_SYSTEMS, counts.tolist())))
+
+# %% [markdown]
+# ## 2. The conditioned latent z_cond
+#
+# Con-CDVAE mixes the condition into the latent before anything is decoded: z_cond = MLP([z ; c])
+# feeds the atom-count, lattice and composition heads and the score decoder. We write it as
+# z_cond = z + MLP([z ; c]) with the MLP's last layer starting at zero: the new model then *is*
+# the CDVAE it starts from (here notebook 02's), and training only has to learn how the condition
+# should bend it. A check on real crystals: before training, z_cond equals z exactly.
+
+# %%
+viz.show_code(LatentMixer)
+train_batch = train_set.batch()
+if base_stem is not None:
+    base, base_ckpt = store.load(base_stem, device=cfg.device)
+    print(f"base CDVAE: {base_stem} ({base_ckpt.step} steps, trained on {base_ckpt.metrics.get('train_split')})")
+else:
+    base = CDVAE.from_data(train_batch, **MODEL_SIZES[cfg.model_size]).to(cfg.device)
+model = ConCDVAE.from_cdvae(base, specs)
+with torch.no_grad():
+    z_check = model.encode_mean(train_batch.select(torch.arange(min(64, len(train_batch)))).to(cfg.device))
+    gap = (model.z_cond(z_check, train_values[:len(z_check)]) - z_check).abs().max().item()
+print(f"max |z_cond - z| before training: {gap:.1e}")
+counts = {name: sum(p.numel() for p in part.parameters()) for name, part in
+          (("CDVAE", model.cdvae), ("condition", model.condition), ("mixer", model.mixer),
+           ("predictor", model.predictor))}
+print(f"Con-CDVAE: {sum(counts.values()):,} parameters", counts)
+
+# %% [markdown]
+# ## 3. Stage 1: train everything together
+#
+# CDVAE's six losses, now computed from z_cond, plus the property predictor's: an MLP reads z
+# (not z_cond) and predicts the min-max scaled properties, weight 3 (Con-CDVAE's). Its job is not to
+# judge anything; it pushes crystals with similar properties close together in z, which is what
+# lets the prior of stage 2 find the right region.
+
+# %%
+model.to(cfg.device).train()
+optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3 if base_stem is None else 3e-4)
+graphs = GraphCache(train_batch.to(cfg.device), model.cdvae.config.encoder.cutoff,
+                    model.cdvae.config.encoder.max_neighbors, targets=train_values.to(cfg.device))
+minibatches = Minibatches(graphs, torch.arange(len(train_batch)), min(cfg.batch_size, len(train_batch)), seed=seed)
+state = out / "training_state" / f"{dataset}_stage1"
+run = fit(model, optimizer, lambda m, item: m.loss(item[0], item[2], graph=item[1]), minibatches,
+          max_steps=cfg.train_steps, max_seconds=cfg.train_seconds, grad_clip=1.0, autocast=cfg.autocast,
+          ema_decay=cfg.ema, log_every=max(1, min(100, cfg.train_steps // 20)), checkpoint=state, resume=resume,
+          checkpoint_every=2000, config=model.config.as_dict(), desc=f"stage 1 on {dataset}/{train_split}")
+model.eval()
+print(f"stage 1: {run.steps} steps ({run.steps - run.resumed_from} in {run.seconds:.0f} s in this run)")
+curves = pd.DataFrame(run.history)
+terms = ["lattice", "composition", "coords", "types", "kl", "predictor"]
+fig, axes = plt.subplots(1, len(terms), figsize=(3 * len(terms), 2.6))
+for ax, term in zip(axes, terms):
+    ax.plot(curves["step"], curves[term].rolling(5, min_periods=1).mean())
+    ax.set(title=term, xlabel="step", yscale="log")
+fig.tight_layout()
+
+# %% [markdown]
+# ## 4. The latent space, organised by property
+#
+# μ(x) of every training crystal projected to 2-D (PCA) and coloured by the property: with the
+# predictor's pull, the colours should form gradients rather than confetti. Right: the predictor
+# on held-out crystals (it reads z, so this is how much of the property z carries).
+
+# %%
+test_batch = test_set.batch()
+
+
+def encode_means(batch):
+    chunks = [model.encode_mean(batch.select(torch.arange(i, min(i + 512, len(batch)))).to(cfg.device))
+              for i in range(0, len(batch), 512)]
+    return torch.cat(chunks)
+
+
+mu_train, mu_test = encode_means(train_batch), encode_means(test_batch)
+with torch.no_grad():
+    predicted_test = model.predictor(mu_test).cpu()
+pca = PCA(2, random_state=seed).fit(mu_train.cpu().numpy())
+projected = pca.transform(mu_train.cpu().numpy())
+scalar_columns = [i for i, s in enumerate(specs) if s.kind == "scalar"]
+fig, axes = plt.subplots(1, len(scalar_columns) + 1, figsize=(5 * (len(scalar_columns) + 1), 4))
+predictor_mae = {}
+for ax, i in zip(axes, scalar_columns):
+    points = ax.scatter(projected[:, 0], projected[:, 1], c=train_values[:, i], s=3, cmap="viridis")
+    fig.colorbar(points, ax=ax, label=specs[i].name)
+    ax.set(title=f"μ(x) of {dataset}/{train_split}, PCA", xticks=[], yticks=[])
+for i in scalar_columns:
+    predictor_mae[specs[i].name] = float((predicted_test[:, i] - test_values[:, i]).abs().mean())
+i = scalar_columns[0]
+axes[-1].scatter(test_values[:, i], predicted_test[:, i], s=3, alpha=0.4)
+axes[-1].plot([specs[i].lo, specs[i].hi], [specs[i].lo, specs[i].hi], "k--", lw=1)
+axes[-1].set(title=f"predictor on {eval_split}: MAE {predictor_mae[specs[i].name]:.2f}", xlabel="true",
+             ylabel="predicted from z")
+fig.tight_layout()
+print("predictor MAE on", eval_split, predictor_mae)
+
+# %% [markdown]
+# What did the embedding learn? The cosine similarity between the embedding vectors of values
+# across the first property's grid: after training, nearby values get similar vectors and the
+# similarity fades with distance, so the mixer can tell −2 from −4 eV/atom but treats −2.0 and
+# −2.1 alike.
+
+# %%
+grid_values = torch.linspace(first.lo, first.hi, 60, device=cfg.device)
+with torch.no_grad():
+    vectors = model.condition.embeddings[0](grid_values)
+    similarity = torch.nn.functional.cosine_similarity(vectors[:, None], vectors[None], dim=-1).cpu()
+fig, ax = plt.subplots(figsize=(4.6, 4))
+image = ax.imshow(similarity, extent=[first.lo, first.hi, first.hi, first.lo], cmap="viridis", vmin=-1, vmax=1)
+fig.colorbar(image, ax=ax, label="cosine similarity")
+ax.set(xlabel=first.name, ylabel=first.name, title="learnt property embeddings")
+ax.grid(False)
+fig.tight_layout()
+
+# %% [markdown]
+# ## 5. Stage 2: a diffusion prior over z, given the target
+#
+# Stage 1 is frozen. Each training crystal now gives one example (its latent μ(x), its
+# properties). The prior learns to turn noise into such latents in T = 300 steps (β from 1e-3 to
+# 0.02, linear), conditioned on the properties: a small MLP U-Net that predicts the noise, with
+# the condition and the time fed to every layer (Con-CDVAE's network).
+
+# %%
+viz.show_code(PriorNetwork.forward)
+prior = LatentPrior(LatentPriorConfig(model.cdvae.config.latent, specs)).to(cfg.device)
+prior.fit_scale(mu_train)
+prior_run = fit(prior, torch.optim.AdamW(prior.parameters(), lr=1e-3),
+                lambda p, item: p.loss(item[0], item[1]),
+                latent_minibatches(mu_train, train_values.to(cfg.device), min(256, len(mu_train)), seed=seed),
+                max_steps=cfg.prior_steps, max_seconds=cfg.prior_seconds, grad_clip=1.0,
+                log_every=max(1, min(100, cfg.prior_steps // 20)), desc="stage 2: latent prior")
+prior.eval()
+print(f"prior: {sum(p.numel() for p in prior.parameters()):,} parameters, {prior_run.steps} steps in "
+      f"{prior_run.seconds:.0f} s, last loss {prior_run.last():.3f}")
+
+# %% [markdown]
+# Does the prior listen? Before decoding a single crystal, ask it for latents at a few target
+# values of the first property (the others from training rows with a similar value) and read them with the
+# predictor: the predicted values should follow the request. Left: prior samples (orange) over the
+# encoder's latents (grey), in the same projection.
+
+# %%
+generator = torch.Generator(device=cfg.device).manual_seed(seed)
+first_scalar = scalar_columns[0]
+spread = torch.tensor([s.hi - s.lo if s.kind == "scalar" else 1.0 for s in specs])
+probe = np.linspace(np.percentile(train_values[:, first_scalar], 5), np.percentile(train_values[:, first_scalar], 95), 5)
+probe_rows = []
+with torch.no_grad():
+    for value in probe:
+        asked = torch.full((200, len(specs)), float("nan"))
+        asked[:, first_scalar] = float(value)
+        filled = fill_missing(asked.to(cfg.device), train_values.to(cfg.device), generator, nearest=100,
+                              scale=spread)
+        z_probe = prior.sample(filled, generator)
+        probe_rows.append(dict(target=float(value), predicted_mean=float(model.predictor(z_probe)[:, first_scalar].mean()),
+                               predicted_std=float(model.predictor(z_probe)[:, first_scalar].std())))
+    unconditional = prior.sample(fill_missing(torch.full((500, len(specs)), float("nan"), device=cfg.device),
+                                              train_values.to(cfg.device), generator), generator)
+probe_table = pd.DataFrame(probe_rows)
+fig, axes = plt.subplots(1, 2, figsize=(11, 3.6))
+axes[0].scatter(projected[:, 0], projected[:, 1], s=2, color="0.7", label="encoder μ(x)")
+prior_xy = pca.transform(unconditional.cpu().numpy())
+axes[0].scatter(prior_xy[:, 0], prior_xy[:, 1], s=3, color="C1", label="prior samples")
+axes[0].set(title="latents, PCA", xticks=[], yticks=[])
+axes[0].legend()
+axes[1].errorbar(probe_table.target, probe_table.predicted_mean, probe_table.predicted_std, fmt="o-")
+axes[1].plot(probe, probe, "k--", lw=1)
+axes[1].set(xlabel=f"asked {specs[first_scalar].name}", ylabel="predictor on the prior's z",
+            title="the prior follows the target")
+fig.tight_layout()
+probe_table
+
+# %% [markdown]
+# ## 6. Generation and success rates
+#
+# For each task: set its targets and fill every other condition from a training row. Con-CDVAE's
+# "less" strategy takes a random row, which pairs a target of −4 eV/atom with the band gap and
+# crystal system of whatever crystal comes up, a combination the model has rarely seen. We take a
+# random row among the 100 whose given properties lie closest to the targets (`fill="matched"`),
+# and compare both on the first task. (The last MP-20 task gives two targets at once.) Then sample
+# `oversample` latents per crystal, keep the one the predictor puts nearest the target
+# (Con-CDVAE's optional down-selection), decode, judge. Two baselines with the same decoder: no
+# target at all (every condition from a random training row), and, when stage 1 started from one,
+# notebook 02's plain CDVAE with z ~ N(0, I). "data share" is the share of `val` crystals already
+# in the window: what picking known crystals at random would give.
+
+# %%
+judge_for = {}
+for task_targets in tasks.values():
+    for prop in task_targets:
+        if prop not in judge_for:
+            judge_for[prop] = judges.load_judge(dataset, prop, device=cfg.device)
+for prop, judge in judge_for.items():
+    print(judge.describe())
+decoding = LangevinConfig(steps_per_level=cfg.steps_per_level)
+reference = train_values.to(cfg.device)
+column_of = {s.name: i for i, s in enumerate(specs)}
+known = train_set.structures
+rows, generated = [], {}
+
+
+def scorecard(structures):
+    """Validity, uniqueness, novelty (once per set of samples) and every judge's values."""
+    return (sample_frame(structures, train=known, executor=pool),
+            {prop: judge_values(structures, judge) for prop, judge in judge_for.items()})
+
+
+def score(task, method, structures, card, seconds):
+    frame, judged = card
+    (prop, (target, half)), *others = tasks[task].items()
+    summary, per_sample = window_report(frame, judged[prop], (target - half, target + half),
+                                        also={name: (judged[name], (t - h, t + h)) for name, (t, h) in others})
+    share = np.ones(len(train_set), dtype=bool)
+    for name, (t, h) in tasks[task].items():
+        share &= in_window(train_values[:, column_of[name]].numpy(), t - h, t + h)
+    generated[(task, method)] = (structures, per_sample)
+    rows.append(dict(task=task, method=method, **summary, data_share=float(share.mean()), seconds=seconds,
+                     judge=judge_for[prop].describe()))
+
+
+section_started = time.perf_counter()
+with process_pool() as pool:
+    for i, (task, task_targets) in enumerate(tasks.items()):
+        asked = torch.full((cfg.n_samples, len(specs)), float("nan"))
+        for name, (target, _) in task_targets.items():
+            asked[:, column_of[name]] = target
+        variants = [("Con-CDVAE", oversample, fill)]
+        if i == 0:   # ablations on the first task
+            variants += [("Con-CDVAE, no down-selection", 1, fill)] * (oversample > 1)
+            variants += [("Con-CDVAE, random-row fill", oversample, "random")] * (fill != "random")
+        for method, k, how in variants:
+            samples = generate(model, prior, asked, reference, decoding, oversample=k, fill=how,
+                               generator=generator, autocast=cfg.autocast, desc=f"{task} ({method})")
+            structures = samples.crystals.to("cpu").to_structures()
+            score(task, method, structures, scorecard(structures), samples.seconds)
+    # the baselines do not depend on the target: generate and check them once, judge them per task
+    no_target = generate(model, prior, torch.full((cfg.n_samples, len(specs)), float("nan")), reference, decoding,
+                         generator=generator, autocast=cfg.autocast, desc="no target")
+    baselines = {"Con-CDVAE, no target": (no_target.crystals.to("cpu").to_structures(), no_target.seconds)}
+    if base_stem is not None:
+        z = torch.randn(cfg.n_samples, base.config.latent, device=cfg.device, generator=generator)
+        plain = decode(base, z, decoding, generator=generator, autocast=cfg.autocast, desc="CDVAE, z ~ N(0, I)")
+        baselines["CDVAE (notebook 02), z ~ N(0, I)"] = (plain.crystals.to("cpu").to_structures(), plain.seconds)
+    for method, (structures, seconds) in baselines.items():
+        card = scorecard(structures)
+        for task in tasks:
+            score(task, method, structures, card, seconds)
+generation_seconds = time.perf_counter() - section_started
+sampling_seconds = (sum(seconds for _, seconds in baselines.values())
+                    + sum(r["seconds"] for r in rows if r["method"] not in baselines))
+print(f"generation and judging: {generation_seconds:.0f} s, of which sampling {sampling_seconds:.0f} s")
+order = {task: k for k, task in enumerate(tasks)}
+table = pd.DataFrame(rows).sort_values("task", key=lambda column: column.map(order), kind="stable")
+table = table.reset_index(drop=True)
+shown = table[["task", "method", "success_rate", "valid", "in_window_of_valid", "data_share", "unique", "novel",
+               "judged_mean", "n"]]
+shown.style.format({c: "{:.1%}" for c in ("success_rate", "valid", "in_window_of_valid", "data_share", "unique",
+                                          "novel")} | {"judged_mean": "{:.2f}"})
+
+# %% [markdown]
+# ## 7. What the judge sees: the review's figure 5(c)
+#
+# For each target of the first property: the judged values of the generated crystals (valid ones)
+# against the training distribution. A conditional generator moves the mass onto the target; an
+# unconditioned one reproduces the training curve.
+
+# %%
+by_property = {}
+for task, task_targets in tasks.items():
+    if len(task_targets) == 1:
+        (prop, (target, half)), = task_targets.items()
+        by_property.setdefault(prop, []).append((task, target, half))
+fig, axes = plt.subplots(1, len(by_property), figsize=(6 * len(by_property), 3.6), squeeze=False)
+for ax, (prop, entries) in zip(axes[0], by_property.items()):
+    sns.kdeplot(train_values[:, column_of[prop]].numpy(), ax=ax, color="k", ls="--", label=f"{train_split} data",
+                bw_adjust=0.7)
+    for colour, (task, target, half) in zip(sns.color_palette(n_colors=len(entries)), entries):
+        frame = generated[(task, "Con-CDVAE")][1]
+        values = frame.loc[frame["valid"], "judged"].dropna().to_numpy()
+        if len(values) > 1:
+            sns.kdeplot(values, ax=ax, color=colour, label=f"target {target:g}", bw_adjust=0.7)
+        ax.axvspan(target - half, target + half, color=colour, alpha=0.15)
+    low, high = np.percentile(train_values[:, column_of[prop]].numpy(), [0.1, 99.5])
+    margin = 0.15 * (high - low)
+    ax.set(xlabel=f"judged {prop}", title=f"{dataset}: generated crystals by target", xlim=(low - margin, high + margin))
+    ax.legend(fontsize=8)
+fig.tight_layout()
+
+# %%
+best_task = max(tasks, key=lambda t: table[(table.task == t) & (table.method == "Con-CDVAE")].success_rate.iloc[0])
+structures, frame = generated[(best_task, "Con-CDVAE")]
+hits = [s for s, ok in zip(structures, frame["success"]) if ok][:6]
+if hits:
+    viz.gallery(hits, [f"{s.composition.reduced_formula}: {v:.2f}"
+                       for s, v in zip(hits, frame.loc[frame["success"], "judged"])]).suptitle(best_task)
+
+# %% [markdown]
+# ## 8. Success-rate table
+#
+# Success counts **every** sample in the denominator, invalid ones included. The review quotes
+# Con-CDVAE at 36.3 % (formation energy) and 18.4 % (band gap) on MP-20, judged by CGCNN surrogates
+# with windows we could not verify; ours use notebook 01's judge and the windows above, trained
+# on `val` (9,047 MP-20 crystals, against 27,136 in `train`), so compare the kind, not the decimals.
+
+# %%
+ours = table[table.method == "Con-CDVAE"]
+summary = {"mean_success_rate": float(ours.success_rate.mean())}
+for prop, label in (("formation_energy_per_atom", "formation_energy"), ("band_gap", "band_gap"),
+                    ("heat_ref", "heat_ref")):
+    single = [t for t, tt in tasks.items() if list(tt) == [prop]]
+    if single:
+        summary[f"mean_success_{label}"] = float(ours[ours.task.isin(single)].success_rate.mean())
+pd.Series(summary).map("{:.1%}".format)
+
+# %% [markdown]
+# ## 9. What is faithful to Con-CDVAE, and what is simplified
+#
+# **Faithful:** Gaussian-basis property embeddings on a fixed grid (width = spacing) through an
+# MLP, a table embedding for the crystal system, concatenation and an MLP into c; z_cond from
+# [z ; c] feeding every decoding head and the decoder; a predictor on z with min-max scaled MSE,
+# weight 3; stage 2 as a DDPM over the frozen encoder's μ(x), T = 300, linear β 1e-3 → 0.02, an
+# MLP U-Net with condition and time at every layer, ε-prediction; generation by ancestral sampling,
+# optional over-sampling with predictor down-selection, the "less" strategy for missing targets
+# (as an ablation row; our default fills them from training rows that match the targets).
+#
+# **Simplified, and why:** notebook 02's CDVAE (our periodic GNN and all-pairs decoder) instead of
+# DimeNet++/GemNet; z_cond = z + MLP([z ; c]) with a zero-initialised last layer, so stage 1 can
+# start from a trained CDVAE and train for minutes instead of 500 epochs; the prior's latents are
+# standardised per dimension; minutes of training on `val`; the success rates are judged by our own
+# GNN, not by Con-CDVAE's CGCNN surrogates or DFT.
+
+# %% [markdown]
+# ## 10. Results
+
+# %%
+all_generated = [s for (task, method), (structures, _) in generated.items() if method == "Con-CDVAE"
+                 for s in structures if s is not None]
+xyz = crystal_io.write_extxyz(all_generated, out / "generated.extxyz")
+stage1 = store.save(out / "checkpoint" / f"{dataset}_stage1", model, step=run.steps,
+                    extra={"history": run.history},
+                    metrics={"train_seconds": run.seconds, "train_split": train_split,
+                             "predictor_mae": predictor_mae, "hardware": results.hardware(cfg.device)})
+prior_file = store.save(out / "checkpoint" / f"{dataset}_prior", prior, step=prior_run.steps,
+                        metrics={"train_seconds": prior_run.seconds, "loss": prior_run.last()})
+metrics = {
+    "dataset": dataset,
+    "conditions": [s.as_dict() for s in specs],
+    "windows": {task: {p: [t - h, t + h] for p, (t, h) in tt.items()} for task, tt in tasks.items()},
+    "success": table.drop(columns=["window"]).to_dict("records"),
+    "summary": summary,
+    "predictor_mae": predictor_mae,
+    "prior_probe": probe_table.to_dict("records"),
+    "model": {"parameters": sum(counts.values()), "base": str(base_stem) if base_stem else None,
+              "stage1_steps": run.steps, "stage1_seconds": run.seconds, "resumed_from": run.resumed_from,
+              "prior_steps": prior_run.steps, "prior_seconds": prior_run.seconds},
+    "sampling": {"n_per_task": cfg.n_samples, "steps_per_level": cfg.steps_per_level, "oversample": oversample,
+                 "fill": fill},
+}
+path = results.write_results(out, "05_con_cdvae", cfg, metrics, train_split=train_split, eval_split=eval_split,
+                             timings={"total": time.perf_counter() - started, "stage1": run.seconds,
+                                      "prior": prior_run.seconds, "generation_and_judging": generation_seconds,
+                                      "sampling": sampling_seconds},
+                             files={"generated": xyz, "stage1": stage1, "prior": prior_file})
+print(f"results -> {path}  ({time.perf_counter() - started:.0f} s)")
+
+# %% [markdown]
+# ## Explore
+#
+# 1. **No predictor.** Set `model.config.predictor_weight = 0` before stage 1. Predict: does the
+#    PCA picture lose its gradient? Does the success rate fall, as Con-CDVAE's ablation says?
+# 2. **A coarser grid.** Change the formation-energy step in `CONDITIONS` from 0.5 to 2.0. Which
+#    targets suffer: the extreme ones or the common ones?
+# 3. **No down-selection.** Run with `oversample=1`, then `oversample=16`. How much of the success
+#    rate comes from the prior, and how much from the predictor picking among its samples?
+# 4. **Impossible targets.** Ask `generate` for a formation energy of +2 eV/atom, outside the grid:
+#    it refuses, and says why. Pass `allow_extrapolation=True` and predict what the prior produces
+#    and what the judge says about it; then run it.
