@@ -26,6 +26,9 @@ def execute(notebook: Path, out_root: Path, profile: str, parameters: dict | Non
     import papermill
 
     os.environ.setdefault("MATLIB_VIEWER", "static")  # keep pictures in executed notebooks
+    for name in ("MATLIB_DATA", "MATLIB_CACHE"):      # notebooks run in notebooks/: pin relative paths here
+        if os.environ.get(name) and not Path(os.environ[name]).is_absolute():
+            os.environ[name] = str(Path(os.environ[name]).resolve())
     out_dir = out_root / notebook.stem
     params = {"profile": profile, "out_dir": str(out_dir.resolve()), **(parameters or {})}
     papermill.execute_notebook(str(notebook), str(out_root / notebook.name), parameters=params,
@@ -61,6 +64,8 @@ def _flatten(d: dict, prefix: str = "") -> dict:
 
 
 def _fmt(v) -> str:
+    if isinstance(v, list) and any(isinstance(item, dict) for item in v):
+        return f"{len(v)} rows (see results.json)"     # tables belong to their notebook, not to this overview
     return f"{v:.4g}" if isinstance(v, float) else str(v)
 
 
@@ -89,7 +94,11 @@ def main(argv: list[str] | None = None) -> int:
         row["seconds"] = time.perf_counter() - start
         print(f"  {row['status']} in {row['seconds'] / 60:.1f} min", flush=True)
         rows.append(row)
-    (args.out / "summary.md").write_text(summary_markdown(rows))
+    comparison = args.out / "comparison.md"          # notebook 09's tables, when it ran
+    summary = summary_markdown(rows)
+    if comparison.exists():
+        summary += "\n" + comparison.read_text()
+    (args.out / "summary.md").write_text(summary)
     print(f"wrote {args.out / 'summary.md'}")
     return 1 if failed else 0
 

@@ -163,10 +163,21 @@ def check_08(metrics, out_dir):
     assert metrics["surrogate"]["spread_on_train_posteriors"] > 0
 
 
+def check_09(metrics, out_dir):
+    status = {row["notebook"]: row["status"] for row in metrics["notebooks"]}
+    assert status["05_con_cdvae"] != "missing" and status["08_latent_swarm"] != "missing"   # smoke re-runs them
+    assert "Perov-5 heat_ref 0.5 eV/atom" in metrics["shared_tasks"]
+    rows = metrics["table3"]
+    assert {r["notebook"] for r in rows} >= {"05_con_cdvae", "08_latent_swarm"}
+    assert all(r["profile"] == "smoke" and r["hardware"] for r in rows)          # every row says where it ran
+    report = (out_dir.parent / "comparison.md").read_text()
+    assert "Table 3" in report and "bird swarm, box ±6" in report and "Con-CDVAE" in report
+
+
 CHECKS = {"00_crystals_and_data": check_00, "01_periodic_gnn": check_01, "02_cdvae": check_02,
           "03_matgan": check_03, "04_diffusion": check_04, "05_con_cdvae": check_05,
           "06_adapters_guidance": check_06, "07_scigen": check_07,
-          "08_latent_swarm": check_08}
+          "08_latent_swarm": check_08, "09_comparison": check_09}
 
 
 def all_numbers_finite(value) -> bool:

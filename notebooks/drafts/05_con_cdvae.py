@@ -37,8 +37,8 @@ out_dir = None         # None: outputs/05_con_cdvae
 dataset = None         # perov_5 | mp_20; None: the profile's (smoke, teach: perov_5; full: mp_20)
 train_split = "val"
 eval_split = "test"
-base_checkpoint = None  # a CDVAE to start stage 1 from; None: notebook 02's model beside out_dir, else the
-                        # committed data/checkpoints/cdvae/<dataset> (teach), else a fresh model
+base_checkpoint = None  # a CDVAE to start stage 1 from; None: teach, the committed data/checkpoints/cdvae/<dataset>;
+                        # full, notebook 02's model beside out_dir if present; else a fresh CDVAE
 train_seconds = None   # stage 1; None: the profile's (teach 150 s, full 240 s)
 resume = False         # True: continue stage 1's training state in out_dir for train_seconds more
 n_samples = None       # crystals per target; None: the profile's (full: 300)

@@ -1,0 +1,214 @@
+# ---
+# jupyter:
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 09 · All methods side by side
+#
+# **What you will learn.** The review compares its methods in three tables, but each paper used its
+# own data, judge and windows, so the rows do not really compare. Here every number comes from this
+# series' own runs: the same training split, the same evaluation code, the same judges (notebook
+# 01's GNNs) and the same windows. You will read
+# 1. Table 1: validity and coverage of the structure generators (CDVAE, joint diffusion), next to
+#    the published rows;
+# 2. Table 2: MatGAN's recovery, novelty and chemical validity;
+# 3. Table 3: success rates of Con-CDVAE, adapters + guidance and the latent bird swarm on the
+#    targets they share, with their unconditioned baselines, and what a success costs;
+# and see the trade-offs as plots: success against cost, validity against novelty.
+#
+# **Where the numbers come from.** Each notebook writes `results.json` into its folder under the
+# results root (`outputs/` for `make run`). This notebook reads them; with `rerun_missing`, it first
+# runs the notebooks whose results are missing (at this notebook's profile). Every row says which
+# profile, training split and hardware produced it: a `smoke` row proves the plumbing, not the
+# method.
+
+# %% tags=["parameters"]
+profile = "teach"      # smoke | teach | full | auto
+seed = 0
+device = "auto"        # auto | cpu | cuda (used only by re-runs)
+out_dir = None         # None: outputs/09_comparison
+results_dir = None     # the results root holding <notebook>/results.json; None: the folder above out_dir
+rerun_missing = True   # run the notebooks whose results are missing (smoke: only 05 and 08, the quick ones)
+train_split = "val"    # stated in the tables; the notebooks themselves say what they trained on
+eval_split = "test"
+
+# %%
+import time
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import seaborn as sns
+
+from matlib import comparison, config, results, viz
+from matlib import io as crystal_io
+from matlib.evaluation.validity import validity_table
+from matlib.runner import execute, notebooks
+
+cfg = config.resolve(profile, seed=seed, device=device, presets={
+    "smoke": dict(rerun=("05_con_cdvae", "08_latent_swarm"), gallery=2),
+    "teach": dict(rerun=comparison.GENERATORS, gallery=3),
+    "full": dict(rerun=comparison.GENERATORS, gallery=4),
+})
+out = results.resolve_out_dir(out_dir, "09_comparison")
+root = Path(results_dir) if results_dir else out.parent
+viz.set_style()
+started = time.perf_counter()
+print(cfg.as_dict(), "| results root:", root)
+
+# %% [markdown]
+# ## 1. What has run
+#
+# Notebooks 00 and 01 prepare data and judges; 02–08 generate. Missing results are re-run here
+# when `rerun_missing` is on (a `full` re-run of everything takes about an hour on one GPU).
+
+# %%
+found = comparison.collect(root)
+missing = [stem for stem in cfg.rerun if stem not in found]
+rerun_log = {}
+if rerun_missing and missing:
+    available = {nb.stem: nb for nb in notebooks()}
+    for stem in missing:
+        t = time.perf_counter()
+        try:
+            execute(available[stem], root, cfg.profile, parameters={"seed": seed})
+            rerun_log[stem] = f"re-run ({time.perf_counter() - t:.0f} s)"
+        except Exception as err:   # keep comparing what exists; say what failed
+            rerun_log[stem] = f"re-run failed: {type(err).__name__}"
+    found = comparison.collect(root)
+status = pd.DataFrame([{"notebook": stem, "status": rerun_log.get(stem, "read" if stem in found else "missing"),
+                        **({k: found[stem].get(k) for k in ("profile", "train_split", "eval_split", "hardware")}
+                           if stem in found else {}),
+                        "minutes": round(found[stem]["timings_s"].get("total", np.nan) / 60, 1) if stem in found
+                        else None} for stem in comparison.GENERATORS])
+status
+
+# %% [markdown]
+# ## 2. Table 1: structure generators
+#
+# CDVAE's metrics on the `test` split (notebook 01's suite): structure validity (all atoms at
+# least 0.5 Å apart, a cell of sensible volume), composition validity (SMACT), coverage recall and
+# precision (fingerprint distances under CDVAE's thresholds) and the Wasserstein distances of
+# density and element count. Published rows were trained on the full `train` split.
+
+# %%
+table1 = comparison.structure_table(found)
+if len(table1):
+    long = table1.melt(id_vars=["method", "dataset"], value_vars=["struct_valid", "comp_valid", "cov_r", "cov_p"],
+                       var_name="metric", value_name="value").dropna()
+    grid = sns.catplot(long, x="metric", y="value", hue="method", col="dataset", kind="bar", height=3.2, aspect=1.3)
+    grid.set(ylim=(0, 1.05), ylabel="fraction")
+    grid.figure.savefig(out / "table1.png", dpi=120, bbox_inches="tight")
+table1
+
+# %% [markdown]
+# ## 3. Table 2: MatGAN on compositions
+#
+# Recovery: the share of known compositions (training, held-out) that the generator produced;
+# novelty: generated formulas not in training; chemically valid: SMACT neutrality and Pauling
+# electronegativity order. MatGAN's paper: 92.53 % novelty, 84.5 % chemically valid (ICSD).
+
+# %%
+table2 = comparison.composition_table(found)
+table2.T if len(table2) else "notebook 03 has not run"
+
+# %% [markdown]
+# ## 4. Table 3: hitting a target
+#
+# Success = valid **and** judged in the window, over all samples. The cost of a success is the
+# generation time (sampling, decoding and, for the swarm, the search) per 1,000 successes, on the
+# hardware the row names; training time is not included. The shared targets are the ones at least
+# two notebooks aimed at: only there do two methods face the same judge and window.
+
+# %%
+table3 = comparison.targeted_table(found)
+shared = comparison.shared_tasks(table3)
+print("shared targets:", shared or "none yet")
+columns = ["task", "method", "notebook", "success_rate", "valid", "unique", "novel", "n",
+           "seconds_per_1000_successes", "data_share", "profile", "hardware"]
+shared_rows = table3[table3.task.isin(shared)][columns].sort_values(["task", "success_rate"], ascending=[True, False])
+shared_rows.style.format({c: "{:.1%}" for c in ("success_rate", "valid", "unique", "novel", "data_share")}
+                         | {"seconds_per_1000_successes": "{:.0f}"}, na_rep="–")
+
+# %%
+plotted = table3.dropna(subset=["success_rate"])
+fig, axes = plt.subplots(1, 2, figsize=(13, 4.2))
+sns.scatterplot(plotted, x="seconds_per_1000_successes", y="success_rate", hue="notebook", style="task", s=60,
+                ax=axes[0])
+axes[0].set(xscale="log", xlabel="generation seconds per 1,000 successes", ylabel="success rate",
+            title="what a success costs")
+sns.scatterplot(plotted, x="novel", y="valid", hue="notebook", size="success_rate", ax=axes[1])
+axes[1].set(xlabel="novel (of valid)", ylabel="valid", title="validity against novelty")
+for ax in axes:
+    if ax.get_legend() is not None:
+        ax.legend(fontsize=7, loc="best")
+fig.tight_layout()
+fig.savefig(out / "table3_tradeoffs.png", dpi=120, bbox_inches="tight")
+
+# %% [markdown]
+# ## 5. A look at the crystals
+#
+# A few valid crystals from each generator's output file (the extxyz every notebook writes),
+# checked again here with the same validity test.
+
+# %%
+gallery_rows = []
+for stem, res in found.items():
+    file = next((Path(f) for label, f in res.get("files", {}).items()
+                 if str(f).endswith(".extxyz") and Path(f).exists()), None)
+    if file is None:
+        continue
+    crystals = crystal_io.read_extxyz(file)[:50]
+    valid = validity_table(crystals)
+    keep = [s for s, ok in zip(crystals, valid["struct_valid"] & valid["comp_valid"]) if ok][:cfg.gallery]
+    gallery_rows += [(stem, s) for s in keep]
+if gallery_rows:
+    viz.gallery([s for _, s in gallery_rows], [f"{stem[:2]}: {s.composition.reduced_formula}"
+                                               for stem, s in gallery_rows], cols=cfg.gallery)
+
+# %% [markdown]
+# ## 6. Results
+#
+# The tables go to `comparison.md` in the results root (the main job puts it at the top of
+# `outputs/summary.md`) and to this notebook's `results.json`.
+
+# %%
+header = (f"Trained on `{train_split}`, evaluated on `{eval_split}`; judges: notebook 01's GNNs. "
+          f"Every row names its profile and hardware.\n")
+sections = ["# Comparison of the methods", "", header,
+            "## Table 1 (structure generators)", "",
+            comparison.markdown(table1.drop(columns=["notebook"]),
+                                percent=("struct_valid", "comp_valid", "valid", "cov_r", "cov_p")),
+            "## Table 2 (MatGAN)", "", comparison.markdown(table2, percent=comparison.TABLE2_PERCENT) if len(table2) else "(notebook 03 has not run)\n",
+            "## Table 3 (targets shared by two or more methods)", "",
+            comparison.markdown(shared_rows, percent=("success_rate", "valid", "unique", "novel", "data_share")),
+            "## Table 3 (every targeted row)", "",
+            comparison.markdown(table3[columns], percent=("success_rate", "valid", "unique", "novel", "data_share"))]
+report = root / "comparison.md"
+report.write_text("\n".join(sections))
+metrics = {
+    "notebooks": status.to_dict("records"),
+    "table1": table1.to_dict("records"),
+    "table2": table2.to_dict("records"),
+    "table3": table3.drop(columns=["window"]).to_dict("records"),
+    "shared_tasks": shared,
+}
+path = results.write_results(out, "09_comparison", cfg, metrics, train_split=train_split, eval_split=eval_split,
+                             timings={"total": time.perf_counter() - started},
+                             files={"comparison": report, "tradeoffs": out / "table3_tradeoffs.png"})
+print(f"results -> {path}; tables -> {report}")
+
+# %% [markdown]
+# ## Explore
+#
+# 1. **Same target, different budget.** Re-run notebook 08 with `birds=2000` and notebook 05 with
+#    `n_samples=2000`, then this notebook. Which moves more: the success rate or the cost?
+# 2. **A new shared target.** Add `"Perov-5 heat_ref 1.5 eV/atom"` to notebook 06's `TASKS`
+#    (notebook 05 already aims at it). Predict which method wins there before you run it.
+# 3. **Profiles matter.** Point `results_dir` at a `smoke` run and at a `full` run. Which
+#    conclusions survive the change of scale?

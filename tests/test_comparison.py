@@ -1,0 +1,94 @@
+"""The scoreboard reads the notebooks' results files and compares like with like."""
+import json
+import math
+
+import pytest
+
+from matlib import comparison
+
+
+def write(root, stem, metrics, profile="full", hardware="NVIDIA H200", timings=None, files=None):
+    folder = root / stem
+    folder.mkdir(parents=True)
+    (folder / "results.json").write_text(json.dumps({
+        "notebook": stem, "profile": profile, "hardware": hardware, "train_split": "val", "eval_split": "test",
+        "metrics": metrics, "timings_s": timings or {"total": 60.0}, "files": files or {}}))
+
+
+def row(task, method, rate, n=100, seconds=10.0, **extra):
+    return {"task": task, "method": method, "success_rate": rate, "n_success": round(rate * n), "n": n,
+            "valid": 0.9, "unique": 1.0, "novel": 0.8, "seconds": seconds, "judge": "judge", **extra}
+
+
+@pytest.fixture
+def root(tmp_path):
+    perov = "Perov-5 heat_ref 0.5 eV/atom"
+    write(tmp_path, "05_con_cdvae", {"success": [row(perov, "Con-CDVAE", 0.4, data_share=0.14),
+                                                 row("band gap 3 eV", "Con-CDVAE", 0.2)],
+                                     "windows": {perov: {"heat_ref": [0.25, 0.75]}, "band gap 3 eV": {}}})
+    write(tmp_path, "06_adapters_guidance", {
+        "success": [{**row("band gap 3 eV", "band gap, adapters", 0.1), "gamma": 2.0, "sampling_seconds": 5.0}],
+        "windows": {"band gap 3 eV": [2.5, 3.5]}, "data_share_in_window": {"band gap 3 eV": {"val": 0.054}}})
+    write(tmp_path, "08_latent_swarm", {
+        "task": {"dataset": "perov_5", "property": "heat_ref", "target": 0.5, "window": [0.25, 0.75], "judge": "j"},
+        "data_share_in_window": {"val": 0.143},
+        "final_round": [{"method": "bird swarm, box ±6", "n": 1000, "success_rate": 0.38, "valid": 0.9,
+                         "unique": 0.3, "novel": 0.8},
+                        {"method": "random prior", "n": 1000, "success_rate": 0.0, "valid": 0.9,
+                         "unique": 0.9, "novel": 0.8}]},
+        profile="teach", hardware="CPU", timings={"total": 100.0, "decode_and_judge": 40.0})
+    write(tmp_path, "02_cdvae", {"generation": {"perov_5": {"struct_valid": 0.99, "comp_valid": 0.91, "cov_r": 0.92,
+                                                            "cov_p": 0.71}}})
+    return tmp_path
+
+
+def test_targeted_rows_share_one_schema_and_name_their_conditions(root):
+    found = comparison.collect(root)
+    assert set(found) == {"02_cdvae", "05_con_cdvae", "06_adapters_guidance", "08_latent_swarm"}
+    table = comparison.targeted_table(found)
+    assert len(table) == 5 and table["profile"].notna().all() and table["hardware"].notna().all()
+    swarm = table[table.method == "bird swarm, box ±6"].iloc[0]
+    assert swarm.task == "Perov-5 heat_ref 0.5 eV/atom" and swarm.n_success == 380
+    assert swarm.seconds == pytest.approx(20.0)                      # 40 s shared by two searches
+    assert swarm.seconds_per_1000_successes == pytest.approx(1000 * 20.0 / 380)
+    assert math.isnan(table[table.method == "random prior"].iloc[0].seconds_per_1000_successes)  # no success, no price
+    adapters = table[table.notebook == "06_adapters_guidance"].iloc[0]
+    assert adapters.method == "band gap, adapters, γ = 2" and adapters.seconds == 5.0 and adapters.data_share == 0.054
+    assert comparison.shared_tasks(table) == ["Perov-5 heat_ref 0.5 eV/atom", "band gap 3 eV"]
+
+
+def test_structure_table_puts_published_rows_beside_ours(root):
+    table = comparison.structure_table(comparison.collect(root))
+    assert list(table.method) == ["CDVAE (ours)", "CDVAE (paper)"]    # only datasets we ran
+    assert table.iloc[1].cov_p == pytest.approx(0.9846) and table.iloc[1].train_split == "train"
+    assert comparison.composition_table(comparison.collect(root)).empty
+
+
+def test_task_names_match_the_notebooks_labels():
+    assert comparison.task_name("perov_5", "heat_ref", 0.5) == "Perov-5 heat_ref 0.5 eV/atom"
+    assert comparison.task_name("mp_20", "band_gap", 3.0) == "band gap 3 eV"
+    assert comparison.task_name("mp_20", "formation_energy_per_atom", -2.0) == "formation energy -2 eV/atom"
+
+
+def test_markdown_prints_percentages_and_gaps(root):
+    table = comparison.targeted_table(comparison.collect(root))
+    text = comparison.markdown(table[["method", "success_rate", "seconds_per_1000_successes"]],
+                               percent=("success_rate",))
+    lines = text.splitlines()
+    assert lines[0] == "| method | success_rate | seconds_per_1000_successes |"
+    assert "| bird swarm, box ±6 | 38.0 | 52.6 |" in lines and "| random prior | 0.0 | – |" in lines
+    assert comparison.markdown(table.iloc[:0]) == "(no rows)\n"
+
+
+def test_the_main_job_summary_carries_notebook_09s_tables(tmp_path):
+    from matlib import runner
+    (tmp_path / "comparison.md").write_text("# Comparison of the methods\n\n| a |\n")
+    assert runner.main(["--profile", "smoke", "--out", str(tmp_path), "--only", "99"]) == 0   # no notebook matches
+    summary = (tmp_path / "summary.md").read_text()
+    assert summary.startswith("# Run summary") and "# Comparison of the methods" in summary
+
+
+def test_markdown_never_prints_nan(root):
+    table = comparison.structure_table(comparison.collect(root))
+    text = comparison.markdown(table, percent=("cov_p",))
+    assert "nan" not in text.lower() and "| CDVAE (paper) | perov_5 |" in text and "| 98.5 |" in text
