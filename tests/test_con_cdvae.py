@@ -181,3 +181,12 @@ def test_one_sample_frame_serves_many_windows():
     only_a, _ = window_report(card, judge_values(structures, judge_a), (4.25, 4.55))
     assert only_a["n_success"] >= summary["n_success"]
     assert frame["judged_atoms"].iloc[-2] == 2
+
+
+def test_matched_fill_works_in_chunks_for_many_samples():
+    reference = torch.stack([torch.linspace(-4, 0, 400), torch.linspace(8, 0, 400)], 1)
+    targets = torch.full((1300, 2), float("nan"))
+    targets[:, 0] = -4.0
+    filled = fill_missing(targets, reference, torch.Generator().manual_seed(0), nearest=10)
+    assert filled.shape == (1300, 2) and (filled[:, 0] == -4.0).all()
+    assert filled[:, 1].min() >= reference[9, 1] - 1e-6            # only the ten rows nearest -4 eV/atom

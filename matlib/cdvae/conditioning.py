@@ -213,14 +213,19 @@ def fill_missing(targets: torch.Tensor, reference: torch.Tensor, generator: torc
         rows = torch.randint(0, len(reference), (len(targets),), generator=generator, device=targets.device)
     else:
         scale = torch.ones(targets.shape[1], device=targets.device) if scale is None else scale.to(targets.device)
-        gaps = ((reference[None] - targets[:, None].nan_to_num(0.0)) / scale) ** 2          # (B, R, P)
-        distance = torch.where(given[:, None], gaps, torch.zeros_like(gaps)).sum(-1)
-        # a tiny random jitter breaks ties at random (and makes rows with no targets pick uniformly)
-        distance = distance + 1e-6 * torch.rand(distance.shape, device=targets.device, generator=generator)
-        closest = distance.topk(min(nearest, len(reference)), dim=1, largest=False).indices
-        pick = torch.randint(0, closest.shape[1], (len(targets), 1), generator=generator, device=targets.device)
-        rows = closest.gather(1, pick).squeeze(1)
+        rows = torch.cat([_matched_rows(targets[i:i + 512], given[i:i + 512], reference, scale, nearest, generator)
+                          for i in range(0, len(targets), 512)])        # chunks bound the (B, R, P) distances
     return torch.where(given, targets, reference[rows])
+
+
+def _matched_rows(targets, given, reference, scale, nearest, generator):
+    gaps = ((reference[None] - targets[:, None].nan_to_num(0.0)) / scale) ** 2          # (B, R, P)
+    distance = torch.where(given[:, None], gaps, torch.zeros_like(gaps)).sum(-1)
+    # a tiny random jitter breaks ties at random (and makes rows with no targets pick uniformly)
+    distance = distance + 1e-6 * torch.rand(distance.shape, device=targets.device, generator=generator)
+    closest = distance.topk(min(nearest, len(reference)), dim=1, largest=False).indices
+    pick = torch.randint(0, closest.shape[1], (len(targets), 1), generator=generator, device=targets.device)
+    return closest.gather(1, pick).squeeze(1)
 
 
 __all__ = ["CRYSTAL_SYSTEMS", "crystal_system_index", "ConditionSpec", "ScalarEmbedding", "ClassEmbedding",
