@@ -133,7 +133,7 @@ print(cfg.as_dict(), "->", out, "| stage 1 starts from:", base_stem or "a fresh 
 #
 # A network reads a formation energy of −1.7 eV/atom badly as one raw number: a single input can
 # only scale a weight. Con-CDVAE expands it on Gaussians centred on a fixed grid (every 0.5 eV/atom
-# here, width = the spacing), so nearby values give overlapping patterns and distant ones do not;
+# for MP-20's formation energy, width = the spacing), so nearby values give overlapping patterns and distant ones do not;
 # an MLP turns those features into 64 numbers. A class (the crystal system) gets a learned vector
 # from a table. All properties' vectors are concatenated and mixed into one condition c.
 
