@@ -56,17 +56,22 @@ class Minibatches:
             yield self.cache.get(order[start:start + self.batch_size])
 
 
+def shuffled_indices(count: int, batch_size: int, seed: int = 0, device=None):
+    """Endless shuffled epochs of index mini-batches over ``count`` items, on ``device``."""
+    generator = torch.Generator().manual_seed(seed)
+    while True:
+        order = torch.randperm(count, generator=generator).to(device)
+        # full batches only (a short last one would skew the loss), unless the set is smaller than one batch
+        for start in range(0, max(count - batch_size, 0) + 1, batch_size):
+            yield order[start:start + batch_size]
+
+
 def crystal_minibatches(batch: CrystalBatch, batch_size: int, seed: int = 0, values: torch.Tensor | None = None):
     """Endless shuffled epochs of crystal mini-batches, sliced on the batch's own device.
 
     With ``values`` (one per crystal, e.g. property labels) each item is ``(minibatch, its values)``.
     """
-    generator = torch.Generator().manual_seed(seed)
     if values is not None:
         values = values.to(batch.device)
-    while True:
-        order = torch.randperm(len(batch), generator=generator).to(batch.device)
-        # full batches only (a short last one would skew the loss), unless the set is smaller than one batch
-        for start in range(0, max(len(order) - batch_size, 0) + 1, batch_size):
-            chosen = order[start:start + batch_size]
-            yield batch.select(chosen) if values is None else (batch.select(chosen), values[chosen])
+    for chosen in shuffled_indices(len(batch), batch_size, seed, batch.device):
+        yield batch.select(chosen) if values is None else (batch.select(chosen), values[chosen])

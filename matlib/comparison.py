@@ -97,8 +97,8 @@ def _targeted_rows(stem: str, res: dict) -> list[dict]:
         seconds = res["timings_s"].get("decode_and_judge", np.nan) / max(len(metrics["final_round"]), 1)
         return [{**r, "task": task_name(task["dataset"], task["property"], task["target"]),
                  "n_success": round(r["success_rate"] * r["n"]), "seconds": seconds, "judge": task["judge"],
-                 "window": task["window"], "data_share": share.get(res.get("train_split"), np.nan)
-                 if isinstance(share, dict) else share} for r in metrics["final_round"]]
+                 "window": task["window"], "data_share": share.get(res.get("train_split"), np.nan)}
+                for r in metrics["final_round"]]
     raise ValueError(f"{stem} is not a targeted-generation notebook")
 
 
@@ -117,7 +117,7 @@ def targeted_table(found: dict[str, dict]) -> pd.DataFrame:
                                         "profile", "train_split", "hardware"])
     seconds = pd.to_numeric(table["seconds"], errors="coerce")
     successes = pd.to_numeric(table["n_success"], errors="coerce")
-    table["seconds_per_1000_successes"] = np.where(successes > 0, 1000 * seconds / successes.where(successes > 0), np.nan)
+    table["seconds_per_1000_successes"] = 1000 * seconds / successes.where(successes > 0)   # no success, no price
     return table
 
 

@@ -12,6 +12,7 @@ from matlib.cdvae import (ConCDVAE, ConditionSpec, LangevinConfig, LatentPrior, 
                           fill_missing, generate, latent_minibatches, store)
 from matlib.cdvae.conditioning import ConditionEncoder, check_targets
 from matlib.evaluation.targeted import judge_values, sample_frame, targeted_report, window_report
+from matlib.latent_search import encode_posteriors
 from matlib.training import fit
 from test_cdvae import rocksalt_like, tiny
 
@@ -80,7 +81,7 @@ def test_stage_one_trains_the_predictor_and_bends_z_cond():
     assert run.last("predictor") < 0.5 * first["predictor"].item()
     z = torch.randn(3, model.config.cdvae.latent)
     assert not torch.allclose(model.z_cond(z, values[:3]), z)       # the mixer has learnt to use c
-    predicted = model.predictor(model.encode_mean(batch))
+    predicted = model.predictor(encode_posteriors(model.cdvae, batch)[0])
     assert predicted[:6, 0].mean() < predicted[6, 0]                # the low-energy crystals read as low
 
 

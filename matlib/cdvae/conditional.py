@@ -84,13 +84,6 @@ class ConCDVAE(nn.Module):
                           + self.config.predictor_weight * losses["predictor"])
         return losses
 
-    @torch.no_grad()
-    def encode_mean(self, batch: CrystalBatch, graph=None) -> torch.Tensor:
-        """μ(x): the latents the stage-2 prior learns to produce."""
-        self.eval()
-        mu, _, _ = self.cdvae.encoder(batch, None, graph)
-        return mu.float()
-
 
 @dataclass
 class ConditionedSamples:
@@ -118,8 +111,7 @@ def generate(model: ConCDVAE, prior: LatentPrior, targets: torch.Tensor, referen
     targets = targets.to(model.device, torch.float32)
     if not allow_extrapolation:
         check_targets(model.conditions, targets)
-    spread = torch.tensor([s.hi - s.lo if s.kind == "scalar" else 1.0 for s in model.conditions],
-                          device=model.device)
+    spread = torch.tensor([s.spread for s in model.conditions], device=model.device)
     if fill not in ("random", "matched"):
         raise ValueError(f"fill must be 'random' or 'matched', not {fill!r}")
     conditions = fill_missing(targets, reference.to(model.device), generator,

@@ -75,6 +75,11 @@ class ConditionSpec:
     def unscale(self, scaled: torch.Tensor) -> torch.Tensor:
         return scaled * (self.hi - self.lo) + self.lo
 
+    @property
+    def spread(self) -> float:
+        """The scale distances between values are measured in: the grid's width (a class: 1)."""
+        return self.hi - self.lo if self.kind == "scalar" else 1.0
+
     def as_dict(self) -> dict:
         return asdict(self)
 
@@ -137,13 +142,12 @@ class PropertyPredictor(nn.Module):
     def __init__(self, specs: tuple[ConditionSpec, ...], latent: int, hidden: int = 256):
         super().__init__()
         self.specs = tuple(specs)
-        outputs = sum(1 if s.kind == "scalar" else s.classes for s in self.specs)
-        self.net = mlp(latent, hidden, outputs, layers=2)
+        self.sizes = [1 if s.kind == "scalar" else s.classes for s in self.specs]
+        self.net = mlp(latent, hidden, sum(self.sizes), layers=2)
 
     def split(self, out: torch.Tensor) -> list[torch.Tensor]:
-        sizes = [1 if s.kind == "scalar" else s.classes for s in self.specs]
         return [part.squeeze(-1) if s.kind == "scalar" else part
-                for s, part in zip(self.specs, torch.split(out, sizes, -1))]
+                for s, part in zip(self.specs, torch.split(out, self.sizes, -1))]
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         """Predicted property values (B, P) in their own units (class: the most likely index)."""

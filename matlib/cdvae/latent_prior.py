@@ -18,6 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..batching import shuffled_indices
 from ..diffusion.denoiser import time_features
 from .conditioning import ConditionEncoder, ConditionSpec
 
@@ -115,12 +116,8 @@ class LatentPrior(nn.Module):
 
 def latent_minibatches(latents: torch.Tensor, properties: torch.Tensor, batch_size: int, seed: int = 0):
     """Endless shuffled epochs of (latents, properties) pairs for ``training.fit``."""
-    generator = torch.Generator().manual_seed(seed)
-    while True:
-        order = torch.randperm(len(latents), generator=generator).to(latents.device)
-        for start in range(0, max(len(order) - batch_size, 0) + 1, batch_size):
-            chosen = order[start:start + batch_size]
-            yield latents[chosen], properties[chosen]
+    for chosen in shuffled_indices(len(latents), batch_size, seed, latents.device):
+        yield latents[chosen], properties[chosen]
 
 
 def closest_to_target(candidates: torch.Tensor, predicted: torch.Tensor, targets: torch.Tensor,

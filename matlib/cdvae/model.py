@@ -46,7 +46,6 @@ class CDVAEConfig:
         return cls(encoder=GNNConfig(**encoder), decoder=DenoiserConfig(**values.pop("decoder")), **values)
 
 
-
 def _size(latent: int, hidden: int, encoder_dim: int, encoder_layers: int, decoder_dim: int, decoder_layers: int,
           levels: int = 50) -> dict:
     return dict(latent=latent, hidden=hidden, levels=levels,
@@ -58,6 +57,7 @@ def _size(latent: int, hidden: int, encoder_dim: int, encoder_layers: int, decod
 MODEL_SIZES = {"tiny": _size(32, 64, 32, 2, 48, 2, levels=10),   # proves the pipeline
                "small": _size(128, 128, 64, 3, 160, 4),          # 1.1 M: the committed Perov-5 checkpoint
                "large": _size(256, 256, 128, 4, 192, 4)}         # 2.1 M
+
 
 class CDVAE(nn.Module):
     def __init__(self, config: CDVAEConfig = CDVAEConfig()):

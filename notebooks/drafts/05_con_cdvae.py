@@ -66,6 +66,7 @@ from matlib.cdvae.conditioning import CRYSTAL_SYSTEMS, ConditionEncoder, LatentM
 from matlib.cdvae.latent_prior import PriorNetwork
 from matlib.evaluation import process_pool
 from matlib.evaluation.targeted import judge_values, sample_frame, window_report
+from matlib.latent_search import encode_posteriors
 from matlib.evaluation.success import in_window
 from matlib.training import fit
 
@@ -184,7 +185,7 @@ else:
     base = CDVAE.from_data(train_batch, **MODEL_SIZES[cfg.model_size]).to(cfg.device)
 model = ConCDVAE.from_cdvae(base, specs)
 with torch.no_grad():
-    z_check = model.encode_mean(train_batch.select(torch.arange(min(64, len(train_batch)))).to(cfg.device))
+    z_check, _ = encode_posteriors(model.cdvae, train_batch.select(torch.arange(min(64, len(train_batch)))).to(cfg.device))
     gap = (model.z_cond(z_check, train_values[:len(z_check)]) - z_check).abs().max().item()
 print(f"max |z_cond - z| before training: {gap:.1e}")
 counts = {name: sum(p.numel() for p in part.parameters()) for name, part in
@@ -229,16 +230,8 @@ fig.tight_layout()
 # on held-out crystals (it reads z, so this is how much of the property z carries).
 
 # %%
-test_batch = test_set.batch()
-
-
-def encode_means(batch):
-    chunks = [model.encode_mean(batch.select(torch.arange(i, min(i + 512, len(batch)))).to(cfg.device))
-              for i in range(0, len(batch), 512)]
-    return torch.cat(chunks)
-
-
-mu_train, mu_test = encode_means(train_batch), encode_means(test_batch)
+mu_train, _ = encode_posteriors(model.cdvae, train_batch.to(cfg.device))
+mu_test, _ = encode_posteriors(model.cdvae, test_set.batch().to(cfg.device))
 with torch.no_grad():
     predicted_test = model.predictor(mu_test).cpu()
 pca = PCA(2, random_state=seed).fit(mu_train.cpu().numpy())
@@ -308,7 +301,7 @@ print(f"prior: {sum(p.numel() for p in prior.parameters()):,} parameters, {prior
 # %%
 generator = torch.Generator(device=cfg.device).manual_seed(seed)
 first_scalar = scalar_columns[0]
-spread = torch.tensor([s.hi - s.lo if s.kind == "scalar" else 1.0 for s in specs])
+spread = torch.tensor([s.spread for s in specs])
 probe = np.linspace(np.percentile(train_values[:, first_scalar], 5), np.percentile(train_values[:, first_scalar], 95), 5)
 probe_rows = []
 with torch.no_grad():
@@ -317,9 +310,8 @@ with torch.no_grad():
         asked[:, first_scalar] = float(value)
         filled = fill_missing(asked.to(cfg.device), train_values.to(cfg.device), generator, nearest=100,
                               scale=spread)
-        z_probe = prior.sample(filled, generator)
-        probe_rows.append(dict(target=float(value), predicted_mean=float(model.predictor(z_probe)[:, first_scalar].mean()),
-                               predicted_std=float(model.predictor(z_probe)[:, first_scalar].std())))
+        read = model.predictor(prior.sample(filled, generator))[:, first_scalar]
+        probe_rows.append(dict(target=float(value), predicted_mean=float(read.mean()), predicted_std=float(read.std())))
     unconditional = prior.sample(fill_missing(torch.full((500, len(specs)), float("nan"), device=cfg.device),
                                               train_values.to(cfg.device), generator), generator)
 probe_table = pd.DataFrame(probe_rows)
@@ -363,6 +355,12 @@ reference = train_values.to(cfg.device)
 column_of = {s.name: i for i, s in enumerate(specs)}
 known = train_set.structures
 rows, generated = [], {}
+data_share = {}   # the training crystals already in every window of a task
+for task, task_targets in tasks.items():
+    inside = np.ones(len(train_set), dtype=bool)
+    for name, (t, h) in task_targets.items():
+        inside &= in_window(train_values[:, column_of[name]].numpy(), t - h, t + h)
+    data_share[task] = float(inside.mean())
 
 
 def scorecard(structures):
@@ -376,11 +374,8 @@ def score(task, method, structures, card, seconds):
     (prop, (target, half)), *others = tasks[task].items()
     summary, per_sample = window_report(frame, judged[prop], (target - half, target + half),
                                         also={name: (judged[name], (t - h, t + h)) for name, (t, h) in others})
-    share = np.ones(len(train_set), dtype=bool)
-    for name, (t, h) in tasks[task].items():
-        share &= in_window(train_values[:, column_of[name]].numpy(), t - h, t + h)
     generated[(task, method)] = (structures, per_sample)
-    rows.append(dict(task=task, method=method, **summary, data_share=float(share.mean()), seconds=seconds,
+    rows.append(dict(task=task, method=method, **summary, data_share=data_share[task], seconds=seconds,
                      judge=judge_for[prop].describe()))
 
 
