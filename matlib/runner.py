@@ -1,11 +1,18 @@
 """The main job: execute every notebook in order with papermill and summarise their results.
 
     python -m matlib.runner --profile auto --out outputs      (what `make run` does)
+    python -m matlib.runner --profile full --gpus 0 1         (two notebooks at a time, one per GPU)
+    python -m matlib.runner --only 05 08 --out outputs        (a part; the summary covers every run in outputs/)
+
+Each run appends a row to `<out>/runs.jsonl`, so a main job split over several calls (or machines
+sharing one results folder) still ends with one `summary.md`.
 """
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -13,6 +20,19 @@ from pathlib import Path
 from .config import resolve_profile
 from .paths import project_root
 from .results import RESULTS_NAME, read_results
+
+RUNS_LOG = "runs.jsonl"
+
+# What a notebook reads from another one's run, when both are in the same job: the judges notebook 01
+# writes (its `full` run replaces them), and notebook 02's CDVAE beside the results of 05 and 08.
+NEEDS = {
+    "02_cdvae": ("01_periodic_gnn",),
+    "04_diffusion": ("01_periodic_gnn",),
+    "05_con_cdvae": ("01_periodic_gnn", "02_cdvae"),
+    "06_adapters_guidance": ("01_periodic_gnn",),
+    "08_latent_swarm": ("01_periodic_gnn", "02_cdvae"),
+}
+LAST = "09_comparison"          # reads every other notebook's results
 
 
 def notebooks(folder: Path | None = None) -> list[Path]:
@@ -35,6 +55,65 @@ def execute(notebook: Path, out_root: Path, profile: str, parameters: dict | Non
                                kernel_name="python3", cwd=str(notebook.parent), progress_bar=False,
                                execution_timeout=timeout)
     return out_dir / RESULTS_NAME
+
+
+def prerequisites(name: str, job: list[str]) -> list[str]:
+    """The notebooks of this job that must finish before `name` starts."""
+    if name == LAST:
+        return [n for n in job if n != LAST]
+    return [n for n in NEEDS.get(name, ()) if n in job]
+
+
+def schedule(job: list[str], slots: list[str], start, poll_seconds: float = 5.0) -> dict[str, int]:
+    """Run `job` on `slots` (one notebook per slot at a time), in order, each once its prerequisites finish.
+
+    `start(name, slot)` launches a notebook and returns something with `.poll()` (None while running,
+    else an exit code), like `subprocess.Popen`. Returns the exit code of every notebook; one whose
+    prerequisite failed still runs, as the sequential job does (it falls back to committed files).
+    """
+    pending, running, codes = list(job), {}, {}
+    free = list(slots)
+    while pending or running:
+        for name, (handle, slot) in list(running.items()):
+            code = handle.poll()
+            if code is not None:
+                codes[name] = code
+                free.append(slot)
+                del running[name]
+        for name in list(pending):
+            if not free:
+                break
+            if all(p in codes for p in prerequisites(name, job)):
+                slot = free.pop(0)
+                running[name] = (start(name, slot), slot)
+                pending.remove(name)
+        if running:
+            time.sleep(poll_seconds)
+    return codes
+
+
+def record(out_root: Path, row: dict) -> None:
+    with open(out_root / RUNS_LOG, "a") as fh:
+        fh.write(json.dumps(row) + "\n")
+
+
+def recorded_runs(out_root: Path) -> list[dict]:
+    """The latest run of each notebook in `out_root`, in notebook order, with its results when it wrote them."""
+    path = out_root / RUNS_LOG
+    latest = {}
+    if path.exists():
+        for line in path.read_text().splitlines():
+            if line.strip():
+                row = json.loads(line)
+                latest[row["notebook"]] = row
+    rows = []
+    for name in sorted(latest):
+        row = dict(latest[name])
+        results = out_root / name / RESULTS_NAME
+        if row["status"] == "ok" and results.exists():
+            row["results"] = read_results(results)
+        rows.append(row)
+    return rows
 
 
 def summary_markdown(rows: list[dict]) -> str:
@@ -69,38 +148,75 @@ def _fmt(v) -> str:
     return f"{v:.4g}" if isinstance(v, float) else str(v)
 
 
+def run_one(notebook: Path, out_root: Path, profile: str) -> bool:
+    print(f"[{profile}] {notebook.name} ...", flush=True)
+    start = time.perf_counter()
+    row = {"notebook": notebook.stem, "profile": profile,
+           "gpus": os.environ.get("CUDA_VISIBLE_DEVICES")}
+    try:
+        execute(notebook, out_root, profile)
+        row["status"] = "ok"
+    except Exception as err:  # keep going: later notebooks may not depend on this one
+        row["status"] = f"failed: {type(err).__name__}"
+        print(f"  failed: {err}", file=sys.stderr)
+    row["seconds"] = time.perf_counter() - start
+    print(f"  {notebook.stem}: {row['status']} in {row['seconds'] / 60:.1f} min", flush=True)
+    record(out_root, row)
+    return row["status"] == "ok"
+
+
+def run_parallel(chosen: list[Path], out_root: Path, profile: str, gpus: list[str]) -> bool:
+    """One child process per notebook, each pinned to one GPU; logs in `<out>/logs/`."""
+    (out_root / "logs").mkdir(exist_ok=True)
+    by_name = {nb.stem: nb for nb in chosen}
+    logs = []
+
+    def start(name: str, gpu: str):
+        log = open(out_root / "logs" / f"{name}.log", "w")
+        logs.append(log)
+        print(f"[{profile}] {name} on GPU {gpu}", flush=True)
+        env = {**os.environ, "CUDA_VISIBLE_DEVICES": gpu}
+        return subprocess.Popen([sys.executable, "-m", "matlib.runner", "--profile", profile, "--out",
+                                 str(out_root), "--only", name, "--no-summary"],
+                                stdout=log, stderr=subprocess.STDOUT, env=env)
+
+    codes = schedule([nb.stem for nb in chosen], gpus, start)
+    for log in logs:
+        log.close()
+    for name in by_name:
+        print(f"  {name}: exit {codes[name]}", flush=True)
+    return all(code == 0 for code in codes.values())
+
+
+def write_summary(out_root: Path) -> Path:
+    summary = summary_markdown(recorded_runs(out_root))
+    comparison = out_root / "comparison.md"          # notebook 09's tables, when it ran
+    if comparison.exists():
+        summary += "\n" + comparison.read_text()
+    path = out_root / "summary.md"
+    path.write_text(summary)
+    return path
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--profile", default="auto", help="smoke, teach, full, or auto (full with a GPU, else teach)")
     ap.add_argument("--out", default="outputs", type=Path)
     ap.add_argument("--only", nargs="*", help="notebook name prefixes to run, e.g. 00 02")
+    ap.add_argument("--gpus", nargs="*", help="GPU ids: run notebooks side by side, one per GPU, "
+                    "each once the notebooks it reads from have finished")
+    ap.add_argument("--no-summary", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     profile = resolve_profile(args.profile)
     args.out.mkdir(parents=True, exist_ok=True)
-    rows, failed = [], 0
-    for nb in notebooks():
-        if args.only and not any(nb.name.startswith(p) for p in args.only):
-            continue
-        print(f"[{profile}] {nb.name} ...", flush=True)
-        start = time.perf_counter()
-        row = {"notebook": nb.stem, "profile": profile}
-        try:
-            row["results"] = read_results(execute(nb, args.out, profile))
-            row["status"] = "ok"
-        except Exception as err:  # keep going: later notebooks may not depend on this one
-            failed += 1
-            row["status"] = f"failed: {type(err).__name__}"
-            print(f"  failed: {err}", file=sys.stderr)
-        row["seconds"] = time.perf_counter() - start
-        print(f"  {row['status']} in {row['seconds'] / 60:.1f} min", flush=True)
-        rows.append(row)
-    comparison = args.out / "comparison.md"          # notebook 09's tables, when it ran
-    summary = summary_markdown(rows)
-    if comparison.exists():
-        summary += "\n" + comparison.read_text()
-    (args.out / "summary.md").write_text(summary)
-    print(f"wrote {args.out / 'summary.md'}")
-    return 1 if failed else 0
+    chosen = [nb for nb in notebooks() if not args.only or any(nb.name.startswith(p) for p in args.only)]
+    if args.gpus:
+        ok = run_parallel(chosen, args.out, profile, args.gpus)
+    else:
+        ok = all([run_one(nb, args.out, profile) for nb in chosen])
+    if not args.no_summary:
+        print(f"wrote {write_summary(args.out)}")
+    return 0 if ok else 1
 
 
 if __name__ == "__main__":

@@ -92,3 +92,72 @@ def test_markdown_never_prints_nan(root):
     table = comparison.structure_table(comparison.collect(root))
     text = comparison.markdown(table, percent=("cov_p",))
     assert "nan" not in text.lower() and "| CDVAE (paper) | perov_5 |" in text and "| 98.5 |" in text
+
+
+class _FakeRun:
+    """A notebook run that finishes after `polls` polls, recording what ran alongside it."""
+
+    def __init__(self, name, slot, log, polls=2, code=0):
+        self.name, self.slot, self.log, self.left, self.code = name, slot, log, polls, code
+        log.append(("start", name, slot))
+
+    def poll(self):
+        self.left -= 1
+        if self.left > 0:
+            return None
+        self.log.append(("end", self.name, self.slot))
+        return self.code
+
+
+def _replay(log):
+    """Per step: which notebooks were running on which slot."""
+    running, seen = {}, []
+    for event, name, slot in log:
+        if event == "start":
+            assert slot not in running.values(), f"{name} started on busy slot {slot}"
+            running[name] = slot
+        else:
+            del running[name]
+        seen.append(dict(running))
+    return seen
+
+
+def test_schedule_waits_for_prerequisites_and_uses_each_gpu_once():
+    from matlib import runner
+    job = ["00_crystals_and_data", "01_periodic_gnn", "02_cdvae", "03_matgan", "05_con_cdvae",
+           "08_latent_swarm", "09_comparison"]
+    log = []
+    codes = runner.schedule(job, ["0", "1"], lambda n, s: _FakeRun(n, s, log, polls=1 + len(n) % 3),
+                            poll_seconds=0)
+    assert codes == {n: 0 for n in job}
+    started = {name: i for i, (event, name, _) in enumerate(log) if event == "start"}
+    finished = {name: i for i, (event, name, _) in enumerate(log) if event == "end"}
+    for later, earlier in [("02_cdvae", "01_periodic_gnn"), ("05_con_cdvae", "02_cdvae"),
+                           ("08_latent_swarm", "02_cdvae"), ("08_latent_swarm", "01_periodic_gnn")]:
+        assert started[later] > finished[earlier]
+    order = sorted(started, key=started.get)
+    ended = sorted(finished, key=finished.get)
+    assert order[-1] == "09_comparison" and set(ended[:-1]) == set(job) - {"09_comparison"}
+    assert max(len(state) for state in _replay(log)) == 2          # both GPUs were busy at once
+
+
+def test_schedule_runs_dependents_of_a_failed_notebook():
+    from matlib import runner
+    log = []
+    codes = runner.schedule(["02_cdvae", "08_latent_swarm"], ["0"],
+                            lambda n, s: _FakeRun(n, s, log, code=1 if n == "02_cdvae" else 0), poll_seconds=0)
+    assert codes == {"02_cdvae": 1, "08_latent_swarm": 0}
+
+
+def test_summary_covers_every_recorded_run_in_the_folder(tmp_path):
+    from matlib import runner
+    (tmp_path / "02_cdvae").mkdir()
+    (tmp_path / "02_cdvae" / "results.json").write_text(json.dumps(
+        {"hardware": "NVIDIA H200", "train_split": "val", "eval_split": "test", "metrics": {"validity": 0.99}}))
+    runner.record(tmp_path, {"notebook": "02_cdvae", "profile": "full", "status": "failed: X", "seconds": 60})
+    runner.record(tmp_path, {"notebook": "02_cdvae", "profile": "full", "status": "ok", "seconds": 480})
+    runner.record(tmp_path, {"notebook": "08_latent_swarm", "profile": "full", "status": "failed: Y", "seconds": 6})
+    text = runner.write_summary(tmp_path).read_text()
+    assert "| 02_cdvae | full | ok | 8.0 | NVIDIA H200 | val / test |" in text
+    assert "| 08_latent_swarm | full | failed: Y | 0.1 | - | - / - |" in text
+    assert "| validity | 0.99 |" in text and text.count("| 02_cdvae |") == 1
