@@ -70,6 +70,23 @@ def composition_table(found: dict[str, dict]) -> pd.DataFrame:
     return pd.DataFrame([{"method": "MatGAN (ours)", **res["metrics"]["table2"], **_conditions(res)}])
 
 
+CONSTRAINED_PERCENT = ("motif kept after sampling", "valid (CDVAE)", "passes screening (1-3)", "unique (of screened)",
+                       "novel (of screened)", "relaxes (of relaxed)", "motif kept after relaxation (of relaxed)",
+                       "passes all (est.)")
+
+
+def constrained_table(found: dict[str, dict]) -> pd.DataFrame:
+    """SCIGEN's funnel per lattice (notebook 07), with the sampling speed; empty when it has not run."""
+    if "07_scigen" not in found:
+        return pd.DataFrame()
+    res = found["07_scigen"]
+    speed = res["metrics"].get("sampling", {})
+    rows = [{"lattice": lattice, **values,
+             "crystals_per_second": speed.get(lattice, {}).get("crystals_per_second", np.nan), **_conditions(res)}
+            for lattice, values in res["metrics"]["retention"].items()]
+    return pd.DataFrame(rows)
+
+
 def task_name(dataset: str, prop: str, target: float) -> str:
     """The label the notebooks give a target, e.g. ``Perov-5 heat_ref 0.5 eV/atom``."""
     spec = get_spec(dataset)
@@ -115,16 +132,72 @@ def targeted_table(found: dict[str, dict]) -> pd.DataFrame:
                              "window": r.get("window"), **_conditions(found[stem])})
     table = pd.DataFrame(rows, columns=["task", "method", "notebook", *TABLE3_COLUMNS, "data_share", "judge", "window",
                                         "profile", "train_split", "hardware"])
+    table["window_range"] = [_window_text(w) for w in table["window"]]
     seconds = pd.to_numeric(table["seconds"], errors="coerce")
     successes = pd.to_numeric(table["n_success"], errors="coerce")
     table["seconds_per_1000_successes"] = 1000 * seconds / successes.where(successes > 0)   # no success, no price
     return table
 
 
+def _window_text(window) -> str:
+    """``[2.5, 3.5]``, or ``[-2.25, -1.75] & [2.5, 3.5]`` for a task with several properties."""
+    if isinstance(window, dict):
+        return " & ".join(_window_text(w) for w in window.values())
+    if window is None or (isinstance(window, float) and math.isnan(window)):
+        return "–"
+    lo, hi = window
+    return f"[{lo:g}, {hi:g}]"
+
+
+def judges_used(table: pd.DataFrame) -> str:
+    """The judges behind a Table 3, one line each (they are too long for a column)."""
+    names = sorted({j for j in table["judge"].dropna()})
+    return "".join(f"- {name}\n" for name in names) if names else ""
+
+
 def shared_tasks(table: pd.DataFrame) -> list[str]:
     """Targets that at least two notebooks aimed at: the rows that compare like with like."""
     counts = table.groupby("task")["notebook"].nunique()
     return sorted(counts[counts >= 2].index)
+
+
+SHOWN_TABLE3 = ["task", "window_range", "method", "notebook", "success_rate", "valid", "unique", "novel", "n",
+                "seconds_per_1000_successes", "data_share", "profile", "train_split", "hardware"]
+RATES = ("success_rate", "valid", "unique", "novel", "data_share")
+
+
+def shared_rows(table: pd.DataFrame) -> pd.DataFrame:
+    """Table 3 restricted to the shared targets, best first within each target."""
+    rows = table[table.task.isin(shared_tasks(table))][SHOWN_TABLE3]
+    return rows.sort_values(["task", "success_rate"], ascending=[True, False])
+
+
+def report(found: dict[str, dict], level: int = 1, extra: dict[str, str] | None = None,
+           every_targeted_row: bool = True, train_split: str = "val", eval_split: str = "test") -> str:
+    """The three tables as Markdown (``extra``: more titled sections after Table 3's shared targets)."""
+    h = "#" * level
+    table1, table2, table3 = structure_table(found), composition_table(found), targeted_table(found)
+    constrained = constrained_table(found)
+    sections = [f"{h} Comparison of the methods", "",
+                f"Trained on `{train_split}`, evaluated on `{eval_split}`; judges: notebook 01's GNNs. "
+                f"Every row names its profile and hardware.\n",
+                f"{h}# Table 1 (structure generators)", "",
+                markdown(table1.drop(columns=["notebook"]), percent=("struct_valid", "comp_valid", "valid", "cov_r",
+                                                                     "cov_p")),
+                f"{h}# Table 2 (MatGAN)", "",
+                markdown(table2, percent=TABLE2_PERCENT) if len(table2) else "(notebook 03 has not run)\n",
+                f"{h}# Structure constraints (SCIGEN on the joint diffusion model)", "",
+                markdown(constrained, percent=CONSTRAINED_PERCENT) if len(constrained)
+                else "(notebook 07 has not run)\n",
+                f"{h}# Table 3 (targets shared by two or more methods)", "",
+                markdown(shared_rows(table3), percent=RATES)]
+    if len(table3):
+        sections += ["Judges (success = valid and judged inside `window_range`):", "", judges_used(table3)]
+    for title, body in (extra or {}).items():
+        sections += [f"{h}# {title}", "", body]
+    if every_targeted_row:
+        sections += [f"{h}# Table 3 (every targeted row)", "", markdown(table3[SHOWN_TABLE3], percent=RATES)]
+    return "\n".join(sections)
 
 
 def markdown(frame: pd.DataFrame, percent: tuple[str, ...] = (), digits: int = 3) -> str:
@@ -136,7 +209,7 @@ def markdown(frame: pd.DataFrame, percent: tuple[str, ...] = (), digits: int = 3
         if column in percent:
             shown[column] = [("–" if pd.isna(v) else f"{100 * float(v):.1f}") for v in shown[column]]
         elif pd.api.types.is_float_dtype(shown[column]):
-            shown[column] = [("–" if pd.isna(v) else f"{v:.{digits}g}") for v in shown[column]]
+            shown[column] = [_number(v, digits) for v in shown[column]]
     header = "| " + " | ".join(map(str, shown.columns)) + " |"
     rule = "|" + "---|" * len(shown.columns)
     body = ["| " + " | ".join("–" if v is None or (isinstance(v, float) and math.isnan(v)) else str(v) for v in row)
@@ -144,5 +217,14 @@ def markdown(frame: pd.DataFrame, percent: tuple[str, ...] = (), digits: int = 3
     return "\n".join([header, rule, *body]) + "\n"
 
 
-__all__ = ["STRUCTURE_GENERATORS", "TARGETED", "GENERATORS", "TABLE2_PERCENT", "collect", "structure_table", "composition_table",
-           "task_name", "targeted_table", "shared_tasks", "markdown"]
+def _number(v: float, digits: int) -> str:
+    if pd.isna(v):
+        return "–"
+    if float(v).is_integer() or abs(v) >= 10 ** digits:     # counts and large costs read better whole
+        return f"{v:.0f}"
+    return f"{v:.{digits}g}"
+
+
+__all__ = ["STRUCTURE_GENERATORS", "TARGETED", "GENERATORS", "TABLE2_PERCENT", "SHOWN_TABLE3", "RATES",
+           "CONSTRAINED_PERCENT", "collect", "structure_table", "composition_table", "constrained_table", "task_name",
+           "targeted_table", "judges_used", "shared_tasks", "shared_rows", "report", "markdown"]

@@ -10,6 +10,7 @@ sharing one results folder) still ends with one `summary.md`.
 from __future__ import annotations
 
 import argparse
+import ast
 import json
 import os
 import subprocess
@@ -148,13 +149,13 @@ def _fmt(v) -> str:
     return f"{v:.4g}" if isinstance(v, float) else str(v)
 
 
-def run_one(notebook: Path, out_root: Path, profile: str) -> bool:
+def run_one(notebook: Path, out_root: Path, profile: str, parameters: dict | None = None) -> bool:
     print(f"[{profile}] {notebook.name} ...", flush=True)
     start = time.perf_counter()
     row = {"notebook": notebook.stem, "profile": profile,
-           "gpus": os.environ.get("CUDA_VISIBLE_DEVICES")}
+           "gpus": os.environ.get("CUDA_VISIBLE_DEVICES"), **({"parameters": parameters} if parameters else {})}
     try:
-        execute(notebook, out_root, profile)
+        execute(notebook, out_root, profile, parameters)
         row["status"] = "ok"
     except Exception as err:  # keep going: later notebooks may not depend on this one
         row["status"] = f"failed: {type(err).__name__}"
@@ -165,7 +166,7 @@ def run_one(notebook: Path, out_root: Path, profile: str) -> bool:
     return row["status"] == "ok"
 
 
-def run_parallel(chosen: list[Path], out_root: Path, profile: str, gpus: list[str]) -> bool:
+def run_parallel(chosen: list[Path], out_root: Path, profile: str, gpus: list[str], params: list[str]) -> bool:
     """One child process per notebook, each pinned to one GPU; logs in `<out>/logs/`."""
     (out_root / "logs").mkdir(exist_ok=True)
     by_name = {nb.stem: nb for nb in chosen}
@@ -176,9 +177,9 @@ def run_parallel(chosen: list[Path], out_root: Path, profile: str, gpus: list[st
         logs.append(log)
         print(f"[{profile}] {name} on GPU {gpu}", flush=True)
         env = {**os.environ, "CUDA_VISIBLE_DEVICES": gpu}
-        return subprocess.Popen([sys.executable, "-m", "matlib.runner", "--profile", profile, "--out",
-                                 str(out_root), "--only", name, "--no-summary"],
-                                stdout=log, stderr=subprocess.STDOUT, env=env)
+        command = [sys.executable, "-m", "matlib.runner", "--profile", profile, "--out", str(out_root),
+                   "--only", name, "--no-summary", *(["--param", *params] if params else [])]
+        return subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env)
 
     codes = schedule([nb.stem for nb in chosen], gpus, start)
     for log in logs:
@@ -198,6 +199,20 @@ def write_summary(out_root: Path) -> Path:
     return path
 
 
+def parse_parameters(items: list[str]) -> dict:
+    """`["seed=1", "rerun_missing=False", "dataset=mp_20"]` -> typed values (strings stay strings)."""
+    out = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            raise SystemExit(f"--param wants NAME=VALUE, not {item!r}")
+        try:
+            out[name] = ast.literal_eval(value)
+        except (ValueError, SyntaxError):
+            out[name] = value
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--profile", default="auto", help="smoke, teach, full, or auto (full with a GPU, else teach)")
@@ -205,15 +220,18 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--only", nargs="*", help="notebook name prefixes to run, e.g. 00 02")
     ap.add_argument("--gpus", nargs="*", help="GPU ids: run notebooks side by side, one per GPU, "
                     "each once the notebooks it reads from have finished")
+    ap.add_argument("--param", nargs="*", default=[], metavar="NAME=VALUE",
+                    help="a parameter for every notebook run, e.g. rerun_missing=False (values read as JSON/Python)")
     ap.add_argument("--no-summary", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     profile = resolve_profile(args.profile)
     args.out.mkdir(parents=True, exist_ok=True)
     chosen = [nb for nb in notebooks() if not args.only or any(nb.name.startswith(p) for p in args.only)]
+    parameters = parse_parameters(args.param)
     if args.gpus:
-        ok = run_parallel(chosen, args.out, profile, args.gpus)
+        ok = run_parallel(chosen, args.out, profile, args.gpus, args.param)
     else:
-        ok = all([run_one(nb, args.out, profile) for nb in chosen])
+        ok = all([run_one(nb, args.out, profile, parameters) for nb in chosen])
     if not args.no_summary:
         print(f"wrote {write_summary(args.out)}")
     return 0 if ok else 1

@@ -161,3 +161,11 @@ def test_summary_covers_every_recorded_run_in_the_folder(tmp_path):
     assert "| 02_cdvae | full | ok | 8.0 | NVIDIA H200 | val / test |" in text
     assert "| 08_latent_swarm | full | failed: Y | 0.1 | - | - / - |" in text
     assert "| validity | 0.99 |" in text and text.count("| 02_cdvae |") == 1
+
+
+def test_runner_parameters_are_typed_like_papermills():
+    from matlib import runner
+    assert runner.parse_parameters(["rerun_missing=False", "seed=1", "dataset=mp_20", "n=2.5"]) == \
+        {"rerun_missing": False, "seed": 1, "dataset": "mp_20", "n": 2.5}
+    with pytest.raises(SystemExit, match="NAME=VALUE"):
+        runner.parse_parameters(["rerun_missing"])

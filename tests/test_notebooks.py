@@ -172,6 +172,13 @@ def check_09(metrics, out_dir):
     assert all(r["profile"] == "smoke" and r["hardware"] for r in rows)          # every row says where it ran
     report = (out_dir.parent / "comparison.md").read_text()
     assert "Table 3" in report and "bird swarm, box ±6" in report and "Con-CDVAE" in report
+    best = metrics["best_candidates"]             # both re-runs write each crystal's target
+    assert best and {r["notebook"] for r in best} <= {"05_con_cdvae", "08_latent_swarm"}
+    assert all(r["rule"] == "nearest the target" and "target_heat_ref" in r for r in best)
+    for stem in {r["notebook"] for r in best}:
+        formulas = [r["formula"] for r in best if r["notebook"] == stem]
+        assert len(formulas) == len(set(formulas))
+    assert (out_dir / "best_candidates.extxyz").exists() and (out_dir / "best_candidates.png").exists()
 
 
 CHECKS = {"00_crystals_and_data": check_00, "01_periodic_gnn": check_01, "02_cdvae": check_02,

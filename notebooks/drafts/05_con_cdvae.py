@@ -494,9 +494,11 @@ pd.Series(summary).map("{:.1%}".format)
 # ## 10. Results
 
 # %%
-all_generated = [s for (task, method), (structures, _) in generated.items() if method == "Con-CDVAE"
-                 for s in structures if s is not None]
-xyz = crystal_io.write_extxyz(all_generated, out / "generated.extxyz")
+kept = [(task, s) for (task, method), (structures, _) in generated.items() if method == "Con-CDVAE"
+        for s in structures if s is not None]
+xyz = crystal_io.write_extxyz([s for _, s in kept], out / "generated.extxyz",   # each crystal says what it aimed at
+                              info=[{"task": task, **{f"target_{prop}": t for prop, (t, _) in tasks[task].items()}}
+                                    for task, _ in kept])
 stage1 = store.save(out / "checkpoint" / f"{dataset}_stage1", model, step=run.steps,
                     extra={"history": run.history},
                     metrics={"train_seconds": run.seconds, "train_split": train_split,

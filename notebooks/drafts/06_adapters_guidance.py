@@ -399,7 +399,8 @@ else:
 # %%
 main_structures, main_frame = generated[("band gap, adapters", CHOSEN_GAMMA)]
 xyz = crystal_io.write_extxyz(main_structures, out / "generated_band_gap.extxyz",
-                              info=[{"judged_band_gap": float(v), "valid": bool(ok)}
+                              info=[{"judged_band_gap": float(v), "valid": bool(ok),
+                                     "target_band_gap": TASKS["band gap 3 eV"][2]}
                                     for v, ok in zip(main_frame["judged"], main_frame["valid"])])
 metrics = {
     "base_model": {"checkpoint": base_stem.name, "train_steps": base_ckpt.step,

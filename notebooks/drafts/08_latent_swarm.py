@@ -350,7 +350,7 @@ else:
 # %%
 chosen = decoded[(best_name, rounds - 1)]
 xyz = crystal_io.write_extxyz(chosen, out / "swarm_candidates.extxyz",
-                              info=[{f"judged_{prop}": float(v), "valid": bool(ok)}
+                              info=[{f"judged_{prop}": float(v), "valid": bool(ok), f"target_{prop}": target}
                                     for v, ok in zip(frames_by_method[best_name]["judged"],
                                                      frames_by_method[best_name]["valid"])])
 metrics = {

@@ -37,6 +37,7 @@ train_split = "val"    # stated in the tables; the notebooks themselves say what
 eval_split = "test"
 
 # %%
+import functools
 import time
 from pathlib import Path
 
@@ -45,15 +46,16 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
-from matlib import comparison, config, results, viz
+from matlib import candidates, comparison, config, judges, results, viz
 from matlib import io as crystal_io
 from matlib.evaluation.validity import validity_table
 from matlib.runner import execute, notebooks
 
 cfg = config.resolve(profile, seed=seed, device=device, presets={
-    "smoke": dict(rerun=("05_con_cdvae", "08_latent_swarm"), gallery=2),
-    "teach": dict(rerun=comparison.GENERATORS, gallery=3),
-    "full": dict(rerun=comparison.GENERATORS, gallery=4),
+    # gallery: best crystals shown per generator; candidates: crystals read from each output file
+    "smoke": dict(rerun=("05_con_cdvae", "08_latent_swarm"), gallery=2, candidates=40),
+    "teach": dict(rerun=comparison.GENERATORS, gallery=3, candidates=200),
+    "full": dict(rerun=comparison.GENERATORS, gallery=4, candidates=300),
 })
 out = results.resolve_out_dir(out_dir, "09_comparison")
 root = Path(results_dir) if results_dir else out.parent
@@ -129,11 +131,8 @@ table2.T if len(table2) else "notebook 03 has not run"
 table3 = comparison.targeted_table(found)
 shared = comparison.shared_tasks(table3)
 print("shared targets:", shared or "none yet")
-columns = ["task", "method", "notebook", "success_rate", "valid", "unique", "novel", "n",
-           "seconds_per_1000_successes", "data_share", "profile", "hardware"]
-shared_rows = table3[table3.task.isin(shared)][columns].sort_values(["task", "success_rate"], ascending=[True, False])
-shared_rows.style.format({c: "{:.1%}" for c in ("success_rate", "valid", "unique", "novel", "data_share")}
-                         | {"seconds_per_1000_successes": "{:.0f}"}, na_rep="–")
+comparison.shared_rows(table3).style.format({c: "{:.1%}" for c in comparison.RATES}
+                                            | {"seconds_per_1000_successes": "{:.0f}"}, na_rep="–")
 
 # %%
 plotted = table3.dropna(subset=["success_rate"])
@@ -151,25 +150,61 @@ fig.tight_layout()
 fig.savefig(out / "table3_tradeoffs.png", dpi=120, bbox_inches="tight")
 
 # %% [markdown]
-# ## 5. A look at the crystals
+# ## 5. Each method's best candidates
 #
-# A few valid crystals from each generator's output file (the extxyz every notebook writes),
-# checked again here with the same validity test.
+# The same rule for every generator (`matlib.candidates`): valid crystals, one per formula, ranked
+# by notebook 01's judges run here, never by a method's own predictor. Crystals generated for a
+# target rank by how near their judged property is to it; unconditioned ones by the judged energy
+# (most stable first). Only the first crystals of each output file are read, to keep this quick.
 
 # %%
-gallery_rows = []
+judge = functools.cache(judges.load_judge)   # (dataset, property) -> notebook 01's judge, loaded once
+picked = []
 for stem, res in found.items():
-    file = next((Path(f) for label, f in res.get("files", {}).items()
-                 if str(f).endswith(".extxyz") and Path(f).exists()), None)
-    if file is None:
+    file, dataset = candidates.output_file(res, root, stem), candidates.dataset_of(stem, res)
+    if file is None or dataset is None:     # notebook 03 makes compositions, not crystals
         continue
-    crystals = crystal_io.read_extxyz(file)[:50]
-    valid = validity_table(crystals)
-    keep = [s for s, ok in zip(crystals, valid["struct_valid"] & valid["comp_valid"]) if ok][:cfg.gallery]
-    gallery_rows += [(stem, s) for s in keep]
-if gallery_rows:
-    viz.gallery([s for _, s in gallery_rows], [f"{stem[:2]}: {s.composition.reduced_formula}"
-                                               for stem, s in gallery_rows], cols=cfg.gallery)
+    structures, info = candidates.read_frames(file, limit=cfg.candidates)
+    valid = validity_table(structures, progress_bar=False)[["struct_valid", "comp_valid"]].all(axis=1).to_numpy()
+    targets = [candidates.frame_targets(i) or candidates.results_targets(stem, res) for i in info]
+    score, rule, judged = candidates.scores(structures, targets, dataset, functools.partial(judge, dataset),
+                                            candidates.half_widths(res))
+    for rank, i in enumerate(candidates.best(structures, valid, score, cfg.gallery), 1):
+        picked.append(dict(notebook=stem, rank=rank, formula=structures[i].composition.reduced_formula,
+                           dataset=dataset, rule=rule, **{f"judged_{p}": float(v[i]) for p, v in judged.items()},
+                           **{f"target_{p}": t for p, t in targets[i].items()}, structure=structures[i]))
+best_table = pd.DataFrame(picked)
+if len(best_table):
+    short = {"formation_energy_per_atom": "E_form", "band_gap": "gap"}
+    titles = [f"{r['notebook'][:2]}: {r['formula']}\n"
+              + ", ".join(f"{short.get(key[7:], key[7:])} {value:.2f}" for key, value in r.items()
+                          if key.startswith("judged_"))
+              for r in picked]
+    fig = viz.gallery(list(best_table.structure), titles, cols=cfg.gallery)
+    fig.savefig(out / "best_candidates.png", dpi=100, bbox_inches="tight")
+    crystal_io.write_extxyz(list(best_table.structure), out / "best_candidates.extxyz",
+                            info=[{k: v for k, v in r.items() if k != "structure" and pd.notna(v)} for r in picked])
+    crystal_io.write_cif_zip(list(best_table.structure), out / "best_candidates_cif.zip",
+                             names=[f"{r['notebook'][:2]}_{r['rank']}_{r['formula']}" for r in picked])
+best_table.drop(columns="structure", errors="ignore")
+
+# %% [markdown]
+# Turn any of them around in 3D (nglview in JupyterLab; a static picture elsewhere). The CIFs are in
+# `best_candidates_cif.zip` beside this notebook's results.
+
+# %%
+by_label = {f"{r['notebook'][:2]} #{r['rank']}: {r['formula']}": r["structure"] for r in picked}
+
+
+def show_candidate(label):
+    return viz.view(by_label[label], supercell=(2, 2, 2))
+
+
+if by_label and viz.widgets_enabled():
+    import ipywidgets as widgets
+    widgets.interact(show_candidate, label=widgets.Dropdown(options=list(by_label), description="candidate"))
+elif by_label:
+    show_candidate(next(iter(by_label)))
 
 # %% [markdown]
 # ## 6. Results
@@ -178,29 +213,24 @@ if gallery_rows:
 # `outputs/summary.md`) and to this notebook's `results.json`.
 
 # %%
-header = (f"Trained on `{train_split}`, evaluated on `{eval_split}`; judges: notebook 01's GNNs. "
-          f"Every row names its profile and hardware.\n")
-sections = ["# Comparison of the methods", "", header,
-            "## Table 1 (structure generators)", "",
-            comparison.markdown(table1.drop(columns=["notebook"]),
-                                percent=("struct_valid", "comp_valid", "valid", "cov_r", "cov_p")),
-            "## Table 2 (MatGAN)", "", comparison.markdown(table2, percent=comparison.TABLE2_PERCENT) if len(table2) else "(notebook 03 has not run)\n",
-            "## Table 3 (targets shared by two or more methods)", "",
-            comparison.markdown(shared_rows, percent=("success_rate", "valid", "unique", "novel", "data_share")),
-            "## Table 3 (every targeted row)", "",
-            comparison.markdown(table3[columns], percent=("success_rate", "valid", "unique", "novel", "data_share"))]
+best_shown = best_table.drop(columns="structure", errors="ignore")
+text = comparison.report(found, extra={"Best candidates (notebook 01's judges; valid, one per formula)":
+                                       comparison.markdown(best_shown)},
+                         train_split=train_split, eval_split=eval_split)
 report = root / "comparison.md"
-report.write_text("\n".join(sections))
+report.write_text(text)
 metrics = {
     "notebooks": status.to_dict("records"),
     "table1": table1.to_dict("records"),
     "table2": table2.to_dict("records"),
     "table3": table3.drop(columns=["window"]).to_dict("records"),
     "shared_tasks": shared,
+    "best_candidates": best_shown.to_dict("records"),
 }
 path = results.write_results(out, "09_comparison", cfg, metrics, train_split=train_split, eval_split=eval_split,
                              timings={"total": time.perf_counter() - started},
-                             files={"comparison": report, "tradeoffs": out / "table3_tradeoffs.png"})
+                             files={"comparison": report, "tradeoffs": out / "table3_tradeoffs.png",
+                                    "best_candidates": out / "best_candidates.extxyz"})
 print(f"results -> {path}; tables -> {report}")
 
 # %% [markdown]
