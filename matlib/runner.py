@@ -13,6 +13,7 @@ import argparse
 import ast
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -93,6 +94,14 @@ def schedule(job: list[str], slots: list[str], start, poll_seconds: float = 5.0)
     return codes
 
 
+class Stopped(Exception):
+    """The job was told to stop (SIGTERM, as `timeout` or a batch system sends)."""
+
+
+def _stop(signum, frame):
+    raise Stopped(f"signal {signum}")
+
+
 def record(out_root: Path, row: dict) -> None:
     with open(out_root / RUNS_LOG, "a") as fh:
         fh.write(json.dumps(row) + "\n")
@@ -157,35 +166,48 @@ def run_one(notebook: Path, out_root: Path, profile: str, parameters: dict | Non
     try:
         execute(notebook, out_root, profile, parameters)
         row["status"] = "ok"
+    except Stopped:
+        row["status"] = "stopped"
+        raise
     except Exception as err:  # keep going: later notebooks may not depend on this one
         row["status"] = f"failed: {type(err).__name__}"
         print(f"  failed: {err}", file=sys.stderr)
-    row["seconds"] = time.perf_counter() - start
-    print(f"  {notebook.stem}: {row['status']} in {row['seconds'] / 60:.1f} min", flush=True)
-    record(out_root, row)
+    finally:                  # a stopped run is recorded too, so the summary says what did not finish
+        row["seconds"] = time.perf_counter() - start
+        print(f"  {notebook.stem}: {row['status']} in {row['seconds'] / 60:.1f} min", flush=True)
+        record(out_root, row)
     return row["status"] == "ok"
 
 
 def run_parallel(chosen: list[Path], out_root: Path, profile: str, gpus: list[str], params: list[str]) -> bool:
     """One child process per notebook, each pinned to one GPU; logs in `<out>/logs/`."""
     (out_root / "logs").mkdir(exist_ok=True)
-    by_name = {nb.stem: nb for nb in chosen}
-    logs = []
+    children: list[tuple[subprocess.Popen, object]] = []
 
     def start(name: str, gpu: str):
         log = open(out_root / "logs" / f"{name}.log", "w")
-        logs.append(log)
         print(f"[{profile}] {name} on GPU {gpu}", flush=True)
         env = {**os.environ, "CUDA_VISIBLE_DEVICES": gpu}
         command = [sys.executable, "-m", "matlib.runner", "--profile", profile, "--out", str(out_root),
                    "--only", name, "--no-summary", *(["--param", *params] if params else [])]
-        return subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env)
+        child = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env)
+        children.append((child, log))
+        return child
 
-    codes = schedule([nb.stem for nb in chosen], gpus, start)
-    for log in logs:
-        log.close()
-    for name in by_name:
-        print(f"  {name}: exit {codes[name]}", flush=True)
+    try:
+        codes = schedule([nb.stem for nb in chosen], gpus, start)
+    except Stopped:          # pass the stop on: each child records its notebook as stopped
+        for child, _ in children:
+            if child.poll() is None:
+                child.terminate()
+        for child, _ in children:
+            child.wait()
+        raise
+    finally:
+        for _, log in children:
+            log.close()
+    for name, code in codes.items():
+        print(f"  {name}: exit {code}", flush=True)
     return all(code == 0 for code in codes.values())
 
 
@@ -228,10 +250,14 @@ def main(argv: list[str] | None = None) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     chosen = [nb for nb in notebooks() if not args.only or any(nb.name.startswith(p) for p in args.only)]
     parameters = parse_parameters(args.param)
-    if args.gpus:
-        ok = run_parallel(chosen, args.out, profile, args.gpus, args.param)
-    else:
-        ok = all([run_one(nb, args.out, profile, parameters) for nb in chosen])
+    signal.signal(signal.SIGTERM, _stop)
+    try:
+        if args.gpus:
+            ok = run_parallel(chosen, args.out, profile, args.gpus, args.param)
+        else:
+            ok = all([run_one(nb, args.out, profile, parameters) for nb in chosen])
+    except Stopped:
+        ok = False
     if not args.no_summary:
         print(f"wrote {write_summary(args.out)}")
     return 0 if ok else 1

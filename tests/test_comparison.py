@@ -169,3 +169,26 @@ def test_runner_parameters_are_typed_like_papermills():
         {"rerun_missing": False, "seed": 1, "dataset": "mp_20", "n": 2.5}
     with pytest.raises(SystemExit, match="NAME=VALUE"):
         runner.parse_parameters(["rerun_missing"])
+
+
+def test_a_stopped_run_is_recorded_and_ends_the_job(tmp_path, monkeypatch):
+    import os
+    import signal
+    import time as clock
+
+    from matlib import runner
+
+    def execute_until_told_to_stop(notebook, out_root, profile, parameters=None):
+        os.kill(os.getpid(), signal.SIGTERM)      # what `timeout` sends
+        clock.sleep(5)
+        raise AssertionError("the signal should have stopped the run")
+
+    monkeypatch.setattr(runner, "execute", execute_until_told_to_stop)
+    previous = signal.signal(signal.SIGTERM, runner._stop)
+    try:
+        with pytest.raises(runner.Stopped):
+            runner.run_one(tmp_path / "02_cdvae.ipynb", tmp_path, "full")
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    [row] = runner.recorded_runs(tmp_path)
+    assert row["notebook"] == "02_cdvae" and row["status"] == "stopped" and row["seconds"] < 5
