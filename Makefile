@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 PROFILE ?= auto
+GPUS    ?=
 export MATLIB_DATA ?= $(abspath ../shared/data)
 
 .PHONY: setup run test smoke lab clean
@@ -15,9 +16,10 @@ $(BIN)/.installed: pyproject.toml constraints.txt
 
 setup: $(BIN)/.installed
 
-## run: execute all notebooks in order (full on a GPU, teach otherwise) into outputs/
+## run: execute all notebooks in order (full on a GPU, teach otherwise) into outputs/;
+##      GPUS="0 1" runs them side by side, one per GPU
 run: setup
-	$(BIN)/python -m matlib.runner --profile $(PROFILE) --out outputs
+	$(BIN)/python -m matlib.runner --profile $(PROFILE) --out outputs $(if $(GPUS),--gpus $(GPUS))
 
 ## test: unit tests plus a papermill smoke run of every notebook
 test: setup

@@ -98,6 +98,7 @@ def scores(structures: Sequence[Structure], targets: Sequence[Mapping[str, float
             judged[prop] = np.asarray(judge(prop)(structures), dtype=float)
             wanted = np.array([t.get(prop, np.nan) for t in targets])
             total += np.where(np.isnan(wanted), 0.0, np.abs(judged[prop] - wanted) / (widths or {}).get(prop, 1.0))
+        total[[not t for t in targets]] = np.nan      # a crystal made for no target cannot be nearest one
         return total, "nearest the target", judged
     energy = get_spec(dataset).default_property
     values = np.asarray(judge(energy)(structures), dtype=float)

@@ -38,6 +38,9 @@ def test_scores_rank_by_distance_to_each_frames_target_in_half_widths():
     assert rule == "nearest the target"
     np.testing.assert_allclose(judged["band_gap"], [2.0, 3.0, 4.0])
     np.testing.assert_allclose(score, [2.0, 0.0, 2.0 + 0.0])     # |4-3|/0.5 + |-2-(-2)|/0.25
+    mixed, _, _ = candidates.scores(structures, [{}, {"band_gap": 3.0}, {}], "mp_20", judge)
+    assert np.isnan(mixed[[0, 2]]).all() and mixed[1] == 0.0
+    assert candidates.best(structures, [True] * 3, mixed, k=3) == [1]
 
 
 def test_scores_without_targets_rank_by_the_datasets_energy_judge():
