@@ -85,13 +85,14 @@ def test_stage_one_trains_the_predictor_and_bends_z_cond():
     assert predicted[:6, 0].mean() < predicted[6, 0]                # the low-energy crystals read as low
 
 
-def synthetic_prior(steps=400):
+def synthetic_prior(steps=400, condition_dropout=0.0):
     """Latents that are a known function of the property: z = (y, -y, 0.1 noise...)."""
     torch.manual_seed(0)
     y = torch.rand(512) * 2 - 1
     latents = torch.cat([y[:, None], -y[:, None], 0.1 * torch.randn(512, 6)], 1)
     spec = (ConditionSpec("y", "scalar", -1.0, 1.0, 0.25),)
-    prior = LatentPrior(LatentPriorConfig(8, spec, steps=100, condition_dim=32, time_dim=16))
+    prior = LatentPrior(LatentPriorConfig(8, spec, steps=100, condition_dim=32, time_dim=16,
+                                          condition_dropout=condition_dropout))
     prior.fit_scale(latents)
     fit(prior, torch.optim.Adam(prior.parameters(), lr=2e-3), lambda p, b: p.loss(b[0], b[1]),
         latent_minibatches(latents, y[:, None], 128), max_steps=steps, log_every=50)
@@ -106,6 +107,26 @@ def test_the_latent_prior_produces_latents_that_follow_the_condition():
     assert high[:, 0].mean() > 0.4 and low[:, 0].mean() < -0.4
     assert high[:, 1].mean() < -0.4                                  # and the correlated direction with it
     assert abs(float(high[:, 2:].std()) - 0.1) < 0.1                  # the unconditioned dims keep their scale
+
+
+def test_guidance_pushes_the_prior_past_its_conditional_answer_and_zero_ignores_the_condition():
+    with pytest.raises(ValueError, match="condition_dropout"):
+        synthetic_prior(steps=1).sample(torch.zeros(2, 1), guidance=2.0)
+    prior = synthetic_prior(condition_dropout=0.2)
+    seed = lambda: torch.Generator().manual_seed(0)
+    conditional = prior.sample(torch.full((300, 1), 0.5), seed())[:, 0].mean()
+    guided = prior.sample(torch.full((300, 1), 0.5), seed(), guidance=3.0)[:, 0].mean()
+    assert 0.25 < conditional < guided                       # γ > 1 goes further the condition's way
+    blind = [prior.sample(torch.full((4, 1), y), seed(), guidance=0.0) for y in (-0.9, 0.9)]
+    assert torch.allclose(blind[0], blind[1])                # γ = 0: the unconditional prior alone
+
+
+def test_condition_dropout_trains_the_no_condition_vector():
+    prior = LatentPrior(LatentPriorConfig(8, (ConditionSpec("y", "scalar", -1.0, 1.0, 0.25),), steps=10,
+                                          condition_dim=8, time_dim=8, condition_dropout=1.0))
+    prior.loss(torch.randn(16, 8), torch.rand(16, 1))["loss"].backward()
+    assert prior.network.null.grad.abs().sum() > 0
+    assert all(p.grad is None or not p.grad.any() for p in prior.network.condition.parameters())
 
 
 def test_down_selection_keeps_the_candidate_nearest_the_target():

@@ -96,7 +96,8 @@ class ConditionedSamples:
 def generate(model: ConCDVAE, prior: LatentPrior, targets: torch.Tensor, reference: torch.Tensor,
              langevin: LangevinConfig = LangevinConfig(), *, oversample: int = 1,
              generator: torch.Generator | None = None, autocast=None, desc: str = "Con-CDVAE",
-             allow_extrapolation: bool = False, fill: str = "matched", nearest: int = 100) -> ConditionedSamples:
+             allow_extrapolation: bool = False, fill: str = "matched", nearest: int = 100,
+             guidance: float = 1.0) -> ConditionedSamples:
     """Targets (B, P), NaN where the user sets none -> crystals.
 
     Missing targets are filled from ``reference`` rows (training properties): ``fill="random"``, a
@@ -104,8 +105,9 @@ def generate(model: ConCDVAE, prior: LatentPrior, targets: torch.Tensor, referen
     rows whose given properties lie closest to the targets (``fill_missing``). Give every column
     for Con-CDVAE's "full" strategy. The prior draws
     ``oversample`` latents per crystal and keeps the one whose predicted properties lie nearest the
-    given targets (``oversample=1``: no selection). Then z_cond = mix(z, c) is decoded by CDVAE's
-    annealed Langevin dynamics.
+    given targets (``oversample=1``: no selection); ``guidance`` > 1 applies classifier-free guidance
+    in the prior (see ``LatentPrior.sample``). Then z_cond = mix(z, c) is decoded by CDVAE's annealed
+    Langevin dynamics.
     """
     start = time.perf_counter()
     targets = targets.to(model.device, torch.float32)
@@ -117,7 +119,7 @@ def generate(model: ConCDVAE, prior: LatentPrior, targets: torch.Tensor, referen
     conditions = fill_missing(targets, reference.to(model.device), generator,
                               nearest=nearest if fill == "matched" else None, scale=spread)
     repeated = conditions.repeat_interleave(oversample, 0)
-    z = prior.sample(repeated, generator)
+    z = prior.sample(repeated, generator, guidance=guidance)
     if oversample > 1:
         scalar = torch.tensor([s.kind == "scalar" for s in model.conditions], device=model.device)
         asked = torch.where(scalar, targets, torch.full_like(targets, float("nan")))

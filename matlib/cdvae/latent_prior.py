@@ -9,6 +9,11 @@ z_T ~ N(0, I) with ancestral steps.
 The network is Con-CDVAE's "MLP U-Net": widths halve three times on the way down (256 -> 32 for
 a 256-d latent), mirror on the way up with skip additions, and the condition and time embeddings
 are concatenated to the input of every layer.
+
+Not in Con-CDVAE: with ``condition_dropout`` > 0 the prior also learns an unconditional noise
+prediction (a learnt "no condition" vector replaces the condition), and ``sample(guidance=γ)``
+mixes them as classifier-free guidance, ε = ε_uncond + γ (ε_cond − ε_uncond), to pull the latents
+further toward the target than the conditional prior alone (γ = 1).
 """
 from __future__ import annotations
 
@@ -33,6 +38,7 @@ class LatentPriorConfig:
     condition_dim: int = 128
     time_dim: int = 64
     depth: int = 3
+    condition_dropout: float = 0.0    # > 0: also learn the unconditional prediction, for guidance
 
     def as_dict(self) -> dict:
         d = asdict(self)
@@ -56,9 +62,16 @@ class PriorNetwork(nn.Module):
         self.down = nn.ModuleList(nn.Linear(w + side, w_next) for w, w_next in zip(widths, widths[1:]))
         self.up = nn.ModuleList(nn.Linear(w_next + side, w) for w, w_next in reversed(list(zip(widths, widths[1:]))))
         self.out = nn.Linear(config.latent + side, config.latent)
+        if config.condition_dropout > 0:
+            self.null = nn.Parameter(torch.zeros(config.condition_dim))
 
-    def forward(self, z_t: torch.Tensor, t: torch.Tensor, properties: torch.Tensor) -> torch.Tensor:
-        side = torch.cat([self.condition(properties), self.time(time_features(t.float(), self.time_dim))], -1)
+    def forward(self, z_t: torch.Tensor, t: torch.Tensor, properties: torch.Tensor,
+                unconditioned: torch.Tensor | None = None) -> torch.Tensor:
+        """ε from (z_t, t, properties); rows where ``unconditioned`` is True see the "no condition" vector."""
+        condition = self.condition(properties)
+        if unconditioned is not None:
+            condition = torch.where(unconditioned[:, None], self.null, condition)
+        side = torch.cat([condition, self.time(time_features(t.float(), self.time_dim))], -1)
         h, skips = z_t, []
         for layer in self.down:
             skips.append(h)
@@ -95,19 +108,34 @@ class LatentPrior(nn.Module):
         eps = torch.randn(z0.shape, device=z0.device, generator=generator)
         abar = self.alpha_bars[t][:, None]
         z_t = abar.sqrt() * z0 + (1 - abar).sqrt() * eps
-        loss = F.mse_loss(self.network(z_t, t / self.config.steps, properties), eps)
+        dropped = None
+        if self.config.condition_dropout > 0:
+            dropped = torch.rand(len(z0), device=z0.device, generator=generator) < self.config.condition_dropout
+        loss = F.mse_loss(self.network(z_t, t / self.config.steps, properties, dropped), eps)
         return {"loss": loss}
 
+    def _noise(self, z: torch.Tensor, t: torch.Tensor, properties: torch.Tensor, guidance: float) -> torch.Tensor:
+        if guidance == 1.0:
+            return self.network(z, t, properties)
+        both = self.network(torch.cat([z, z]), torch.cat([t, t]), torch.cat([properties, properties]),
+                            torch.arange(2 * len(z), device=z.device) >= len(z))
+        conditional, unconditional = both.chunk(2)
+        return unconditional + guidance * (conditional - unconditional)
+
     @torch.no_grad()
-    def sample(self, properties: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-        """One latent per row of ``properties`` (B, P), by T ancestral steps."""
+    def sample(self, properties: torch.Tensor, generator: torch.Generator | None = None,
+               guidance: float = 1.0) -> torch.Tensor:
+        """One latent per row of ``properties`` (B, P), by T ancestral steps; ``guidance`` γ ≠ 1 needs a
+        prior trained with ``condition_dropout``."""
+        if guidance != 1.0 and self.config.condition_dropout <= 0:
+            raise ValueError("guidance needs a prior trained with condition_dropout > 0")
         self.eval()
         properties = properties.to(self.device)
         z = torch.randn(len(properties), self.config.latent, device=self.device, generator=generator)
         for step in reversed(range(self.config.steps)):
             t = torch.full((len(z),), step, device=z.device)
             beta, abar = self.betas[step], self.alpha_bars[step]
-            eps = self.network(z, t / self.config.steps, properties)
+            eps = self._noise(z, t / self.config.steps, properties, guidance)
             z = (z - beta / (1 - abar).sqrt() * eps) / (1 - beta).sqrt()
             if step > 0:
                 z = z + beta.sqrt() * torch.randn(z.shape, device=z.device, generator=generator)
