@@ -1,6 +1,6 @@
 """Each generator's best candidates, picked the same way for every method.
 
-A candidate is a valid crystal (structure and composition) with a formula not shown before. Where a
+A candidate is a valid crystal (structure and composition), one per reduced formula. Where a
 crystal was generated for a target, the best are those whose judged property lies nearest the target
 (in window half-widths, summed over targeted properties); otherwise the best are those the dataset's
 energy judge calls most stable. The judge is always notebook 01's GNN, run here, so a method's own
@@ -14,21 +14,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Callable, Mapping, Sequence
 
-import ase.io
 import numpy as np
 from pymatgen.core import Structure
-from pymatgen.io.ase import AseAtomsAdaptor
 
 from .registry import get_spec
 
 TARGET_PREFIX = "target_"
-
-
-def read_frames(path: str | Path, limit: int | None = None) -> tuple[list[Structure], list[dict]]:
-    """Structures and their per-frame info from an extxyz file (the first `limit` frames)."""
-    index = f":{limit}" if limit else ":"
-    atoms = ase.io.read(str(path), index=index, format="extxyz")
-    return [AseAtomsAdaptor.get_structure(a) for a in atoms], [dict(a.info) for a in atoms]
 
 
 def output_file(res: dict, root: str | Path, stem: str, suffix: str = ".extxyz") -> Path | None:
@@ -59,14 +50,16 @@ def results_targets(stem: str, res: dict) -> dict[str, float]:
 
 
 def half_widths(res: dict) -> dict[str, float]:
-    """Each targeted property's window half-width, read from a notebook's results (both layouts)."""
+    """Each targeted property's window half-width, from notebook 05's windows (per task, per property)
+    and notebook 08's task. Notebook 06 keys its windows by task alone, and its file holds one
+    property, where the width does not change the ranking."""
     metrics = res.get("metrics", {})
     windows = list(metrics.get("windows", {}).values())
     if isinstance(metrics.get("task"), dict):
         windows.append({metrics["task"]["property"]: metrics["task"]["window"]})
     out = {}
     for window in windows:
-        if isinstance(window, dict):   # notebook 06 keys its windows by task; one property per file there
+        if isinstance(window, dict):
             out.update({prop: (hi - lo) / 2 for prop, (lo, hi) in window.items()})
     return out
 
@@ -107,6 +100,8 @@ def scores(structures: Sequence[Structure], targets: Sequence[Mapping[str, float
 
 def best(structures: Sequence[Structure], valid: Sequence[bool], score: Sequence[float], k: int) -> list[int]:
     """Indices of the `k` best valid crystals (lowest score), one per reduced formula."""
+    if k <= 0:
+        return []
     order = np.argsort(np.asarray(score, dtype=float), kind="stable")
     chosen, formulas = [], set()
     for i in order:
@@ -122,5 +117,5 @@ def best(structures: Sequence[Structure], valid: Sequence[bool], score: Sequence
     return chosen
 
 
-__all__ = ["read_frames", "output_file", "frame_targets", "results_targets", "half_widths", "dataset_of", "scores",
+__all__ = ["output_file", "frame_targets", "results_targets", "half_widths", "dataset_of", "scores",
            "best"]

@@ -277,11 +277,15 @@ def _write_cache(key: str, ds: CrystalDataset) -> None:
     folder = cache_dir()
     folder.mkdir(parents=True, exist_ok=True)
     b = CrystalBatch.from_structures(ds.structures, dtype=torch.float64, wrap=False)
+    # written beside, then renamed: notebooks running side by side may read while another one writes
+    part = f".{os.getpid()}.part"
     save_file({"atom_types": b.atom_types, "frac_coords": b.frac_coords, "lattice": b.lattice,
-               "num_atoms": b.num_atoms}, str(folder / f"{key}.safetensors"))
+               "num_atoms": b.num_atoms}, str(folder / f"{key}.safetensors{part}"))
     meta = {"table": ds.table.to_json(orient="split"), "skipped": ds.skipped.to_json(orient="split"),
             "rows_read": ds.rows_read}
-    (folder / f"{key}.json").write_text(json.dumps(meta))
+    (folder / f"{key}.json{part}").write_text(json.dumps(meta))
+    os.replace(folder / f"{key}.safetensors{part}", folder / f"{key}.safetensors")
+    os.replace(folder / f"{key}.json{part}", folder / f"{key}.json")
 
 
 def _read_cache(key: str, dataset: str, split: str, source: Path) -> CrystalDataset | None:

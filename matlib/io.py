@@ -54,7 +54,18 @@ def write_extxyz(structures: Sequence[Structure], path: str | Path,
 
 
 def read_extxyz(path: str | Path) -> list[Structure]:
-    return [AseAtomsAdaptor.get_structure(a) for a in ase.io.read(str(path), index=":", format="extxyz")]
+    return read_extxyz_frames(path)[0]
+
+
+def read_extxyz_frames(path: str | Path, limit: int | None = None) -> tuple[list[Structure], list[dict]]:
+    """Structures and their per-frame info (`write_extxyz`'s `info`). With `limit`, at most that many
+    frames, spread evenly over the file, so a file written target by target is sampled across targets."""
+    index = ":"
+    if limit:
+        frames = Path(path).read_text().count("Lattice=")
+        index = f"::{max(1, -(-frames // limit))}"
+    atoms = ase.io.read(str(path), index=index, format="extxyz")[:limit]
+    return [AseAtomsAdaptor.get_structure(a) for a in atoms], [dict(a.info) for a in atoms]
 
 
 def read_structures(path: str | Path) -> list[Structure]:

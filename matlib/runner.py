@@ -17,6 +17,7 @@ import signal
 import subprocess
 import sys
 import time
+import warnings
 from pathlib import Path
 
 from .config import resolve_profile
@@ -99,6 +100,7 @@ class Stopped(Exception):
 
 
 def _stop(signum, frame):
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)    # one stop is enough: let the clean-up finish
     raise Stopped(f"signal {signum}")
 
 
@@ -112,10 +114,14 @@ def recorded_runs(out_root: Path) -> list[dict]:
     path = out_root / RUNS_LOG
     latest = {}
     if path.exists():
-        for line in path.read_text().splitlines():
-            if line.strip():
+        for number, line in enumerate(path.read_text().splitlines(), 1):
+            if not line.strip():
+                continue
+            try:
                 row = json.loads(line)
                 latest[row["notebook"]] = row
+            except (json.JSONDecodeError, KeyError, TypeError):   # e.g. a line cut short by a killed run
+                warnings.warn(f"{path}:{number}: skipping an unreadable run record")
     rows = []
     for name in sorted(latest):
         row = dict(latest[name])
@@ -161,7 +167,7 @@ def _fmt(v) -> str:
 def run_one(notebook: Path, out_root: Path, profile: str, parameters: dict | None = None) -> bool:
     print(f"[{profile}] {notebook.name} ...", flush=True)
     start = time.perf_counter()
-    row = {"notebook": notebook.stem, "profile": profile,
+    row = {"notebook": notebook.stem, "profile": profile, "status": "interrupted",   # e.g. Ctrl-C
            "gpus": os.environ.get("CUDA_VISIBLE_DEVICES"), **({"parameters": parameters} if parameters else {})}
     try:
         execute(notebook, out_root, profile, parameters)
@@ -201,7 +207,10 @@ def run_parallel(chosen: list[Path], out_root: Path, profile: str, gpus: list[st
             if child.poll() is None:
                 child.terminate()
         for child, _ in children:
-            child.wait()
+            try:
+                child.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                child.kill()
         raise
     finally:
         for _, log in children:

@@ -76,7 +76,17 @@ def test_frames_keep_their_info_and_moved_files_are_found(tmp_path):
     res = {"files": {"candidates": "/elsewhere/08_latent_swarm/swarm_candidates.extxyz", "ck": "/x/y.safetensors"}}
     found = candidates.output_file(res, tmp_path, "08_latent_swarm")
     assert found == folder / "swarm_candidates.extxyz"
-    read, info = candidates.read_frames(found, limit=1)
+    read, info = crystal_io.read_extxyz_frames(found, limit=1)
     assert len(read) == 1 and read[0].composition.reduced_formula == "NaCl"
     assert candidates.frame_targets(info[0]) == {"heat_ref": 0.5}
     assert candidates.output_file(res, tmp_path / "nothing", "08_latent_swarm") is None
+
+
+def test_a_limited_read_spreads_over_the_file(tmp_path):
+    structures = [rocksalt(a, "Cl") for a in ("Li", "Na", "K", "Rb", "Cs", "Ag", "Tl")]
+    path = crystal_io.write_extxyz(structures, tmp_path / "x.extxyz", info=[{"task": f"t{i}"} for i in range(7)])
+    read, info = crystal_io.read_extxyz_frames(path, limit=3)
+    assert [i["task"] for i in info] == ["t0", "t3", "t6"]
+    assert [s.composition.reduced_formula for s in read] == ["LiCl", "RbCl", "TlCl"]
+    assert len(crystal_io.read_extxyz_frames(path)[0]) == 7 == len(crystal_io.read_extxyz(path))
+    assert candidates.best(read, [True] * 3, [0.0, 1.0, 2.0], k=0) == []

@@ -385,12 +385,13 @@ def score(task, method, structures, card, seconds):
 
 
 section_started = time.perf_counter()
+main_method = "Con-CDVAE" if prior_guidance == 1 else f"Con-CDVAE, prior γ = {prior_guidance:g}"
 with process_pool() as pool:
     for i, (task, task_targets) in enumerate(tasks.items()):
         asked = torch.full((cfg.n_samples, len(specs)), float("nan"))
         for name, (target, _) in task_targets.items():
             asked[:, column_of[name]] = target
-        variants = [("Con-CDVAE", oversample, fill, prior_guidance)]
+        variants = [(main_method, oversample, fill, prior_guidance)]
         if i == 0:   # ablations on the first task
             variants += [("Con-CDVAE, no down-selection", 1, fill, prior_guidance)] * (oversample > 1)
             variants += [("Con-CDVAE, random-row fill", oversample, "random", prior_guidance)] * (fill != "random")
@@ -442,7 +443,7 @@ for ax, (prop, entries) in zip(axes[0], by_property.items()):
     sns.kdeplot(train_values[:, column_of[prop]].numpy(), ax=ax, color="k", ls="--", label=f"{train_split} data",
                 bw_adjust=0.7)
     for colour, (task, target, half) in zip(sns.color_palette(n_colors=len(entries)), entries):
-        frame = generated[(task, "Con-CDVAE")][1]
+        frame = generated[(task, main_method)][1]
         values = frame.loc[frame["valid"], "judged"].dropna().to_numpy()
         if len(values) > 1:
             sns.kdeplot(values, ax=ax, color=colour, label=f"target {target:g}", bw_adjust=0.7)
@@ -454,8 +455,9 @@ for ax, (prop, entries) in zip(axes[0], by_property.items()):
 fig.tight_layout()
 
 # %%
-best_task = max(tasks, key=lambda t: table[(table.task == t) & (table.method == "Con-CDVAE")].success_rate.iloc[0])
-structures, frame = generated[(best_task, "Con-CDVAE")]
+best_task = max(tasks, key=lambda t: table[(table.task == t)
+                                           & (table.method == main_method)].success_rate.iloc[0])
+structures, frame = generated[(best_task, main_method)]
 hits = [s for s, ok in zip(structures, frame["success"]) if ok][:6]
 if hits:
     viz.gallery(hits, [f"{s.composition.reduced_formula}: {v:.2f}"
@@ -470,7 +472,7 @@ if hits:
 # on `val` (9,047 MP-20 crystals, against 27,136 in `train`), so compare the kind, not the decimals.
 
 # %%
-ours = table[table.method == "Con-CDVAE"]
+ours = table[table.method == main_method]
 summary = {"mean_success_rate": float(ours.success_rate.mean())}
 for prop, label in (("formation_energy_per_atom", "formation_energy"), ("band_gap", "band_gap"),
                     ("heat_ref", "heat_ref")):
@@ -507,7 +509,7 @@ pd.Series(summary).map("{:.1%}".format)
 # ## 10. Results
 
 # %%
-kept = [(task, s) for (task, method), (structures, _) in generated.items() if method == "Con-CDVAE"
+kept = [(task, s) for (task, method), (structures, _) in generated.items() if method == main_method
         for s in structures if s is not None]
 xyz = crystal_io.write_extxyz([s for _, s in kept], out / "generated.extxyz",   # each crystal says what it aimed at
                               info=[{"task": task, **{f"target_{prop}": t for prop, (t, _) in tasks[task].items()}}

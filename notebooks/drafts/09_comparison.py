@@ -168,7 +168,8 @@ fig.savefig(out / "table3_tradeoffs.png", dpi=120, bbox_inches="tight")
 # The same rule for every generator (`matlib.candidates`): valid crystals, one per formula, ranked
 # by notebook 01's judges run here, never by a method's own predictor. Crystals generated for a
 # target rank by how near their judged property is to it; unconditioned ones by the judged energy
-# (most stable first). Only the first crystals of each output file are read, to keep this quick.
+# (most stable first). A few hundred crystals spread over each output file are read, to keep this
+# quick.
 
 # %%
 judge = functools.cache(judges.load_judge)   # (dataset, property) -> notebook 01's judge, loaded once
@@ -177,7 +178,7 @@ for stem, res in found.items():
     file, dataset = candidates.output_file(res, root, stem), candidates.dataset_of(stem, res)
     if file is None or dataset is None:     # notebook 03 makes compositions, not crystals
         continue
-    structures, info = candidates.read_frames(file, limit=cfg.candidates)
+    structures, info = crystal_io.read_extxyz_frames(file, limit=cfg.candidates)   # spread over the file
     valid = validity_table(structures, progress_bar=False)[["struct_valid", "comp_valid"]].all(axis=1).to_numpy()
     targets = [candidates.frame_targets(i) or candidates.results_targets(stem, res) for i in info]
     score, rule, judged = candidates.scores(structures, targets, dataset, functools.partial(judge, dataset),
@@ -243,7 +244,7 @@ metrics = {
 path = results.write_results(out, "09_comparison", cfg, metrics, train_split=train_split, eval_split=eval_split,
                              timings={"total": time.perf_counter() - started},
                              files={"comparison": report, "tradeoffs": out / "table3_tradeoffs.png",
-                                    "best_candidates": out / "best_candidates.extxyz"})
+                                    **({"best_candidates": out / "best_candidates.extxyz"} if picked else {})})
 print(f"results -> {path}; tables -> {report}")
 
 # %% [markdown]
