@@ -164,7 +164,8 @@ def _fmt(v) -> str:
     return f"{v:.4g}" if isinstance(v, float) else str(v)
 
 
-def run_one(notebook: Path, out_root: Path, profile: str, parameters: dict | None = None) -> bool:
+def run_one(notebook: Path, out_root: Path, profile: str, parameters: dict | None = None) -> dict:
+    """Execute one notebook and record the run in `<out_root>/runs.jsonl`; returns the recorded row."""
     print(f"[{profile}] {notebook.name} ...", flush=True)
     start = time.perf_counter()
     row = {"notebook": notebook.stem, "profile": profile, "status": "interrupted",   # e.g. Ctrl-C
@@ -182,7 +183,7 @@ def run_one(notebook: Path, out_root: Path, profile: str, parameters: dict | Non
         row["seconds"] = time.perf_counter() - start
         print(f"  {notebook.stem}: {row['status']} in {row['seconds'] / 60:.1f} min", flush=True)
         record(out_root, row)
-    return row["status"] == "ok"
+    return row
 
 
 def run_parallel(chosen: list[Path], out_root: Path, profile: str, gpus: list[str], params: list[str]) -> bool:
@@ -264,7 +265,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.gpus:
             ok = run_parallel(chosen, args.out, profile, args.gpus, args.param)
         else:
-            ok = all([run_one(nb, args.out, profile, parameters) for nb in chosen])
+            ok = all([run_one(nb, args.out, profile, parameters)["status"] == "ok" for nb in chosen])
     except Stopped:
         ok = False
     if not args.no_summary:

@@ -115,4 +115,5 @@ class CDVAE(nn.Module):
         losses["types"] = F.cross_entropy(logits, batch.atom_types - 1)
         return losses
 
+
 __all__ = ["WEIGHTS", "MODEL_SIZES", "CDVAEConfig", "CDVAE"]

@@ -51,7 +51,7 @@ import seaborn as sns
 from matlib import candidates, comparison, config, judges, results, viz
 from matlib import io as crystal_io
 from matlib.evaluation.validity import validity_table
-from matlib.runner import execute, notebooks
+from matlib.runner import notebooks, run_one
 
 cfg = config.resolve(profile, seed=seed, device=device, presets={
     # gallery: best crystals shown per generator; candidates: crystals read from each output file
@@ -77,13 +77,9 @@ missing = [stem for stem in cfg.rerun if stem not in found]
 rerun_log = {}
 if rerun_missing and missing:
     available = {nb.stem: nb for nb in notebooks()}
-    for stem in missing:
-        t = time.perf_counter()
-        try:
-            execute(available[stem], root, cfg.profile, parameters={"seed": seed})
-            rerun_log[stem] = f"re-run ({time.perf_counter() - t:.0f} s)"
-        except Exception as err:   # keep comparing what exists; say what failed
-            rerun_log[stem] = f"re-run failed: {type(err).__name__}"
+    for stem in missing:      # a failure is recorded and the comparison goes on with what exists
+        run = run_one(available[stem], root, cfg.profile, {"seed": seed})
+        rerun_log[stem] = f"re-run ({run['seconds']:.0f} s)" if run["status"] == "ok" else f"re-run {run['status']}"
     found = comparison.collect(root)
 status = pd.DataFrame([{"notebook": stem, "status": rerun_log.get(stem, "read" if stem in found else "missing"),
                         **({k: found[stem].get(k) for k in ("profile", "train_split", "eval_split", "hardware")}
