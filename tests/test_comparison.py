@@ -64,6 +64,22 @@ def test_structure_table_puts_published_rows_beside_ours(root):
     assert comparison.composition_table(comparison.collect(root)).empty
 
 
+def test_composition_table_puts_matgans_published_rows_under_ours(tmp_path):
+    table2 = {"training_compositions": 8022, "held_out_compositions": 7411, "generated_samples": 2_000_000,
+              "distinct_generated": 1_228_451, "recovery_training": 0.416, "recovery_held_out": 0.385,
+              "new_compositions": 1_222_262, "novelty": 0.997, "uniqueness": 0.664, "chemically_valid": 0.484}
+    write(tmp_path, "03_matgan", {"dataset": "mp_20", "table2": table2})
+    table = comparison.composition_table(comparison.collect(tmp_path))
+    assert list(table.method) == ["MatGAN (ours)"] + ["MatGAN (paper)"] * 3
+    assert list(table.dataset) == ["mp_20", "OQMD", "MP", "ICSD"]
+    assert table.iloc[0]["recovery of held-out"] == pytest.approx(0.385) and table.iloc[0].train_split == "val"
+    mp = table[table.dataset == "MP"].iloc[0]
+    assert mp["recovery of held-out"] == pytest.approx(0.4882) and mp["training compositions"] == 57_530
+    assert math.isnan(mp.novelty)                                   # the review's table has no novelty column
+    text = comparison.markdown(table, percent=comparison.TABLE2_PERCENT)
+    assert "| MatGAN (paper) | ICSD | 25323 | 2813 | 2000000 | – | 59.5 | 60.1 | 1983231 | 92.5 | – | 84.5 |" in text
+
+
 def test_task_names_match_the_notebooks_labels():
     assert comparison.task_name("perov_5", "heat_ref", 0.5) == "Perov-5 heat_ref 0.5 eV/atom"
     assert comparison.task_name("mp_20", "band_gap", 3.0) == "band gap 3 eV"
