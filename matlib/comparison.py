@@ -26,7 +26,8 @@ STRUCTURE_GENERATORS = {"02_cdvae": "CDVAE (ours)", "04_diffusion": "joint diffu
 TARGETED = ("05_con_cdvae", "06_adapters_guidance", "08_latent_swarm")
 GENERATORS = ("02_cdvae", "03_matgan", "04_diffusion", "05_con_cdvae", "06_adapters_guidance", "07_scigen",
               "08_latent_swarm")
-TABLE1_COLUMNS = ["struct_valid", "comp_valid", "valid", "cov_r", "cov_p", "wdist_density", "wdist_num_elems"]
+TABLE1_COLUMNS = ["struct_valid", "comp_valid", "valid", "cov_r", "cov_p", "wdist_density", "wdist_prop",
+                  "wdist_num_elems"]
 TABLE2_HEADERS = {"training_compositions": "training compositions", "held_out_compositions": "held-out compositions",
                   "generated_samples": "generated", "distinct_generated": "distinct",
                   "recovery_training": "recovery of training", "recovery_held_out": "recovery of held-out",
@@ -48,6 +49,13 @@ def _conditions(res: dict) -> dict:
     return {"profile": res.get("profile"), "train_split": res.get("train_split"), "hardware": res.get("hardware")}
 
 
+def _with_property_distance(metrics: dict) -> dict:
+    """``wdist_prop`` and ``property`` from the suite's ``wdist_prop:<property>`` (the dataset's own property)."""
+    found = [(key.split(":", 1)[1], value) for key, value in metrics.items() if key.startswith("wdist_prop:")]
+    prop, value = found[0] if found else (None, np.nan)
+    return {**metrics, "wdist_prop": value, "property": prop}
+
+
 def structure_table(found: dict[str, dict], with_published: bool = True) -> pd.DataFrame:
     """One row per (structure generator, dataset), fractions; published rows after ours."""
     rows = []
@@ -55,16 +63,20 @@ def structure_table(found: dict[str, dict], with_published: bool = True) -> pd.D
         if stem not in found:
             continue
         for dataset, metrics in found[stem]["metrics"].get("generation", {}).items():
-            rows.append({"method": method, "dataset": dataset, "notebook": stem,
+            metrics = _with_property_distance(metrics)
+            rows.append({"method": method, "dataset": dataset, "notebook": stem, "property": metrics["property"],
                          **{c: metrics.get(c, np.nan) for c in TABLE1_COLUMNS}, **_conditions(found[stem])})
     if with_published:
         datasets = {r["dataset"] for r in rows}
         for row in published.table1().to_dict("records"):
             if row["dataset"] in datasets:
+                # CDVAE's E column is the dataset's own energy property, as in our suite
+                prop = None if pd.isna(row["wdist_prop"]) else get_spec(row["dataset"]).default_property
                 rows.append({"method": row["method"], "dataset": row["dataset"], "notebook": row["source"],
-                             **{c: row.get(c, np.nan) for c in TABLE1_COLUMNS}, "train_split": "train"})
-    return pd.DataFrame(rows, columns=["method", "dataset", "notebook", *TABLE1_COLUMNS, "profile", "train_split",
-                                       "hardware"])
+                             "property": prop, **{c: row.get(c, np.nan) for c in TABLE1_COLUMNS},
+                             "train_split": "train"})
+    return pd.DataFrame(rows, columns=["method", "dataset", "notebook", *TABLE1_COLUMNS, "property", "profile",
+                                       "train_split", "hardware"])
 
 
 def composition_table(found: dict[str, dict], with_published: bool = True) -> pd.DataFrame:

@@ -38,7 +38,7 @@ def root(tmp_path):
                          "unique": 0.9, "novel": 0.8}]},
         profile="teach", hardware="CPU", timings={"total": 100.0, "decode_and_judge": 40.0})
     write(tmp_path, "02_cdvae", {"generation": {"perov_5": {"struct_valid": 0.99, "comp_valid": 0.91, "cov_r": 0.92,
-                                                            "cov_p": 0.71}}})
+                                                            "cov_p": 0.71, "wdist_prop:heat_ref": 0.085}}})
     return tmp_path
 
 
@@ -61,6 +61,9 @@ def test_structure_table_puts_published_rows_beside_ours(root):
     table = comparison.structure_table(comparison.collect(root))
     assert list(table.method) == ["CDVAE (ours)", "CDVAE (paper)"]    # only datasets we ran
     assert table.iloc[1].cov_p == pytest.approx(0.9846) and table.iloc[1].train_split == "train"
+    assert list(table.property) == ["heat_ref", "heat_ref"]               # CDVAE's E column is Perov-5's heat_ref
+    assert list(table.wdist_prop) == pytest.approx([0.085, 0.0264])
+    assert math.isnan(table.iloc[0].wdist_density)                        # not measured: no number made up
     assert comparison.composition_table(comparison.collect(root)).empty
 
 
