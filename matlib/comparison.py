@@ -31,10 +31,12 @@ TABLE1_COLUMNS = ["struct_valid", "comp_valid", "valid", "cov_r", "cov_p", "wdis
 TABLE2_HEADERS = {"training_compositions": "training compositions", "held_out_compositions": "held-out compositions",
                   "generated_samples": "generated", "distinct_generated": "distinct",
                   "recovery_training": "recovery of training", "recovery_held_out": "recovery of held-out",
-                  "new_compositions": "new (in neither set)", "novelty": "novelty", "uniqueness": "uniqueness",
-                  "chemically_valid": "chemically valid (SMACT)"}
+                  "new_compositions": "new distinct (in neither set)",
+                  "new_samples": "new samples (generated − recovered, the paper's count)", "novelty": "novelty",
+                  "uniqueness": "uniqueness", "chemically_valid": "chemically valid (SMACT)",
+                  "charge_neutral": "charge neutral"}
 TABLE2_PERCENT = ("recovery of training", "recovery of held-out", "novelty", "uniqueness",
-                  "chemically valid (SMACT)")
+                  "chemically valid (SMACT)", "charge neutral")
 TABLE3_COLUMNS = ["success_rate", "valid", "in_window_of_valid", "unique", "novel", "n", "n_success", "seconds"]
 
 
@@ -49,11 +51,11 @@ def _conditions(res: dict) -> dict:
     return {"profile": res.get("profile"), "train_split": res.get("train_split"), "hardware": res.get("hardware")}
 
 
-def _with_property_distance(metrics: dict) -> dict:
-    """``wdist_prop`` and ``property`` from the suite's ``wdist_prop:<property>`` (the dataset's own property)."""
-    found = [(key.split(":", 1)[1], value) for key, value in metrics.items() if key.startswith("wdist_prop:")]
-    prop, value = found[0] if found else (None, np.nan)
-    return {**metrics, "wdist_prop": value, "property": prop}
+def _with_property_distance(metrics: dict, dataset: str) -> dict:
+    """``wdist_prop`` and ``property``: the suite's distance for the dataset's own property (CDVAE's E column)."""
+    prop = get_spec(dataset).default_property
+    value = metrics.get(f"wdist_prop:{prop}", np.nan)
+    return {**metrics, "wdist_prop": value, "property": None if pd.isna(value) else prop}
 
 
 def structure_table(found: dict[str, dict], with_published: bool = True) -> pd.DataFrame:
@@ -63,7 +65,7 @@ def structure_table(found: dict[str, dict], with_published: bool = True) -> pd.D
         if stem not in found:
             continue
         for dataset, metrics in found[stem]["metrics"].get("generation", {}).items():
-            metrics = _with_property_distance(metrics)
+            metrics = _with_property_distance(metrics, dataset)
             rows.append({"method": method, "dataset": dataset, "notebook": stem, "property": metrics["property"],
                          **{c: metrics.get(c, np.nan) for c in TABLE1_COLUMNS}, **_conditions(found[stem])})
     if with_published:
@@ -84,8 +86,9 @@ def composition_table(found: dict[str, dict], with_published: bool = True) -> pd
     if "03_matgan" not in found:
         return pd.DataFrame()
     res = found["03_matgan"]
-    rows = [{"method": "MatGAN (ours)", "dataset": res["metrics"].get("dataset", "–"), **res["metrics"]["table2"],
-             **_conditions(res)}]
+    ours = res["metrics"]["table2"]
+    rows = [{"method": "MatGAN (ours)", "dataset": res["metrics"].get("dataset", "–"), **ours,
+             "new_samples": published.new_samples(ours), **_conditions(res)}]
     if with_published:
         rows += [{**row, "train_split": "train"} for row in published.table2().drop(columns="source").to_dict("records")]
     frame = pd.DataFrame(rows, columns=["method", "dataset", *TABLE2_HEADERS, "profile", "train_split", "hardware"])
@@ -201,8 +204,9 @@ def report(found: dict[str, dict], level: int = 1, extra: dict[str, str] | None 
     table1, table2, table3 = structure_table(found), composition_table(found), targeted_table(found)
     constrained = constrained_table(found)
     sections = [f"{h} Comparison of the methods", "",
-                f"Trained on `{train_split}`, evaluated on `{eval_split}`; judges: notebook 01's GNNs. "
-                f"Every row names its profile and hardware.\n",
+                f"Our rows: trained on `{train_split}`, evaluated on `{eval_split}`, judged by notebook 01's GNNs, "
+                f"each with its profile and hardware. Published rows (`train`): the papers' own training sets and "
+                f"judges.\n",
                 f"{h}# Table 1 (structure generators)", "",
                 markdown(table1.drop(columns=["notebook"]), percent=("struct_valid", "comp_valid", "valid", "cov_r",
                                                                      "cov_p")),

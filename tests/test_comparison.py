@@ -69,18 +69,50 @@ def test_structure_table_puts_published_rows_beside_ours(root):
 
 def test_composition_table_puts_matgans_published_rows_under_ours(tmp_path):
     table2 = {"training_compositions": 8022, "held_out_compositions": 7411, "generated_samples": 2_000_000,
-              "distinct_generated": 1_228_451, "recovery_training": 0.416, "recovery_held_out": 0.385,
-              "new_compositions": 1_222_262, "novelty": 0.997, "uniqueness": 0.664, "chemically_valid": 0.484}
+              "distinct_generated": 1_228_451, "recovered_training": 3337, "recovered_held_out": 2852,
+              "recovery_training": 0.416, "recovery_held_out": 0.385, "new_compositions": 1_222_262, "novelty": 0.997,
+              "uniqueness": 0.664, "chemically_valid": 0.484, "charge_neutral": 0.588}
     write(tmp_path, "03_matgan", {"dataset": "mp_20", "table2": table2})
     table = comparison.composition_table(comparison.collect(tmp_path))
-    assert list(table.method) == ["MatGAN (ours)"] + ["MatGAN (paper)"] * 3
-    assert list(table.dataset) == ["mp_20", "OQMD", "MP", "ICSD"]
-    assert table.iloc[0]["recovery of held-out"] == pytest.approx(0.385) and table.iloc[0].train_split == "val"
+    assert list(table.method) == ["MatGAN (ours)"] + ["MatGAN (paper)"] * 3 + ["MatGAN (paper, abstract)"] * 2
+    assert list(table.dataset)[:4] == ["mp_20", "OQMD", "MP", "ICSD"]
+    ours = table.iloc[0]
+    assert ours["recovery of held-out"] == pytest.approx(0.385) and ours.train_split == "val"
+    assert ours["charge neutral"] == pytest.approx(0.588)
+    # "new" counted both ways: our distinct formulas, and the paper's generated − recovered
+    assert ours["new distinct (in neither set)"] == 1_222_262
+    assert ours["new samples (generated − recovered, the paper's count)"] == 2_000_000 - 3337 - 2852
     mp = table[table.dataset == "MP"].iloc[0]
     assert mp["recovery of held-out"] == pytest.approx(0.4882) and mp["training compositions"] == 57_530
-    assert math.isnan(mp.novelty)                                   # the review's table has no novelty column
+    assert math.isnan(mp["new distinct (in neither set)"]) and math.isnan(mp.novelty)   # not in the review's table
     text = comparison.markdown(table, percent=comparison.TABLE2_PERCENT)
-    assert "| MatGAN (paper) | ICSD | 25323 | 2813 | 2000000 | – | 59.5 | 60.1 | 1983231 | 92.5 | – | 84.5 |" in text
+    assert "| MatGAN (paper) | ICSD | 25323 | 2813 | 2000000 | – | 59.5 | 60.1 | – | 1983231 | – |" in text
+    assert "<NA>" not in text and "nan" not in text
+
+
+def test_published_new_samples_reproduce_the_papers_count():
+    """The paper's "new samples" = generated − recovered; checked against its own three rows."""
+    from matlib import published
+    for row in published.table2().dropna(subset=["training_compositions"]).to_dict("records"):
+        recovered = {"recovered_training": round(row["training_compositions"] * row["recovery_training"]),
+                     "recovered_held_out": round(row["held_out_compositions"] * row["recovery_held_out"])}
+        assert abs(published.new_samples({"generated_samples": row["generated_samples"], **recovered})
+                   - row["new_samples"]) <= 2, row["dataset"]                # percentages are rounded to 0.01
+
+
+def test_structure_table_reads_the_datasets_own_property_distance(tmp_path):
+    write(tmp_path, "04_diffusion", {"generation": {
+        "mp_20": {"struct_valid": 1.0, "wdist_prop:band_gap": 9.9, "wdist_prop:formation_energy_per_atom": 0.17},
+        "carbon_24": {"struct_valid": 1.0}}})
+    table = comparison.structure_table(comparison.collect(tmp_path), with_published=False)
+    assert list(table.method) == ["joint diffusion (ours)"] * 2
+    mp = table[table.dataset == "mp_20"].iloc[0]
+    assert mp.property == "formation_energy_per_atom" and mp.wdist_prop == pytest.approx(0.17)
+    carbon = table[table.dataset == "carbon_24"].iloc[0]
+    assert carbon.property is None and math.isnan(carbon.wdist_prop)
+    published_rows = comparison.structure_table(comparison.collect(tmp_path))
+    diffcsp = published_rows[published_rows.method == "DiffCSP (paper)"].iloc[0]
+    assert diffcsp.property is None and math.isnan(diffcsp.wdist_prop)       # no number, no property name
 
 
 def test_task_names_match_the_notebooks_labels():
