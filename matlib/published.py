@@ -5,7 +5,7 @@ quoted by the review's Table 1; DiffCSP (Jiao et al., NeurIPS 2023) MP-20 row as
 PaddlePaddle/PaddleMaterial's README (no primary text available; see shared/notes/diffcsp.md).
 All were trained on the full *train* split; ours train on *val*.
 Table 2 (compositions): MatGAN (Dan et al., npj Comput. Mater. 2020) as quoted by the review's
-Table 2, plus the abstract's novelty and SMACT validity for the ICSD model.
+Table 2, plus the abstract's novelty (ICSD) and SMACT validity (a GAN trained on valid formulas only).
 """
 from __future__ import annotations
 

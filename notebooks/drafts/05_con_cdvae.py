@@ -503,7 +503,13 @@ pd.Series(summary).map("{:.1%}".format)
 # above reads the prior's pull toward the data mean; guidance counters it. On `teach` (Perov-5,
 # 60 s priors on a CPU, 100 crystals per target) γ = 2 moved the probe's reading for `heat_ref` 2.5
 # from 1.43 to 2.15 and the success rate at 2.5 from 6 % to 14 %, but lowered it at 0.5 (26 → 17 %):
-# mean 18.3 → 20.0 %, inside the noise of 100 crystals.
+# mean 18.3 → 20.0 %, inside the noise of 100 crystals. On `full` MP-20 (one H200 run each) the
+# probe's readings moved to the targets (−3.21 eV/atom read −2.67 at γ = 2, −3.20 at γ = 3) but the
+# crystals did not: formation-energy means 25.7 (off) / 28.1 (γ = 2) / 22.8 % (γ = 3), band gap
+# 17.0 / 15.3 / 16.2 %, validity 73 / 66 / 59 %, no consistent gain given a run-to-run spread of
+# about 8 points; the rare targets lost (−4 eV/atom: 6.0 / 3.3 / 0.3 %), and at γ = 3 its crystals
+# judged −0.48 eV/atom. Latents pushed where the predictor reads the target leave the region the
+# decoder learnt. Hence off by default.
 
 # %% [markdown]
 # ## 10. Results

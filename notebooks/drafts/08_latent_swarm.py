@@ -42,7 +42,7 @@ train_split = "val"    # crystals the surrogate learns from (and novelty is meas
 eval_split = "test"
 cdvae_checkpoint = None  # None: in `full`, notebook 02's model beside out_dir (02_cdvae/checkpoint/<dataset>) if
                          # present; else the committed data/checkpoints/cdvae/<dataset>
-birds = None           # swarm size = crystals decoded per round; None: the profile's (full: 1000)
+birds = None           # swarm size, the crystals decoded per round; None: the profile's (full: 1000)
 
 # %%
 import time
