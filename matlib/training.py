@@ -28,6 +28,7 @@ class TrainResult:
     stopped: str = "max_steps"        # or "time_budget"
     resumed_from: int = 0
     best: dict = field(default_factory=dict)   # the kept metric's best value, with keep_best
+    snapshot: dict | None = None   # with snapshot_budget: {"steps", "seconds", "state"} (averaged weights if EMA)
 
     def last(self, key: str = "loss") -> float:
         values = [h[key] for h in self.history if key in h]
@@ -37,6 +38,20 @@ class TrainResult:
         """(steps, values) of one logged quantity, for learning-curve plots."""
         rows = [(h["step"], h[key]) for h in self.history if key in h]
         return [r[0] for r in rows], [r[1] for r in rows]
+
+
+def budget_cosine(max_steps: int, seconds: float | None):
+    """LambdaLR factor: half a cosine over the fraction of the step or time budget already spent."""
+    started = []
+
+    def factor(step: int) -> float:
+        started or started.append(time.perf_counter())
+        spent = step / max_steps
+        if seconds:
+            spent = max(spent, (time.perf_counter() - started[0]) / seconds)
+        return 0.5 * (1 + math.cos(math.pi * min(spent, 1.0)))
+
+    return factor
 
 
 StepFn = Callable[[torch.nn.Module, object], Mapping[str, torch.Tensor]]
@@ -59,7 +74,8 @@ def fit(model: torch.nn.Module, optimizer: torch.optim.Optimizer, step_fn: StepF
         scheduler=None, autocast: Callable[[], contextlib.AbstractContextManager] | None = None,
         evaluate: Callable[[torch.nn.Module], Mapping[str, float]] | None = None, eval_every: int = 100,
         keep_best: str | None = None, config: dict | None = None, ema_decay: float | None = None,
-        resume: bool = True, desc: str = "training") -> TrainResult:
+        resume: bool = True, snapshot_budget: tuple[int, float | None] | None = None,
+        desc: str = "training") -> TrainResult:
     """Train until `max_steps` (total, counting resumed ones) or `max_seconds` of this call.
 
     ``step_fn(model, batch)`` returns a dict of losses whose ``"loss"`` entry is minimised; every
@@ -71,6 +87,8 @@ def fit(model: torch.nn.Module, optimizer: torch.optim.Optimizer, step_fn: StepF
     ``ema_decay`` (e.g. 0.999) keeps an exponential moving average of the weights and leaves it in
     ``model`` at the end (diffusion models sample better from averaged weights); checkpoints hold
     the raw weights, so a resumed run restarts the average.
+    ``snapshot_budget=(steps, seconds)`` copies the weights (averaged ones with EMA) the first time
+    either is reached, so one long run also gives the model a shorter budget would have given.
     """
     result = TrainResult()
     if resume and checkpoint is not None and checkpoints.exists(checkpoint):
@@ -122,6 +140,13 @@ def fit(model: torch.nn.Module, optimizer: torch.optim.Optimizer, step_fn: StepF
                 ema.update_parameters(model)
             result.steps += 1
             bar.update(1)
+            if snapshot_budget is not None and result.snapshot is None:
+                elapsed = time.perf_counter() - start
+                if result.steps >= snapshot_budget[0] or (snapshot_budget[1] is not None
+                                                          and elapsed >= snapshot_budget[1]):
+                    weights = model if ema is None else ema.module
+                    result.snapshot = {"steps": result.steps, "seconds": elapsed,
+                                       "state": {k: v.detach().clone() for k, v in weights.state_dict().items()}}
             if result.steps % log_every == 0 or result.steps == max_steps:
                 entry = {"step": result.steps, "time": time.perf_counter() - start,
                          **{k: float(v.detach()) for k, v in losses.items()}}

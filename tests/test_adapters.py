@@ -113,6 +113,8 @@ def test_fine_tune_modes_leave_the_base_untouched_and_adapters_round_trip(tmp_pa
     assert all(torch.equal(v, base.state_dict()[k]) for k, v in before.items())   # the base was copied
     with pytest.raises(ValueError, match="mode"):
         fine_tune(base, batch, labels, mode="some")
+    with pytest.raises(ValueError, match="lr_schedule"):
+        fine_tune(base, batch, labels, lr_schedule="linear")
     stem = tmp_path / "band_gap"
     store.save_adapters(stem, adapted, base="tiny", prop="band_gap", step=run.steps)
     reloaded, ckpt = store.load_adapters(stem, base)
@@ -140,3 +142,19 @@ def test_targeted_report_counts_success_over_all_samples():
     assert summary["in_window_of_valid"] == 1.0 and summary["unique"] == 0.5 and summary["novel"] == 0.0
     assert np.isnan(frame["judged"].iloc[3]) and not frame["success"].iloc[2]
     assert targeted_report(structures, judge, (4.0, None), train=None)[0]["success_rate"] == 0.0
+
+
+def test_cosine_schedule_and_snapshot_of_a_shorter_fine_tune():
+    from matlib.diffusion.finetune import fine_tune, snapshot_model
+    base, batch, labels = tiny()
+    short, _ = fine_tune(base, batch, labels, seconds=None, max_steps=4, batch_size=4, seed=1)
+    longer, run = fine_tune(base, batch, labels, seconds=None, max_steps=9, batch_size=4, seed=1,
+                            snapshot_budget=(4, None))
+    assert run.snapshot["steps"] == 4
+    earlier = snapshot_model(longer, run)
+    for a, b in zip(outputs(earlier, batch, labels), outputs(short, batch, labels)):
+        assert torch.equal(a, b)                                 # the same run stopped at 4 steps
+    assert not torch.equal(outputs(longer, batch, labels)[0], outputs(short, batch, labels)[0])
+    cosine, decayed = fine_tune(base, batch, labels, seconds=None, max_steps=6, batch_size=4, seed=1,
+                                lr_schedule="cosine")
+    assert decayed.steps == 6 and snapshot_model(cosine, decayed) is cosine

@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from matlib import checkpoints
-from matlib.training import NonFiniteLossError, fit
+from matlib.training import NonFiniteLossError, budget_cosine, fit
 
 
 def regression_problem(n=256):
@@ -105,3 +105,31 @@ def test_ema_leaves_the_moving_average_of_the_weights_in_the_model():
         ema = 0.8 * ema + 0.2 * w
     assert torch.allclose(model.weight.detach(), ema, atol=1e-6)
     assert not torch.allclose(ema, updated[-1], atol=1e-4)  # the average lags the raw weights
+
+
+def test_snapshot_keeps_the_weights_a_shorter_budget_would_have_given():
+    def run(max_steps, snapshot_budget=None):
+        torch.manual_seed(0)
+        model = torch.nn.Linear(4, 1)
+        result = fit(model, torch.optim.Adam(model.parameters(), lr=0.05), mse_step, regression_problem(),
+                     max_steps=max_steps, ema_decay=0.9, snapshot_budget=snapshot_budget, log_every=10)
+        return model, result
+
+    short, _ = run(12)
+    _, long = run(40, snapshot_budget=(12, None))
+    assert long.steps == 40 and long.snapshot["steps"] == 12 and long.snapshot["seconds"] >= 0
+    for key, value in short.state_dict().items():          # the 12-step run's averaged weights, exactly
+        assert torch.equal(long.snapshot["state"][key], value)
+    _, by_time = run(5, snapshot_budget=(1000, 0.0))        # the time budget is spent at once
+    assert by_time.snapshot["steps"] == 1
+    assert run(5, snapshot_budget=(1000, None))[1].snapshot is None   # never reached: no snapshot
+
+
+def test_budget_cosine_decays_over_whichever_budget_ends_first():
+    by_steps = budget_cosine(100, None)
+    assert by_steps(0) == 1.0 and by_steps(50) == pytest.approx(0.5) and by_steps(100) == pytest.approx(0.0)
+    assert by_steps(150) == pytest.approx(0.0)                  # past the budget: stays at zero
+    by_time = budget_cosine(100, 1e-9)
+    by_time(0)                                                  # the clock starts at the first call
+    assert by_time(1) == pytest.approx(0.0)                     # the time budget is already spent
+    assert budget_cosine(100, 3600.0)(50) == pytest.approx(0.5, abs=1e-3)   # steps end first here
