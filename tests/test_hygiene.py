@@ -7,7 +7,8 @@ import pytest
 
 from matlib.runner import notebooks
 
-NOTEBOOKS = notebooks(Path(__file__).resolve().parents[1] / "notebooks")
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = notebooks(ROOT / "notebooks")
 
 
 def load(nb):
@@ -48,3 +49,25 @@ def test_parameters_cell_holds_only_literals(notebook):
     for node in ast.parse("".join(params["source"])).body:
         assert isinstance(node, ast.Assign), "only assignments in the parameters cell"
         ast.literal_eval(node.value)  # papermill cannot recompute derived values
+
+
+def _draft_cells(text: str) -> list[tuple[str, str]]:
+    """(kind, source) of each cell of a py:percent draft (its header block skipped)."""
+    parts = re.split(r"^# %%(.*)\n", text, flags=re.M)[1:]   # header, body, header, body, ...
+    out = []
+    for header, body in zip(parts[0::2], parts[1::2]):
+        kind = "markdown" if "[markdown]" in header else "code"
+        lines = body.rstrip("\n").split("\n")
+        if kind == "markdown":
+            lines = [line[2:] if line.startswith("# ") else line.lstrip("#") for line in lines]
+        out.append((kind, "\n".join(lines).strip("\n")))
+    return out
+
+
+@pytest.mark.parametrize("draft", sorted((ROOT / "notebooks" / "drafts").glob("*.py")), ids=lambda p: p.stem)
+def test_drafts_match_their_notebooks(draft):
+    """notebooks/drafts/*.py are the notebooks as py:percent text (for review and diffs): regenerate
+    with `jupytext --to py:percent` after editing a notebook."""
+    notebook = json.loads((ROOT / "notebooks" / f"{draft.stem}.ipynb").read_text())
+    expected = [(c["cell_type"], "".join(c["source"]).strip("\n")) for c in notebook["cells"]]
+    assert _draft_cells(draft.read_text()) == expected, f"{draft.name} has drifted from its notebook"
