@@ -44,6 +44,7 @@ resume = False         # True: continue the training state in out_dir (model, op
 n_samples = None       # None: the profile's (full: 2,000; CDVAE used 10,000)
 steps_per_level = None  # Langevin steps at each of the noise levels; None: the profile's (CDVAE: 100)
 model_size = None      # tiny | small | large; None: the profile's (smoke tiny, teach small, full large)
+lr_schedule = "constant"  # constant | cosine (decayed to zero over this run's budget; a resumed run decays again)
 
 # %%
 import dataclasses
@@ -63,7 +64,7 @@ from matlib.cdvae import CDVAE, MODEL_SIZES, CrystalEncoder, LangevinConfig, Sco
 from matlib.cdvae.langevin import initial_elements
 from matlib.crystal import CrystalBatch
 from matlib.evaluation import evaluate, prepare_reference, process_pool, reconstruction
-from matlib.training import fit
+from matlib.training import budget_cosine, fit
 
 
 cfg = config.resolve(profile, seed=seed, device=device, presets={
@@ -81,6 +82,9 @@ cfg = config.resolve(profile, seed=seed, device=device, presets={
                             model_size=model_size).items() if v is not None})
 if cfg.model_size not in MODEL_SIZES:
     raise config.ConfigError(f"model_size must be one of {sorted(MODEL_SIZES)}, not {cfg.model_size!r}")
+if lr_schedule not in ("constant", "cosine"):
+    raise config.ConfigError(f"lr_schedule must be 'constant' or 'cosine', not {lr_schedule!r}")
+cfg.settings.update(lr_schedule=lr_schedule)
 out = results.resolve_out_dir(out_dir, "02_cdvae")
 explicit_checkpoint = checkpoint is not None
 checkpoint = Path(checkpoint) if checkpoint else paths.checkpoints_dir() / "cdvae" / dataset
@@ -178,9 +182,11 @@ else:
     # the encoder reads clean crystals, which never move: build their neighbour graphs once
     encoder_graphs = GraphCache(batch.to(cfg.device), model.config.encoder.cutoff, model.config.encoder.max_neighbors)
     minibatches = Minibatches(encoder_graphs, torch.arange(len(batch)), min(cfg.batch_size, len(batch)), seed=seed)
+    schedule = (torch.optim.lr_scheduler.LambdaLR(optimizer, budget_cosine(cfg.train_steps, cfg.train_seconds))
+                if cfg.lr_schedule == "cosine" else None)
     run = fit(model, optimizer, lambda m, item: m.loss(item[0], graph=item[1]), minibatches,
               max_steps=cfg.train_steps, max_seconds=cfg.train_seconds, grad_clip=1.0, autocast=cfg.autocast,
-              ema_decay=cfg.ema, log_every=max(1, min(100, cfg.train_steps // 20)), checkpoint=state,
+              ema_decay=cfg.ema, scheduler=schedule, log_every=max(1, min(100, cfg.train_steps // 20)), checkpoint=state,
               resume=resume, checkpoint_every=2000, config=model.config.as_dict(), desc=f"training on {dataset}/{train_split}")
     history, train_steps, train_seconds = run.history, run.steps, run.seconds
     if run.resumed_from:
@@ -370,3 +376,6 @@ print(f"results -> {path}  ({time.perf_counter() - started:.0f} s)")
 #    the density distance `wdist_density` change?
 # 4. **Sampled atom counts.** Use `LangevinConfig(num_atoms="sample")` instead of the argmax: does
 #    the atom-count histogram of generated crystals get closer to the test split's?
+# 5. **End on small steps.** Run `full` with `lr_schedule="cosine"`: the learning rate falls to zero
+#    over the time budget instead of staying at 1e-3 (with larger batches, it helped notebook 06's
+#    adapters). Predict which moves more, reconstruction or COV-P, then check.
