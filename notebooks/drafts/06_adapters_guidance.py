@@ -21,8 +21,8 @@
 # **Running this notebook.** The base model is notebook 04's committed MP-20 checkpoint (trained
 # on `val`). `smoke`: < 2 min on a CPU, a few fine-tuning steps. `teach`: about 10 minutes on a
 # CPU; it loads the committed band-gap adapters (fine-tuned by `full`) and fine-tunes the
-# comparisons briefly. `full`: one H100, about 8 minutes: the band-gap adapters train for 280 s,
-# each comparison for 30 s, and every setting draws 1,000 samples.
+# comparisons briefly. `full`: one GPU, about 8 minutes on an H200: the band-gap adapters train for
+# 280 s, each comparison for 30 s, and every setting draws 1,000 samples.
 #
 # **Judges and windows.** Every generated crystal is scored by notebook 01's GNN judge for the
 # property (trained on `val`); success = valid **and** judged value in the window, over *all*
@@ -76,7 +76,7 @@ TASKS = {  # name -> dataset, property, target, window half-width
     "Perov-5 heat_ref 0.5 eV/atom": ("perov_5", "heat_ref", 0.5, 0.25),
 }
 # full: a long band-gap run (larger batches, learning rate decayed to zero, a short weight
-# average, finer sampling) and short same-budget comparisons, about 8 minutes on one H100
+# average, finer sampling) and short same-budget comparisons, about 8 minutes on one H200
 cfg = config.resolve(profile, seed=seed, device=device, presets={
     "smoke": dict(train_limit=400, use_committed=False, band_gap_seconds=None, compare_seconds=None,
                   finetune_steps=8, compare_steps=4, batch_size=16, lr_schedule="constant", ema_decay=0.999,
