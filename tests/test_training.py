@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from matlib import checkpoints
-from matlib.training import NonFiniteLossError, budget_cosine, fit
+from matlib.training import NonFiniteLossError, budget_cosine, budget_schedule, fit
 
 
 def regression_problem(n=256):
@@ -133,3 +133,27 @@ def test_budget_cosine_decays_over_whichever_budget_ends_first():
     by_time(0)                                                  # the clock starts at the first call
     assert by_time(1) == pytest.approx(0.0)                     # the time budget is already spent
     assert budget_cosine(100, 3600.0)(50) == pytest.approx(0.5, abs=1e-3)   # steps end first here
+
+
+def test_budget_schedule_warms_up_then_holds_or_decays():
+    def rates(schedule, warmup_steps, steps=10):
+        model = torch.nn.Linear(2, 1)
+        optimizer = torch.optim.SGD(model.parameters(), lr=1.0)
+        scheduler = budget_schedule(optimizer, schedule, steps, None, warmup_steps=warmup_steps)
+        if scheduler is None:
+            return None
+        seen = []
+        for _ in range(steps):
+            seen.append(optimizer.param_groups[0]["lr"])
+            optimizer.step()
+            scheduler.step()
+        return seen
+
+    assert rates("constant", 0) is None                          # nothing to schedule: fit runs without one
+    assert rates("constant", 4)[:5] == pytest.approx([0.25, 0.5, 0.75, 1.0, 1.0])
+    cosine = rates("cosine", 0)
+    assert cosine[0] == 1.0 and all(a > b for a, b in zip(cosine, cosine[1:])) and cosine[-1] < 0.05
+    warmed = rates("cosine", 4)
+    assert warmed[0] == pytest.approx(0.25) and max(warmed) < 1.0 and warmed[-1] < 0.05
+    with pytest.raises(ValueError, match="lr_schedule"):
+        budget_schedule(torch.optim.SGD(torch.nn.Linear(2, 1).parameters(), lr=1.0), "linear", 10, None)

@@ -16,12 +16,11 @@ import torch
 
 from ..batching import crystal_minibatches
 from ..crystal import CrystalBatch
-from ..training import TrainResult, budget_cosine, fit
+from ..training import SCHEDULES, TrainResult, budget_schedule, fit
 from .adapters import ConditionedDiffusion
 from .model import CrystalDiffusion
 
 MODES = {"adapters": 1e-3, "all": 1e-4}   # mode -> default learning rate
-SCHEDULES = ("constant", "cosine")
 
 
 def fine_tune(base: CrystalDiffusion, batch: CrystalBatch, labels: torch.Tensor, *, mode: str = "adapters",
@@ -46,8 +45,7 @@ def fine_tune(base: CrystalDiffusion, batch: CrystalBatch, labels: torch.Tensor,
     model.freeze_base(mode == "adapters")
     trainable = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(trainable, lr=lr or MODES[mode])
-    scheduler = (torch.optim.lr_scheduler.LambdaLR(optimizer, budget_cosine(max_steps, seconds))
-                 if lr_schedule == "cosine" else None)
+    scheduler = budget_schedule(optimizer, lr_schedule, max_steps, seconds)
     batch = batch.to(model.device)
     batches = crystal_minibatches(batch, min(batch_size, len(batch)), seed, values=labels.float())
     generator = torch.Generator(device=model.device).manual_seed(seed)
@@ -72,4 +70,4 @@ def snapshot_model(model: ConditionedDiffusion, result: TrainResult) -> Conditio
     return earlier.eval()
 
 
-__all__ = ["MODES", "SCHEDULES", "fine_tune", "snapshot_model"]
+__all__ = ["MODES", "fine_tune", "snapshot_model"]

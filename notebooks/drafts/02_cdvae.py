@@ -64,7 +64,7 @@ from matlib.cdvae import CDVAE, MODEL_SIZES, CrystalEncoder, LangevinConfig, Sco
 from matlib.cdvae.langevin import initial_elements
 from matlib.crystal import CrystalBatch
 from matlib.evaluation import evaluate, prepare_reference, process_pool, reconstruction
-from matlib.training import budget_cosine, fit
+from matlib.training import SCHEDULES, budget_schedule, fit
 
 
 cfg = config.resolve(profile, seed=seed, device=device, presets={
@@ -82,8 +82,8 @@ cfg = config.resolve(profile, seed=seed, device=device, presets={
                             model_size=model_size).items() if v is not None})
 if cfg.model_size not in MODEL_SIZES:
     raise config.ConfigError(f"model_size must be one of {sorted(MODEL_SIZES)}, not {cfg.model_size!r}")
-if lr_schedule not in ("constant", "cosine"):
-    raise config.ConfigError(f"lr_schedule must be 'constant' or 'cosine', not {lr_schedule!r}")
+if lr_schedule not in SCHEDULES:
+    raise config.ConfigError(f"lr_schedule must be one of {SCHEDULES}, not {lr_schedule!r}")
 cfg.settings.update(lr_schedule=lr_schedule)
 out = results.resolve_out_dir(out_dir, "02_cdvae")
 explicit_checkpoint = checkpoint is not None
@@ -182,8 +182,7 @@ else:
     # the encoder reads clean crystals, which never move: build their neighbour graphs once
     encoder_graphs = GraphCache(batch.to(cfg.device), model.config.encoder.cutoff, model.config.encoder.max_neighbors)
     minibatches = Minibatches(encoder_graphs, torch.arange(len(batch)), min(cfg.batch_size, len(batch)), seed=seed)
-    schedule = (torch.optim.lr_scheduler.LambdaLR(optimizer, budget_cosine(cfg.train_steps, cfg.train_seconds))
-                if cfg.lr_schedule == "cosine" else None)
+    schedule = budget_schedule(optimizer, cfg.lr_schedule, cfg.train_steps, cfg.train_seconds)
     run = fit(model, optimizer, lambda m, item: m.loss(item[0], graph=item[1]), minibatches,
               max_steps=cfg.train_steps, max_seconds=cfg.train_seconds, grad_clip=1.0, autocast=cfg.autocast,
               ema_decay=cfg.ema, scheduler=schedule, log_every=max(1, min(100, cfg.train_steps // 20)), checkpoint=state,

@@ -46,6 +46,7 @@ oversample = 16        # latents drawn per crystal; keep the one the predictor p
 fill = "matched"       # missing conditions from: matched (a training row near the targets) | random (Con-CDVAE)
 prior_guidance = 1.0   # γ of classifier-free guidance in the prior (not in Con-CDVAE); ≠ 1 trains the prior
                        # with 10 % condition dropout and adds a γ = 1 row on the first target
+lr_schedule = "constant"  # stage 1 and the prior: constant | cosine (decayed to zero over each budget)
 
 # %%
 import time
@@ -70,7 +71,7 @@ from matlib.evaluation import process_pool
 from matlib.evaluation.targeted import judge_values, sample_frame, window_report
 from matlib.latent_search import encode_posteriors
 from matlib.evaluation.success import in_window
-from matlib.training import fit
+from matlib.training import SCHEDULES, budget_schedule, fit
 
 # what stage 1 is conditioned on: (property, grid step) per dataset; None marks the class property
 CONDITIONS = {"mp_20": [("formation_energy_per_atom", 0.5), ("band_gap", 0.5), ("crystal_system", None)],
@@ -114,6 +115,9 @@ if oversample < 1:
     raise config.ConfigError(f"oversample must be at least 1, not {oversample}")
 if prior_guidance < 0:
     raise config.ConfigError(f"prior_guidance must be 0 or more, not {prior_guidance}")
+if lr_schedule not in SCHEDULES:
+    raise config.ConfigError(f"lr_schedule must be one of {SCHEDULES}, not {lr_schedule!r}")
+cfg.settings.update(lr_schedule=lr_schedule)
 out = results.resolve_out_dir(out_dir, "05_con_cdvae")
 trained_here = out.parent / "02_cdvae" / "checkpoint" / dataset     # notebook 02's run beside this one
 committed = paths.checkpoints_dir() / "cdvae" / dataset
@@ -214,7 +218,7 @@ minibatches = Minibatches(graphs, torch.arange(len(train_batch)), min(cfg.batch_
 state = out / "training_state" / f"{dataset}_stage1"
 run = fit(model, optimizer, lambda m, item: m.loss(item[0], item[2], graph=item[1]), minibatches,
           max_steps=cfg.train_steps, max_seconds=cfg.train_seconds, grad_clip=1.0, autocast=cfg.autocast,
-          ema_decay=cfg.ema, log_every=max(1, min(100, cfg.train_steps // 20)), checkpoint=state, resume=resume,
+          scheduler=budget_schedule(optimizer, cfg.lr_schedule, cfg.train_steps, cfg.train_seconds), ema_decay=cfg.ema, log_every=max(1, min(100, cfg.train_steps // 20)), checkpoint=state, resume=resume,
           checkpoint_every=2000, config=model.config.as_dict(), desc=f"stage 1 on {dataset}/{train_split}")
 model.eval()
 print(f"stage 1: {run.steps} steps ({run.steps - run.resumed_from} in {run.seconds:.0f} s in this run)")
@@ -288,10 +292,11 @@ viz.show_code(PriorNetwork.forward)
 prior = LatentPrior(LatentPriorConfig(model.cdvae.config.latent, specs,
                                       condition_dropout=0.1 if prior_guidance != 1 else 0.0)).to(cfg.device)
 prior.fit_scale(mu_train)
-prior_run = fit(prior, torch.optim.AdamW(prior.parameters(), lr=1e-3),
-                lambda p, item: p.loss(item[0], item[1]),
+prior_optimizer = torch.optim.AdamW(prior.parameters(), lr=1e-3)
+prior_run = fit(prior, prior_optimizer, lambda p, item: p.loss(item[0], item[1]),
                 latent_minibatches(mu_train, train_values.to(cfg.device), min(256, len(mu_train)), seed=seed),
                 max_steps=cfg.prior_steps, max_seconds=cfg.prior_seconds, grad_clip=1.0,
+                scheduler=budget_schedule(prior_optimizer, cfg.lr_schedule, cfg.prior_steps, cfg.prior_seconds),
                 log_every=max(1, min(100, cfg.prior_steps // 20)), desc="stage 2: latent prior")
 prior.eval()
 print(f"prior: {sum(p.numel() for p in prior.parameters()):,} parameters, {prior_run.steps} steps in "
@@ -561,3 +566,6 @@ print(f"results -> {path}  ({time.perf_counter() - started:.0f} s)")
 # 5. **Impossible targets.** Ask `generate` for a formation energy of +2 eV/atom, outside the grid:
 #    it refuses, and says why. Pass `allow_extrapolation=True` and predict what the prior produces
 #    and what the judge says about it; then run it.
+# 6. **End on small steps.** Run with `lr_schedule="cosine"`: stage 1 and the prior end with their
+#    learning rates decayed to zero (with larger batches, it helped notebook 06's adapters). Does the
+#    probe's reading of the target (section 5) get sharper, and do the crystals follow it?

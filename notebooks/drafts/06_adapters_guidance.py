@@ -64,9 +64,10 @@ from matlib import io as crystal_io
 from matlib.diffusion import (ConditionedDiffusion, CrystalDiffusion, SamplerConfig, ScalarEncoding, guided_denoiser,
                               sample, store)
 from matlib.diffusion.adapters import Adapter
-from matlib.diffusion.finetune import SCHEDULES, fine_tune, snapshot_model
+from matlib.diffusion.finetune import fine_tune, snapshot_model
 from matlib.evaluation import process_pool, targeted_report
 from matlib.evaluation.success import in_window
+from matlib.training import SCHEDULES
 
 GAMMAS = [0.0, 1.0, 2.0, 4.0]
 CHOSEN_GAMMA = 2.0     # MatterGen's default, fixed before looking at our numbers
