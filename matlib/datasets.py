@@ -273,34 +273,50 @@ def cache_dir() -> Path:
     return data_dir() / "cache"
 
 
-def _write_cache(key: str, ds: CrystalDataset) -> None:
+def write_cached(key: str, tensors: dict[str, torch.Tensor], meta: dict) -> None:
+    """Tensors and JSON metadata into the cache under ``key``."""
     folder = cache_dir()
     folder.mkdir(parents=True, exist_ok=True)
-    b = CrystalBatch.from_structures(ds.structures, dtype=torch.float64, wrap=False)
     # written beside, then renamed: notebooks running side by side may read while another one writes
     part = f".{os.getpid()}.part"
-    save_file({"atom_types": b.atom_types, "frac_coords": b.frac_coords, "lattice": b.lattice,
-               "num_atoms": b.num_atoms}, str(folder / f"{key}.safetensors{part}"))
-    meta = {"table": ds.table.to_json(orient="split"), "skipped": ds.skipped.to_json(orient="split"),
-            "rows_read": ds.rows_read}
+    save_file(tensors, str(folder / f"{key}.safetensors{part}"))
     (folder / f"{key}.json{part}").write_text(json.dumps(meta))
     os.replace(folder / f"{key}.safetensors{part}", folder / f"{key}.safetensors")
     os.replace(folder / f"{key}.json{part}", folder / f"{key}.json")
 
 
-def _read_cache(key: str, dataset: str, split: str, source: Path) -> CrystalDataset | None:
+def read_cached(key: str) -> tuple[dict[str, torch.Tensor], dict] | None:
+    """What ``write_cached`` stored under ``key``, or None when it is absent or unreadable."""
     tensors, meta = cache_dir() / f"{key}.safetensors", cache_dir() / f"{key}.json"
     if not (tensors.exists() and meta.exists()):
         return None
     try:
-        t = load_file(str(tensors))
-        info = json.loads(meta.read_text())
+        return load_file(str(tensors)), json.loads(meta.read_text())
+    except Exception as err:  # a broken cache is rebuilt, never trusted
+        log.warning("ignoring unreadable cache %s (%s); it will be rebuilt", tensors, err)
+        return None
+
+
+def _write_cache(key: str, ds: CrystalDataset) -> None:
+    b = CrystalBatch.from_structures(ds.structures, dtype=torch.float64, wrap=False)
+    write_cached(key, {"atom_types": b.atom_types, "frac_coords": b.frac_coords, "lattice": b.lattice,
+                       "num_atoms": b.num_atoms},
+                 {"table": ds.table.to_json(orient="split"), "skipped": ds.skipped.to_json(orient="split"),
+                  "rows_read": ds.rows_read})
+
+
+def _read_cache(key: str, dataset: str, split: str, source: Path) -> CrystalDataset | None:
+    cached = read_cached(key)
+    if cached is None:
+        return None
+    t, info = cached
+    try:
         batch = CrystalBatch(t["atom_types"], t["frac_coords"], t["lattice"], t["num_atoms"])
         structures = batch.to_structures()
         table = pd.read_json(io.StringIO(info["table"]), orient="split")
         skipped = pd.read_json(io.StringIO(info["skipped"]), orient="split")
-    except Exception as err:  # a broken cache is rebuilt, never trusted
-        log.warning("ignoring unreadable cache %s (%s); it will be rebuilt", tensors, err)
+    except Exception as err:  # a cache of another layout is rebuilt, never trusted
+        log.warning("ignoring unreadable cache %s (%s); it will be rebuilt", key, err)
         return None
     if len(table) != len(structures):
         return None

@@ -12,7 +12,8 @@ Modules, one concept each: ``validity`` (structure / SMACT composition validity)
 (CrystalNN and Magpie), ``coverage`` (COV-R/COV-P, AMSD/AMCD), ``properties`` (Wasserstein
 distances), ``matching`` (match rate/RMSE, uniqueness, novelty), ``success`` (targeted success
 rate), ``targeted`` (one scorecard for conditional generators), ``stability`` (CHGNet
-relaxation proxy), ``suite`` (``evaluate``), ``report`` (``EvaluationReport``), ``parallel`` (any
+relaxation proxy), ``suite`` (``evaluate``), ``reference_cache`` (a whole test split as the
+reference, fingerprinted once), ``report`` (``EvaluationReport``), ``parallel`` (any
 concurrent.futures executor), ``cdvae_constants``.
 """
 from .coverage import CoverageResult, cov_cutoffs, coverage
@@ -28,11 +29,12 @@ from .stability import chgnet_energy_judge, relax_structures, stability_summary
 from .success import success_rate
 from .targeted import targeted_report
 from .suite import ReferenceSet, evaluate, prepare_reference
+from .reference_cache import split_reference
 from .validity import (SMACT_VERSION, composition_validity, smact_validity, structure_validity,
                        validity_table)
 
 __all__ = [
-    "evaluate", "prepare_reference", "ReferenceSet", "EvaluationReport", "combine_tables", "wide_table",
+    "evaluate", "prepare_reference", "split_reference", "ReferenceSet", "EvaluationReport", "combine_tables", "wide_table",
     "structure_validity", "composition_validity", "smact_validity", "validity_table", "SMACT_VERSION",
     "Fingerprints", "compute_fingerprints", "structure_fingerprint", "composition_fingerprint", "scale_magpie",
     "coverage", "cov_cutoffs", "CoverageResult",

@@ -1,0 +1,50 @@
+"""A whole split as the coverage reference: fingerprinted once, then read from the data cache."""
+import numpy as np
+import pytest
+from pymatgen.core import Lattice, Structure
+
+from matlib.datasets import cache_dir, load_split
+from matlib.evaluation import reference_cache
+from matlib.evaluation.reference_cache import cache_key, split_reference
+
+
+def same(a, b):
+    return all((x is None and y is None) or (x is not None and y is not None and np.array_equal(x, y, equal_nan=True))
+               for x, y in zip(a, b))
+
+
+def test_fingerprints_are_cached_then_read_back_unchanged(isolated_cache, monkeypatch):
+    split = load_split("perov_5", "test", limit=5, progress_bar=False)
+    split.structures[1] = Structure(Lattice.cubic(0.5), ["Na", "Na"], [[0, 0, 0], [0.5, 0.5, 0.5]])  # too dense: fails
+    first = split_reference(split, progress_bar=False)
+    assert len(first) == 5 and first.fingerprints.struct[1] is None and first.fingerprints.comp[1] is not None
+    assert (cache_dir() / f"{cache_key(split)}.safetensors").exists()
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("fingerprints were computed again")
+
+    monkeypatch.setattr(reference_cache, "compute_fingerprints", refuse)
+    again = split_reference(split, progress_bar=False)
+    assert same(again.fingerprints.struct, first.fingerprints.struct)
+    assert same(again.fingerprints.comp, first.fingerprints.comp)   # raw Magpie keeps its NaN entries
+    assert again.fingerprints.struct_reason == first.fingerprints.struct_reason
+    assert again.structures == first.structures
+
+
+def test_a_broken_or_stale_cache_is_rebuilt(isolated_cache, monkeypatch):
+    split = load_split("perov_5", "test", limit=3, progress_bar=False)
+    split_reference(split, progress_bar=False)
+    tensors = cache_dir() / f"{cache_key(split)}.safetensors"
+    tensors.write_bytes(b"not safetensors")
+    assert reference_cache.load_fingerprints(cache_key(split), len(split)) is None
+    rebuilt = split_reference(split, progress_bar=False)
+    assert rebuilt.fingerprints.ok().all()
+    monkeypatch.setattr(reference_cache, "_matminer_version", lambda: "0.0.1")   # another matminer wrote it
+    assert reference_cache.load_fingerprints(cache_key(split), len(split)) is None
+    assert reference_cache.load_fingerprints(cache_key(split), len(split) + 1) is None
+
+
+def test_cache_off_computes_and_writes_nothing(isolated_cache):
+    split = load_split("perov_5", "test", limit=2, progress_bar=False)
+    split_reference(split, cache=False, progress_bar=False)
+    assert not list(cache_dir().glob("*fingerprints*"))
