@@ -49,8 +49,9 @@ FRACTION = "fraction"
 class ReferenceSet:
     """Reference (test) structures with their fingerprints, computed once and reusable.
 
-    Fingerprinting 9,000 MP-20 test crystals takes ~20 CPU-minutes: build this once with
-    :func:`prepare_reference` and pass it to every ``evaluate`` call. Judge values are cached
+    Fingerprinting 9,000 MP-20 test crystals takes ~30 CPU-minutes: build this once with
+    :func:`prepare_reference` (or ``reference_cache.split_reference``, cached on disk) and pass it
+    to every ``evaluate`` call. Judge values are cached
     per judge object.
     """
 

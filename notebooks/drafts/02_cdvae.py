@@ -188,8 +188,9 @@ else:
     schedule = budget_schedule(optimizer, cfg.lr_schedule, cfg.train_steps, cfg.train_seconds)
     run = fit(model, optimizer, lambda m, item: m.loss(item[0], graph=item[1]), minibatches,
               max_steps=cfg.train_steps, max_seconds=cfg.train_seconds, grad_clip=1.0, autocast=cfg.autocast,
-              ema_decay=cfg.ema, scheduler=schedule, log_every=max(1, min(100, cfg.train_steps // 20)), checkpoint=state,
-              resume=resume, checkpoint_every=2000, config=model.config.as_dict(), desc=f"training on {dataset}/{train_split}")
+              ema_decay=cfg.ema, scheduler=schedule, log_every=max(1, min(100, cfg.train_steps // 20)),
+              checkpoint=state, resume=resume, checkpoint_every=2000, config=model.config.as_dict(),
+              desc=f"training on {dataset}/{train_split}")
     history, train_steps, train_seconds = run.history, run.steps, run.seconds
     if run.resumed_from:
         print(f"resumed at step {run.resumed_from}")

@@ -216,10 +216,11 @@ graphs = GraphCache(train_batch.to(cfg.device), model.cdvae.config.encoder.cutof
                     model.cdvae.config.encoder.max_neighbors, targets=train_values.to(cfg.device))
 minibatches = Minibatches(graphs, torch.arange(len(train_batch)), min(cfg.batch_size, len(train_batch)), seed=seed)
 state = out / "training_state" / f"{dataset}_stage1"
+schedule = budget_schedule(optimizer, cfg.lr_schedule, cfg.train_steps, cfg.train_seconds)
 run = fit(model, optimizer, lambda m, item: m.loss(item[0], item[2], graph=item[1]), minibatches,
           max_steps=cfg.train_steps, max_seconds=cfg.train_seconds, grad_clip=1.0, autocast=cfg.autocast,
-          scheduler=budget_schedule(optimizer, cfg.lr_schedule, cfg.train_steps, cfg.train_seconds), ema_decay=cfg.ema, log_every=max(1, min(100, cfg.train_steps // 20)), checkpoint=state, resume=resume,
-          checkpoint_every=2000, config=model.config.as_dict(), desc=f"stage 1 on {dataset}/{train_split}")
+          scheduler=schedule, ema_decay=cfg.ema, log_every=max(1, min(100, cfg.train_steps // 20)),
+          checkpoint=state, resume=resume, checkpoint_every=2000, config=model.config.as_dict(), desc=f"stage 1 on {dataset}/{train_split}")
 model.eval()
 print(f"stage 1: {run.steps} steps ({run.steps - run.resumed_from} in {run.seconds:.0f} s in this run)")
 curves = pd.DataFrame(run.history)
