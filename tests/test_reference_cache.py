@@ -39,8 +39,10 @@ def test_a_broken_or_stale_cache_is_rebuilt(isolated_cache, monkeypatch):
     assert reference_cache.load_fingerprints(cache_key(split), len(split)) is None
     rebuilt = split_reference(split, progress_bar=False)
     assert rebuilt.fingerprints.ok().all()
-    monkeypatch.setattr(reference_cache, "_matminer_version", lambda: "0.0.1")   # another matminer wrote it
-    assert reference_cache.load_fingerprints(cache_key(split), len(split)) is None
+    other = cache_key(split)
+    monkeypatch.setattr(reference_cache, "_versions", lambda: "matminer0.0.1-pymatgen2020.1.1")
+    assert cache_key(split) != other                       # another matminer or pymatgen: another file
+    assert reference_cache.load_fingerprints(other, len(split)) is None   # and a stale one is refused
     assert reference_cache.load_fingerprints(cache_key(split), len(split) + 1) is None
 
 

@@ -3,9 +3,9 @@
 CDVAE scores COV against every test crystal. A subset lowers COV-P (each sample has fewer
 crystals to land near): the main job's 2,000 Perov-5 CDVAE crystals score 68.8 % against 1,000
 random test crystals and 88.8 % against all 3,785. Fingerprinting a whole split is slow (MP-20's
-test split takes about 30 CPU-minutes), so the fingerprints are stored beside the dataset cache,
-keyed by the split file's hash and the matminer version, as safetensors plus JSON (no pickle). A
-cache that cannot be read, or that another matminer wrote, is rebuilt.
+test split takes about 22 CPU-minutes, 0.14 s a crystal), so the fingerprints are stored beside
+the dataset cache, keyed by the split file's hash and the matminer and pymatgen versions (CrystalNN
+comes from both), as safetensors plus JSON (no pickle). A cache that cannot be read is rebuilt.
 """
 from __future__ import annotations
 
@@ -21,15 +21,18 @@ from .suite import ReferenceSet
 CACHE_VERSION = 1
 
 
-def _matminer_version() -> str:
-    try:
-        return version("matminer")
-    except PackageNotFoundError:
-        return "unknown"
+def _versions() -> str:
+    found = []
+    for package in ("matminer", "pymatgen"):
+        try:
+            found.append(f"{package}{version(package)}")
+        except PackageNotFoundError:
+            found.append(f"{package}-unknown")
+    return "-".join(found)
 
 
 def cache_key(split: CrystalDataset) -> str:
-    return (f"{split.name}-{split.split}-{sha256_file(split.source)[:16]}-n{len(split)}"
+    return (f"{split.name}-{split.split}-{sha256_file(split.source)[:16]}-n{len(split)}-{_versions()}"
             f"-fingerprints-v{CACHE_VERSION}")
 
 
@@ -51,7 +54,7 @@ def save_fingerprints(key: str, fingerprints: Fingerprints) -> None:
     comp, comp_ok = _pack(fingerprints.comp, COMP_FP_DIM)
     tensors = {"struct": struct, "struct_ok": struct_ok, "comp": comp, "comp_ok": comp_ok}
     write_cached(key, {name: torch.from_numpy(array) for name, array in tensors.items()},
-                 {"matminer": _matminer_version(), "struct_reason": list(fingerprints.struct_reason)})
+                 {"versions": _versions(), "struct_reason": list(fingerprints.struct_reason)})
 
 
 def load_fingerprints(key: str, expected: int) -> Fingerprints | None:
@@ -60,15 +63,17 @@ def load_fingerprints(key: str, expected: int) -> Fingerprints | None:
     if cached is None:
         return None
     t, meta = cached
-    if meta.get("matminer") != _matminer_version():
-        return None
     try:
+        if meta["versions"] != _versions():
+            return None
         t = {name: tensor.numpy() for name, tensor in t.items()}
         fingerprints = Fingerprints(_unpack(t["struct"], t["struct_ok"]), _unpack(t["comp"], t["comp_ok"]),
                                     list(meta["struct_reason"]))
-    except (KeyError, TypeError):   # another layout: rebuilt, never trusted
+    except (KeyError, TypeError, AttributeError):   # another layout: rebuilt, never trusted
         return None
-    return fingerprints if len(fingerprints) == expected else None
+    lengths = {len(fingerprints.struct), len(fingerprints.comp)} | ({len(fingerprints.struct_reason)}
+                                                                   if fingerprints.struct_reason else set())
+    return fingerprints if lengths == {expected} else None
 
 
 def split_reference(split: CrystalDataset, *, executor=None, cache: bool = True,

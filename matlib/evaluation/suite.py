@@ -49,7 +49,7 @@ FRACTION = "fraction"
 class ReferenceSet:
     """Reference (test) structures with their fingerprints, computed once and reusable.
 
-    Fingerprinting 9,000 MP-20 test crystals takes ~30 CPU-minutes: build this once with
+    Fingerprinting 9,000 MP-20 test crystals takes ~22 CPU-minutes: build this once with
     :func:`prepare_reference` (or ``reference_cache.split_reference``, cached on disk) and pass it
     to every ``evaluate`` call. Judge values are cached
     per judge object.

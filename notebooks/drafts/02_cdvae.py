@@ -253,7 +253,8 @@ print(f"independent draws reproduce the rounded counts for {same:.0%} of 2,000 c
 generator = torch.Generator(device=cfg.device).manual_seed(seed)
 test_set = datasets.load_split(dataset, eval_split, path=data_dir)
 if cfg.n_reference == "all":   # CDVAE's protocol; a subset lowers COV-P (fewer crystals to land near)
-    reference = test_set.structures
+    # every test crystal, in a random order: the first n_recon are the ones reconstructed below
+    reference = [test_set.structures[i] for i in np.random.default_rng(seed).permutation(len(test_set))]
 else:
     rng = np.random.default_rng(seed)
     reference = [test_set.structures[i] for i in rng.choice(len(test_set), min(cfg.n_reference, len(test_set)),
