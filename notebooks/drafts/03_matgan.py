@@ -54,7 +54,7 @@ import seaborn as sns
 import torch
 from sklearn.manifold import TSNE
 
-from matlib import baselines, checkpoints, config, datasets, paths, published, registry, results, viz
+from matlib import baselines, checkpoints, comparison, config, datasets, paths, published, registry, results, viz
 from matlib import composition_matrix as cm
 from matlib.composition_screening import screen_rows
 from matlib.jsonsafe import jsonable
@@ -367,8 +367,8 @@ table2.update({
     "chemically_valid": share(screened["chemically_valid"]),
     "charge_neutral": share(screened["charge_neutral"]),
 })
-percent = {"recovery_training", "recovery_held_out", "novelty", "uniqueness", "chemically_valid", "charge_neutral"}
-fmt = lambda k, v: "–" if v is None or v != v else (f"{100 * v:.2f} %" if k in percent else f"{int(v):,}")
+fmt = lambda k, v: "–" if v is None or v != v else (f"{100 * v:.2f} %" if k in comparison.TABLE2_FRACTIONS
+                                                     else f"{int(v):,}")
 shown = {**table2, "new_samples": published.new_samples(table2)}    # the paper's way of counting "new"
 columns = {f"MatGAN on {dataset} ({train_split})": {k: fmt(k, v) for k, v in shown.items()}}
 for row in published.table2().to_dict("records"):    # the review's Table 2, then the abstract's two numbers
