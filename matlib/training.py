@@ -46,13 +46,14 @@ SCHEDULES = ("constant", "cosine")
 def budget_cosine(max_steps: int, seconds: float | None):
     """LambdaLR factor: half a cosine over the fraction of the step or time budget already spent
     (the clock starts at the first call, when the scheduler is made)."""
-    started = []
+    start = None
 
     def factor(step: int) -> float:
-        started or started.append(time.perf_counter())
+        nonlocal start
+        start = time.perf_counter() if start is None else start
         spent = step / max_steps
         if seconds:
-            spent = max(spent, (time.perf_counter() - started[0]) / seconds)
+            spent = max(spent, (time.perf_counter() - start) / seconds)
         return 0.5 * (1 + math.cos(math.pi * min(spent, 1.0)))
 
     return factor

@@ -16,7 +16,7 @@ import torch
 
 from ..batching import crystal_minibatches
 from ..crystal import CrystalBatch
-from ..training import SCHEDULES, TrainResult, budget_schedule, fit
+from ..training import TrainResult, budget_schedule, fit
 from .adapters import ConditionedDiffusion
 from .model import CrystalDiffusion
 
@@ -35,8 +35,6 @@ def fine_tune(base: CrystalDiffusion, batch: CrystalBatch, labels: torch.Tensor,
     """
     if mode not in MODES:
         raise ValueError(f"mode must be one of {sorted(MODES)}, got {mode!r}")
-    if lr_schedule not in SCHEDULES:
-        raise ValueError(f"lr_schedule must be one of {SCHEDULES}, got {lr_schedule!r}")
     if len(labels) != len(batch):
         raise ValueError(f"{len(labels)} labels for {len(batch)} crystals")
     with torch.random.fork_rng(devices=[]):       # the adapters' initial weights follow `seed` too

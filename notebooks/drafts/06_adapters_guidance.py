@@ -191,8 +191,9 @@ fig.tight_layout()
 # loads the adapters that `full` trained on the GPU when they exist.
 
 # %%
-def finetune(batch, values, mode="adapters", seconds=None, steps=None, desc="fine-tuning", **options):
-    return fine_tune(base, batch, values, mode=mode, seconds=seconds, max_steps=steps,
+def finetune(batch, values, mode="adapters", seconds=None, steps=None, desc="fine-tuning", model=None, **options):
+    """``fine_tune`` with this run's settings, from the MP-20 base unless ``model`` is given."""
+    return fine_tune(model or base, batch, values, mode=mode, seconds=seconds, max_steps=steps,
                      batch_size=min(cfg.batch_size, len(batch)), ema_decay=cfg.ema_decay or None, seed=seed,
                      lr_schedule=cfg.lr_schedule, autocast=cfg.autocast, desc=desc, **options)
 
@@ -339,11 +340,9 @@ fig.tight_layout()
 if store.exists(perov_stem):
     perov_base, _ = store.load(perov_stem, device=cfg.device)
     perov_train = datasets.load_split("perov_5", train_split, path=data_dir, limit=cfg.train_limit)
-    perov_model, run = fine_tune(perov_base, CrystalDiffusion.prepare(perov_train.batch()), perov_train.targets("heat_ref"),
-                                 mode="adapters", seconds=cfg.compare_seconds, max_steps=cfg.compare_steps,
-                                 batch_size=min(cfg.batch_size, len(perov_train)), ema_decay=cfg.ema_decay or None,
-                                 lr_schedule=cfg.lr_schedule, seed=seed, autocast=cfg.autocast,
-                                 desc="Perov-5 heat_ref, adapters")
+    perov_model, run = finetune(CrystalDiffusion.prepare(perov_train.batch()), perov_train.targets("heat_ref"),
+                                "adapters", cfg.compare_seconds, cfg.compare_steps, desc="Perov-5 heat_ref, adapters",
+                                model=perov_base)
     runs["Perov-5 heat_ref, adapters"] = dict(history=run.history, seconds=run.seconds, steps=run.steps)
     _, _, target, half = TASKS["Perov-5 heat_ref 0.5 eV/atom"]
     data_share["Perov-5 heat_ref 0.5 eV/atom"] = {
