@@ -142,6 +142,20 @@ def test_stability_option_adds_chgnet_metrics(perov_ref, perov):
     assert r.per_structure["chgnet_e_initial"].notna().sum() == 2
 
 
+def test_stability_without_chgnet_is_skipped_and_said(perov_ref, perov, monkeypatch):
+    # a GPU image without CHGNet once reported "0 % relaxed"; a missing package is a skip, not a result
+    from matlib.evaluation import stability, suite
+    monkeypatch.setattr(suite, "chgnet_missing", lambda: "CHGNet is not installed")
+    with pytest.warns(UserWarning, match="stability metrics skipped: CHGNet is not installed"):
+        r = evaluate(perov.structures[:4], perov_ref, dataset="perov_5", stability=True, progress_bar=False)
+    assert not any(m.startswith("chgnet_") for m in r.table["metric"])
+    assert r.meta["stability_skipped"] == "CHGNet is not installed"
+    assert r["struct_valid"] == 1.0                     # the other metrics still stand
+    monkeypatch.setattr(stability.importlib.util, "find_spec", lambda name: None)
+    with pytest.raises(ImportError, match="pip install chgnet"):
+        stability.relax_structures(perov.structures[:1], progress_bar=False)
+
+
 @pytest.mark.skipif(not os.environ.get("MATLIB_SLOW_TESTS"), reason="MP-20 fingerprints take minutes; set MATLIB_SLOW_TESTS=1")
 def test_mp20_test_split_scored_against_itself():
     mp = load_split("mp_20", "test", limit=200, progress_bar=False)

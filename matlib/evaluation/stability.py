@@ -24,6 +24,7 @@ A proxy only: a low CHGNet energy is not thermodynamic stability (that needs a c
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import io
 import math
 import threading
@@ -82,6 +83,13 @@ def torch_threads(n: int | None):
                     _THREADS_STATE["limiter"].restore_original_limits()
                     _THREADS_STATE["limiter"] = None
                 torch.set_num_threads(_THREADS_STATE["saved"])
+
+
+def chgnet_missing() -> str | None:
+    """Why CHGNet cannot run here, or None. A missing package must not read as "no sample relaxed"."""
+    if importlib.util.find_spec("chgnet") is None:
+        return "CHGNet is not installed (pip install chgnet); the stability proxy needs it"
+    return None
 
 
 @lru_cache(maxsize=None)
@@ -172,6 +180,9 @@ def relax_structures(structures: Sequence[Structure], *, steps: int = DEFAULT_ST
     One row per relaxed structure; column ``index`` is its position in ``structures``; with
     ``keep_final``, column ``final`` holds the relaxed structure.
     """
+    missing = chgnet_missing()
+    if missing:
+        raise ImportError(missing)
     index = np.arange(len(structures))
     if max_structures is not None and len(index) > max_structures:
         index = np.sort(np.random.default_rng(seed).choice(index, size=max_structures, replace=False))

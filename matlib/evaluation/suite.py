@@ -24,6 +24,7 @@ are shares of *all* samples; COV-R is a share of the reference set. All shares a
 from __future__ import annotations
 
 import time
+import warnings
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
 
@@ -38,7 +39,7 @@ from .fingerprints import MIN_VOLUME_PER_ATOM, Fingerprints, compute_fingerprint
 from .inputs import as_structures
 from .properties import Judge, density, num_elements, run_judge, sample_valid, wasserstein
 from .report import EvaluationReport, TableBuilder
-from .stability import relax_structures, stability_summary
+from .stability import chgnet_missing, relax_structures, stability_summary
 from .success import success_flags
 from .validity import MIN_DISTANCE, MIN_VOLUME, SMACT_VERSION, validity_table
 
@@ -255,7 +256,10 @@ def evaluate(generated: Sequence[Structure | None] | Any, reference: Any, *, dat
         lap("reconstruction")
 
     # ---- CHGNet stability proxy -------------------------------------------------------------------
-    if stability:
+    stability_skipped = chgnet_missing() if stability else None
+    if stability_skipped:   # the other metrics stand; the stability ones are absent, and the report says why
+        warnings.warn(f"stability metrics skipped: {stability_skipped}", stacklevel=2)
+    elif stability:
         options = {"max_structures": 50, "seed": seed, **(dict(stability) if isinstance(stability, Mapping) else {})}
         relaxed = relax_structures(valid_structs, executor=executor, progress_bar=progress_bar, **options)
         if len(relaxed):
@@ -287,6 +291,7 @@ def evaluate(generated: Sequence[Structure | None] | Any, reference: Any, *, dat
         "executor": type(executor).__name__ if executor is not None else "serial",
         "versions": _versions(), "timings_s": timings,
         "fractions": "all shares are fractions in [0, 1]",
+        **({"stability_skipped": stability_skipped} if stability_skipped else {}),
     }
     return EvaluationReport(out.frame(), per, meta)
 
