@@ -48,6 +48,7 @@ lr_schedule = None     # constant | cosine (to zero over the budget); None: the 
 ema_decay = None       # weight average kept while fine-tuning, 0: none; None: the profile's (full: 0.99)
 n_samples = None       # crystals per setting; None: the profile's (full: 1,000)
 sample_steps = None    # predictor–corrector steps per crystal; None: the profile's (full: 250)
+type_temperature = 0.8  # element sampling temperature: 1 draws from the network's p(element), < 1 sharpens it
 
 # %%
 import time
@@ -91,6 +92,9 @@ cfg = config.resolve(profile, seed=seed, device=device, presets={
 }, **{k: v for k, v in dict(band_gap_seconds=band_gap_seconds, compare_seconds=compare_seconds,
                           batch_size=batch_size, lr_schedule=lr_schedule, ema_decay=ema_decay, n_samples=n_samples,
                           sample_steps=sample_steps).items() if v is not None})
+if not type_temperature > 0:
+    raise config.ConfigError(f"type_temperature must be > 0, not {type_temperature}")
+cfg.settings.update(type_temperature=type_temperature)
 if not 0 <= cfg.ema_decay < 1:
     raise config.ConfigError(f"ema_decay must be in [0, 1), not {cfg.ema_decay}")
 if cfg.lr_schedule not in SCHEDULES:
@@ -263,7 +267,10 @@ fig.tight_layout()
 # At every sampler step the network runs twice, with and without the condition, and the outputs
 # are mixed: `s = s_uncond + γ (s_cond − s_uncond)`, on the coordinate scores, the lattice noise
 # and the element logits alike. γ = 0 is the base model, γ = 1 the conditional model, γ > 1
-# extrapolates past it.
+# extrapolates past it. Elements are drawn from the mixed logits divided by `type_temperature`
+# (0.8 here): a sharper choice of element raised the band-gap success by 1.5 points on average in
+# six paired sampler seeds, for 3 points of uniqueness, but cost the formation-energy target about
+# 2 points of success (README, section 06).
 
 # %%
 viz.show_code(guided_denoiser)
@@ -271,7 +278,8 @@ viz.show_code(guided_denoiser)
 # %%
 mp_judges = {prop: judges.load_judge("mp_20", prop, device=cfg.device) for prop in ("band_gap",
                                                                                     "formation_energy_per_atom")}
-sampler = SamplerConfig(steps=cfg.sample_steps, batch_size=2000 if cfg.device.type == "cuda" else 200)
+sampler = SamplerConfig(steps=cfg.sample_steps, type_temperature=cfg.type_temperature,
+                        batch_size=2000 if cfg.device.type == "cuda" else 200)
 generated, rows = {}, []
 
 
@@ -464,3 +472,6 @@ print(f"results -> {path}  ({time.perf_counter() - started:.0f} s)")
 #    batches of 512, a learning rate decayed to zero (`lr_schedule="cosine"`), a 0.99 weight average
 #    and 250 sampler steps. Put one back at a time (`batch_size=256`, `lr_schedule="constant"`,
 #    `ema_decay=0.999`, `sample_steps=100`, `band_gap_seconds=60`) and predict the success rate first.
+# 6. **Element temperature.** Sample with `type_temperature=1.0`, then `0.5`. Which moves more:
+#    the share in the window, the validity, or the uniqueness? Does the same setting help the
+#    unguided row (γ = 0)?
