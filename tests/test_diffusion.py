@@ -166,3 +166,21 @@ def test_training_lowers_the_loss_and_sampler_returns_complete_crystals():
     assert calls[0] == 1.0 and calls[-1] == 0.0
     assert out.trajectory.times[0] == 1.0 and out.trajectory.times[-1] == 0.0 and len(out.trajectory.frames) == 3
     assert len(crystals.to_structures()) == 12
+
+
+def test_mean_losses_are_seeded_per_crystal_averages_that_fall_as_the_model_trains():
+    model, batch = tiny_model(rocksalt_like())
+    first = model.mean_losses(batch, chunk=3, seed=4)
+    assert first == model.mean_losses(batch, chunk=3, seed=4)          # same seed, same noise, same numbers
+    assert set(first) == {"coords", "lattice", "types", "loss"}
+    whole = {k: float(v) for k, v in model.loss(batch, generator=torch.Generator().manual_seed(4)).items()}
+    assert model.mean_losses(batch, chunk=len(batch.num_atoms), seed=4) == pytest.approx(whole)   # one chunk: loss()
+    assert model.training                                               # the caller's mode is restored
+    opt = torch.optim.Adam(model.parameters(), 3e-3)
+    g = torch.Generator().manual_seed(0)
+    for _ in range(100):
+        loss = model.loss(batch, generator=g)["loss"]
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    assert model.mean_losses(batch, chunk=3, seed=4)["loss"] < first["loss"]   # what it trained on got easier

@@ -83,6 +83,22 @@ class CrystalDiffusion(nn.Module):
                                                   edges=edges, layer_hook=layer_hook)
         return coord.float(), lattice_eps.float(), logits.float()
 
+    @torch.no_grad()
+    def mean_losses(self, batch: CrystalBatch, *, chunk: int = 500, seed: int = 0) -> dict[str, float]:
+        """The training losses over a whole prepared batch, averaged per crystal over chunks, with seeded
+        times and noise: the same model and data give the same numbers, so two splits compare fairly."""
+        generator = torch.Generator(device=self.device).manual_seed(seed)
+        was_training = self.training
+        self.eval()
+        totals: dict[str, float] = {}
+        size = len(batch.num_atoms)
+        for start in range(0, size, chunk):
+            part = batch.select(list(range(start, min(start + chunk, size)))).to(self.device)
+            for name, value in self.loss(part, generator=generator).items():
+                totals[name] = totals.get(name, 0.0) + float(value) * len(part.num_atoms)
+        self.train(was_training)
+        return {name: total / size for name, total in totals.items()}
+
     def loss(self, batch: CrystalBatch, generator: torch.Generator | None = None, layer_hook=None
              ) -> dict[str, torch.Tensor]:
         """Denoising losses at random times for a prepared batch (symmetric cells)."""
