@@ -173,8 +173,11 @@ def test_mean_losses_are_seeded_per_crystal_averages_that_fall_as_the_model_trai
     first = model.mean_losses(batch, chunk=3, seed=4)
     assert first == model.mean_losses(batch, chunk=3, seed=4)          # same seed, same noise, same numbers
     assert set(first) == {"coords", "lattice", "types", "loss"}
-    whole = {k: float(v) for k, v in model.loss(batch, generator=torch.Generator().manual_seed(4)).items()}
-    assert model.mean_losses(batch, chunk=len(batch.num_atoms), seed=4) == pytest.approx(whole)   # one chunk: loss()
+    g = torch.Generator().manual_seed(4)
+    n = len(batch.num_atoms)
+    t = model.config.t_min + (1 - model.config.t_min) * (torch.arange(n) + torch.rand(n, generator=g)) / n
+    whole = {k: float(v) for k, v in model.loss(batch, generator=g, t=t).items()}
+    assert model.mean_losses(batch, chunk=n, seed=4) == pytest.approx(whole)   # one chunk: loss() at stratified times
     assert model.training                                               # the caller's mode is restored
     opt = torch.optim.Adam(model.parameters(), 3e-3)
     g = torch.Generator().manual_seed(0)

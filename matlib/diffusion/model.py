@@ -86,7 +86,8 @@ class CrystalDiffusion(nn.Module):
     @torch.no_grad()
     def mean_losses(self, batch: CrystalBatch, *, chunk: int = 500, seed: int = 0) -> dict[str, float]:
         """The training losses over a whole prepared batch, averaged per crystal over chunks, with seeded
-        times and noise: the same model and data give the same numbers, so two splits compare fairly."""
+        (stratified) times and noise: the same model and data give the same numbers, so two splits
+        compare fairly."""
         generator = torch.Generator(device=self.device).manual_seed(seed)
         was_training = self.training
         self.eval()
@@ -94,18 +95,23 @@ class CrystalDiffusion(nn.Module):
         size = len(batch.num_atoms)
         for start in range(0, size, chunk):
             part = batch.select(list(range(start, min(start + chunk, size)))).to(self.device)
-            for name, value in self.loss(part, generator=generator).items():
+            n = len(part.num_atoms)
+            # stratified times: each chunk covers (t_min, 1) evenly, which steadies every term's average
+            share = (torch.arange(n, device=self.device) + torch.rand(n, device=self.device, generator=generator)) / n
+            t = self.config.t_min + (1 - self.config.t_min) * share
+            for name, value in self.loss(part, generator=generator, t=t).items():
                 totals[name] = totals.get(name, 0.0) + float(value) * len(part.num_atoms)
         self.train(was_training)
         return {name: total / size for name, total in totals.items()}
 
-    def loss(self, batch: CrystalBatch, generator: torch.Generator | None = None, layer_hook=None
-             ) -> dict[str, torch.Tensor]:
-        """Denoising losses at random times for a prepared batch (symmetric cells)."""
+    def loss(self, batch: CrystalBatch, generator: torch.Generator | None = None, layer_hook=None,
+             t: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+        """Denoising losses for a prepared batch (symmetric cells), at random times unless ``t`` gives them."""
         n = batch.num_atoms
         edges = all_pair_edges(n)
         atom_crystal = edges[0]
-        t = self.config.t_min + (1 - self.config.t_min) * torch.rand(len(n), device=n.device, generator=generator)
+        if t is None:
+            t = self.config.t_min + (1 - self.config.t_min) * torch.rand(len(n), device=n.device, generator=generator)
         tokens, masked = self.types.corrupt(batch.atom_types, t[atom_crystal], generator)
         sigma = self.coords.sigma(t, n)[atom_crystal]
         frac_t, coord_target = self.coords.corrupt(batch.frac_coords, sigma, generator)
