@@ -108,7 +108,8 @@ def fit(model: torch.nn.Module, optimizer: torch.optim.Optimizer, step_fn: StepF
     values join the history. ``keep_best="val_mae"`` restores the weights with the lowest value.
     ``ema_decay`` (e.g. 0.999) keeps an exponential moving average of the weights and leaves it in
     ``model`` at the end (diffusion models sample better from averaged weights); checkpoints hold
-    the raw weights, so a resumed run restarts the average.
+    the raw weights, so a resumed run restarts the average. With both, ``evaluate`` sees the
+    averaged weights (the ones this call returns), and ``keep_best`` keeps the best of those.
     ``snapshot_budget=(steps, seconds)`` copies the weights (averaged ones with EMA) the first time
     either is reached, so one long run also gives the model a shorter budget would have given.
     """
@@ -128,14 +129,15 @@ def fit(model: torch.nn.Module, optimizer: torch.optim.Optimizer, step_fn: StepF
 
     def run_evaluation() -> None:
         nonlocal best_value, best_state
-        model.eval()
+        judged = model if ema is None else ema.module      # the weights this call will return
+        judged.eval()
         with torch.no_grad():
-            scores = {k: float(v) for k, v in evaluate(model).items()}
+            scores = {k: float(v) for k, v in evaluate(judged).items()}
         model.train()
         result.history.append({"step": result.steps, "time": time.perf_counter() - start, **scores})
         if keep_best is not None and scores[keep_best] < best_value:
             best_value = scores[keep_best]
-            best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+            best_state = {k: v.detach().clone() for k, v in judged.state_dict().items()}
 
     def save():
         if checkpoint is not None:
@@ -189,11 +191,12 @@ def fit(model: torch.nn.Module, optimizer: torch.optim.Optimizer, step_fn: StepF
     finally:
         bar.close()
     if best_state is not None:
-        model.load_state_dict(best_state)
         result.best = {keep_best: best_value}
+        if ema is None:
+            model.load_state_dict(best_state)
     result.seconds = time.perf_counter() - start
     if not math.isnan(result.last()):
-        save()
+        save()   # with EMA, the raw weights: a resumed run continues from them
     if ema is not None and result.steps > result.resumed_from:
-        model.load_state_dict(ema.module.state_dict())
+        model.load_state_dict(best_state if best_state is not None else ema.module.state_dict())
     return result

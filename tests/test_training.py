@@ -107,6 +107,24 @@ def test_ema_leaves_the_moving_average_of_the_weights_in_the_model():
     assert not torch.allclose(ema, updated[-1], atol=1e-4)  # the average lags the raw weights
 
 
+def test_with_ema_evaluation_and_keep_best_use_the_averaged_weights():
+    torch.manual_seed(0)
+    model = torch.nn.Linear(4, 1)
+    scores = iter([5.0, 1.0, 3.0, 4.0])
+    seen = []
+
+    def evaluate(m):
+        assert m is not model                      # the average, not the raw weights being trained
+        seen.append(m.weight.detach().clone())
+        return {"val": next(scores)}
+
+    result = fit(model, torch.optim.SGD(model.parameters(), lr=0.05), mse_step, regression_problem(),
+                 max_steps=40, evaluate=evaluate, eval_every=10, keep_best="val", ema_decay=0.9)
+    assert result.best == {"val": 1.0}
+    assert torch.equal(model.weight, seen[1])      # the averaged weights evaluated at step 20 come back
+    assert not torch.equal(seen[1], seen[3])
+
+
 def test_snapshot_keeps_the_weights_a_shorter_budget_would_have_given():
     def run(max_steps, snapshot_budget=None):
         torch.manual_seed(0)
