@@ -320,8 +320,8 @@ recon = decode(model, z_post, decoding, generator=generator,
                autocast=cfg.autocast, desc="reconstruction")
 energy_property = registry.DATASETS[dataset].default_property
 judge_file = judges.judge_stem(dataset, energy_property)
-suite_judges = {energy_property: judges.load_judge(dataset, energy_property, path=judge_file)} \
-    if checkpoints.exists(judge_file) else {}
+suite_judges = ({energy_property: judges.load_judge(dataset, energy_property, path=judge_file, device=cfg.device)}
+                if checkpoints.exists(judge_file) else {})   # on the GPU: it also judges the whole test split
 with process_pool() as pool:
     rec = reconstruction(recon.crystals.to("cpu").to_structures(), recon_true, executor=pool, progress_bar=False)
     report = evaluate(generated, reference_set, dataset=dataset, train=train_set, judges=suite_judges, executor=pool,
