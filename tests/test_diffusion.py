@@ -175,8 +175,10 @@ def test_mean_losses_are_seeded_per_crystal_averages_that_fall_as_the_model_trai
     assert set(first) == {"coords", "lattice", "types", "loss"}
     g = torch.Generator().manual_seed(4)
     n = len(batch.num_atoms)
-    t = model.config.t_min + (1 - model.config.t_min) * (torch.arange(n) + torch.rand(n, generator=g)) / n
-    whole = {k: float(v) for k, v in model.loss(batch, generator=g, t=t).items()}
+    strata = torch.randperm(n, generator=g)
+    t = model.config.t_min + (1 - model.config.t_min) * (strata + torch.rand(n, generator=g)) / n
+    with torch.no_grad():
+        whole = {k: float(v) for k, v in model.loss(batch, generator=g, t=t).items()}
     assert model.mean_losses(batch, chunk=n, seed=4) == pytest.approx(whole)   # one chunk: loss() at stratified times
     assert model.training                                               # the caller's mode is restored
     opt = torch.optim.Adam(model.parameters(), 3e-3)

@@ -85,23 +85,26 @@ class CrystalDiffusion(nn.Module):
 
     @torch.no_grad()
     def mean_losses(self, batch: CrystalBatch, *, chunk: int = 500, seed: int = 0) -> dict[str, float]:
-        """The training losses over a whole prepared batch, averaged per crystal over chunks, with seeded
-        (stratified) times and noise: the same model and data give the same numbers, so two splits
-        compare fairly."""
+        """The training losses over a whole prepared batch, with seeded (stratified) times and noise:
+        the same model and data give the same numbers, so two splits compare fairly. Each chunk's
+        losses (means over its atoms, as in training) are weighted by the chunk's crystal count."""
         generator = torch.Generator(device=self.device).manual_seed(seed)
         was_training = self.training
         self.eval()
         totals: dict[str, float] = {}
         size = len(batch.num_atoms)
-        for start in range(0, size, chunk):
-            part = batch.select(list(range(start, min(start + chunk, size)))).to(self.device)
-            n = len(part.num_atoms)
-            # stratified times: each chunk covers (t_min, 1) evenly, which steadies every term's average
-            share = (torch.arange(n, device=self.device) + torch.rand(n, device=self.device, generator=generator)) / n
-            t = self.config.t_min + (1 - self.config.t_min) * share
-            for name, value in self.loss(part, generator=generator, t=t).items():
-                totals[name] = totals.get(name, 0.0) + float(value) * len(part.num_atoms)
-        self.train(was_training)
+        try:
+            for start in range(0, size, chunk):
+                part = batch.select(list(range(start, min(start + chunk, size)))).to(self.device)
+                n = len(part.num_atoms)
+                # stratified times in a random order: each chunk covers (t_min, 1) evenly, steadying every term
+                strata = torch.randperm(n, device=self.device, generator=generator)
+                share = (strata + torch.rand(n, device=self.device, generator=generator)) / n
+                t = self.config.t_min + (1 - self.config.t_min) * share
+                for name, value in self.loss(part, generator=generator, t=t).items():
+                    totals[name] = totals.get(name, 0.0) + float(value) * n
+        finally:
+            self.train(was_training)
         return {name: total / size for name, total in totals.items()}
 
     def loss(self, batch: CrystalBatch, generator: torch.Generator | None = None, layer_hook=None,
