@@ -79,6 +79,10 @@ def budget_schedule(optimizer: torch.optim.Optimizer, schedule: str, max_steps: 
 StepFn = Callable[[torch.nn.Module, object], Mapping[str, torch.Tensor]]
 
 
+def _state_copy(module: torch.nn.Module) -> dict[str, torch.Tensor]:
+    return {k: v.detach().clone() for k, v in module.state_dict().items()}
+
+
 def _cycle(batches: Iterable) -> Iterable:
     """Endless epochs over a re-iterable (list, DataLoader); a generator is consumed once."""
     for epoch in itertools.count():
@@ -126,18 +130,18 @@ def fit(model: torch.nn.Module, optimizer: torch.optim.Optimizer, step_fn: StepF
     best_value, best_state = math.inf, None
     ema = None if ema_decay is None else torch.optim.swa_utils.AveragedModel(
         model, multi_avg_fn=torch.optim.swa_utils.get_ema_multi_avg_fn(ema_decay))
+    returned = model if ema is None else ema.module      # the weights this call returns
 
     def run_evaluation() -> None:
         nonlocal best_value, best_state
-        judged = model if ema is None else ema.module      # the weights this call will return
-        judged.eval()
+        returned.eval()
         with torch.no_grad():
-            scores = {k: float(v) for k, v in evaluate(judged).items()}
+            scores = {k: float(v) for k, v in evaluate(returned).items()}
         model.train()
         result.history.append({"step": result.steps, "time": time.perf_counter() - start, **scores})
         if keep_best is not None and scores[keep_best] < best_value:
             best_value = scores[keep_best]
-            best_state = {k: v.detach().clone() for k, v in judged.state_dict().items()}
+            best_state = _state_copy(returned)
 
     def save():
         if checkpoint is not None:
@@ -168,9 +172,7 @@ def fit(model: torch.nn.Module, optimizer: torch.optim.Optimizer, step_fn: StepF
                 elapsed = time.perf_counter() - start
                 if result.steps >= snapshot_budget[0] or (snapshot_budget[1] is not None
                                                           and elapsed >= snapshot_budget[1]):
-                    weights = model if ema is None else ema.module
-                    result.snapshot = {"steps": result.steps, "seconds": elapsed,
-                                       "state": {k: v.detach().clone() for k, v in weights.state_dict().items()}}
+                    result.snapshot = {"steps": result.steps, "seconds": elapsed, "state": _state_copy(returned)}
             if result.steps % log_every == 0 or result.steps == max_steps:
                 entry = {"step": result.steps, "time": time.perf_counter() - start,
                          **{k: float(v.detach()) for k, v in losses.items()}}

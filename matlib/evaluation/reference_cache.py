@@ -9,12 +9,11 @@ comes from both), as safetensors plus JSON (no pickle). A cache that cannot be r
 """
 from __future__ import annotations
 
-from importlib.metadata import PackageNotFoundError, version
-
 import numpy as np
 import torch
 
 from ..datasets import CrystalDataset, read_cached, sha256_file, write_cached
+from ..results import versions
 from .fingerprints import COMP_FP_DIM, STRUCT_FP_DIM, Fingerprints, compute_fingerprints
 from .suite import ReferenceSet
 
@@ -22,13 +21,8 @@ CACHE_VERSION = 1
 
 
 def _versions() -> str:
-    found = []
-    for package in ("matminer", "pymatgen"):
-        try:
-            found.append(f"{package}{version(package)}")
-        except PackageNotFoundError:
-            found.append(f"{package}-unknown")
-    return "-".join(found)
+    found = versions()
+    return "-".join(f"{package}{found[package]}".replace(" ", "-") for package in ("matminer", "pymatgen"))
 
 
 def cache_key(split: CrystalDataset) -> str:
