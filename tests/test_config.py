@@ -1,6 +1,7 @@
 import pytest
 import torch
 
+from matlib import config
 from matlib.config import ConfigError, pick_device, resolve, resolve_profile
 
 PRESETS = {"smoke": {"steps": 2}, "teach": {"steps": 100}, "full": {"steps": 5000}}
@@ -40,3 +41,20 @@ def test_seeding_is_reproducible():
     resolve("smoke", seed=11)
     assert torch.equal(a, torch.rand(3))
     assert not resolve("smoke").amp
+
+
+def test_require_choice_names_the_parameter_and_its_choices():
+    config.require_choice("lr_schedule", "cosine", ("constant", "cosine"))
+    with pytest.raises(ConfigError, match=r"lr_schedule must be one of \['constant', 'cosine'\], not 'linear'"):
+        config.require_choice("lr_schedule", "linear", ("constant", "cosine"))
+
+
+@pytest.mark.parametrize("value", ["all", 1, 2000])
+def test_require_reference_count_accepts_counts_and_all(value):
+    config.require_reference_count(value)
+
+
+@pytest.mark.parametrize("value", [0, -5, 2.5, "some", True, None])
+def test_require_reference_count_rejects_the_rest(value):
+    with pytest.raises(ConfigError, match="n_reference must be a positive number or 'all'"):
+        config.require_reference_count(value)

@@ -81,12 +81,9 @@ cfg = config.resolve(profile, seed=seed, device=device, presets={
                  relabel_below=0.1),
 }, **{k: v for k, v in dict(train_seconds=train_seconds, n_samples=n_samples, steps_per_level=steps_per_level,
                             model_size=model_size, n_reference=n_reference).items() if v is not None})
-if cfg.model_size not in MODEL_SIZES:
-    raise config.ConfigError(f"model_size must be one of {sorted(MODEL_SIZES)}, not {cfg.model_size!r}")
-if lr_schedule not in SCHEDULES:
-    raise config.ConfigError(f"lr_schedule must be one of {SCHEDULES}, not {lr_schedule!r}")
-if cfg.n_reference != "all" and not (isinstance(cfg.n_reference, int) and cfg.n_reference > 0):
-    raise config.ConfigError(f"n_reference must be a positive number or 'all', not {cfg.n_reference!r}")
+config.require_choice("model_size", cfg.model_size, MODEL_SIZES)
+config.require_choice("lr_schedule", lr_schedule, SCHEDULES)
+config.require_reference_count(cfg.n_reference)
 cfg.settings.update(lr_schedule=lr_schedule)
 out = results.resolve_out_dir(out_dir, "02_cdvae")
 explicit_checkpoint = checkpoint is not None

@@ -107,16 +107,13 @@ cfg = config.resolve(profile, seed=seed, device=device, presets={
 }, **{k: v for k, v in dict(dataset=dataset, train_seconds=train_seconds, n_samples=n_samples).items()
       if v is not None})
 dataset = cfg.dataset
-if dataset not in CONDITIONS:
-    raise config.ConfigError(f"dataset must be one of {sorted(CONDITIONS)}, not {dataset!r}")
-if fill not in ("matched", "random"):
-    raise config.ConfigError(f"fill must be 'matched' or 'random', not {fill!r}")
+config.require_choice("dataset", dataset, CONDITIONS)
+config.require_choice("fill", fill, ("matched", "random"))
 if oversample < 1:
     raise config.ConfigError(f"oversample must be at least 1, not {oversample}")
 if prior_guidance < 0:
     raise config.ConfigError(f"prior_guidance must be 0 or more, not {prior_guidance}")
-if lr_schedule not in SCHEDULES:
-    raise config.ConfigError(f"lr_schedule must be one of {SCHEDULES}, not {lr_schedule!r}")
+config.require_choice("lr_schedule", lr_schedule, SCHEDULES)
 cfg.settings.update(lr_schedule=lr_schedule)
 out = results.resolve_out_dir(out_dir, "05_con_cdvae")
 trained_here = out.parent / "02_cdvae" / "checkpoint" / dataset     # notebook 02's run beside this one
