@@ -1,0 +1,61 @@
+"""Issue 6 probe: does weight decay or a longer budget lift MP-20 composition validity?
+    python probe04.py OUT.jsonl NAME WEIGHT_DECAY SECONDS [committed]
+Trains notebook 04's full recipe (dim 224, 4 layers, batch 256, lr 1e-3, EMA 0.999, AdamW) on mp_20/val,
+then samples 2 x 10,000 crystals (seeds 8, 9; 200 steps) and scores struct/comp validity, plus the
+stratified mean losses on 2,000 val and 2,000 test crystals (seed 0)."""
+import json, os, sys, time
+from pathlib import Path
+import numpy as np
+import torch
+from matlib import config, datasets, paths
+from matlib.batching import crystal_minibatches
+from matlib.diffusion import CrystalDiffusion, DenoiserConfig, SamplerConfig, sample, store
+from matlib.evaluation import process_pool, validity_table
+from matlib.training import budget_schedule, fit
+
+cfg = config.resolve("full", seed=0)
+N, M = (int(os.environ.get("PROBE_N", 10000)), int(os.environ.get("PROBE_M", 2000)))
+
+
+def losses(model, train_set, test_set):
+    res = {}
+    for split, s in (("val", train_set), ("test", test_set)):
+        chosen = np.random.default_rng(0).permutation(len(s))[:M].tolist()
+        res[split] = model.mean_losses(CrystalDiffusion.prepare(s.batch().select(chosen)).to(cfg.device), seed=0)
+    return res
+
+
+def score(model, tag, pool, extra, out):
+    model.eval()
+    for seed in (8, 9):
+        g = torch.Generator(device=cfg.device).manual_seed(seed)
+        res = sample(model, N, SamplerConfig(steps=200, batch_size=5000), generator=g, autocast=cfg.autocast)
+        structures = res.crystals.to("cpu").to_structures()
+        table = validity_table(structures, executor=pool, progress_bar=False)
+        row = dict(probe=tag, seed=seed, n=len(structures), struct_valid=table.struct_valid.mean(),
+                   comp_valid=table.comp_valid.mean(), valid=(table.struct_valid & table.comp_valid).mean(), **extra)
+        with out.open("a") as sink:
+            sink.write(json.dumps(row, default=float) + "\n")
+        print(row, flush=True)
+
+
+def main():
+    out = Path(sys.argv[1]); name = sys.argv[2]; wd = float(sys.argv[3]); seconds = float(sys.argv[4])
+    train_set = datasets.load_split("mp_20", "val"); test_set = datasets.load_split("mp_20", "test")
+    prepared = CrystalDiffusion.prepare(train_set.batch())
+    torch.manual_seed(0)
+    model = CrystalDiffusion.from_data(prepared, DenoiserConfig(dim=224, layers=4, num_freqs=24)).to(cfg.device)
+    batch = prepared.to(cfg.device)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=wd)
+    schedule = budget_schedule(optimizer, "constant", 200000, seconds, warmup_steps=200)
+    run = fit(model, optimizer, lambda m, b: m.loss(b), crystal_minibatches(batch, 256, 0), max_steps=200000,
+              max_seconds=seconds, grad_clip=1.0, autocast=cfg.autocast, ema_decay=0.999, scheduler=schedule, log_every=100)
+    with process_pool() as pool:
+        score(model, name, pool, dict(weight_decay=wd, train_seconds=seconds, steps=run.steps, mean_losses=losses(model, train_set, test_set)), out)
+        if len(sys.argv) > 5:
+            committed, ck = store.load(paths.checkpoints_dir() / "diffusion" / "mp_20", device=cfg.device)
+            score(committed, "committed", pool, dict(steps=ck.step, mean_losses=losses(committed, train_set, test_set)), out)
+
+
+if __name__ == "__main__":
+    main()
