@@ -3,7 +3,9 @@
     MATLIB_DATA=../shared/data python docs/results/extra/con_cdvae_prior.py STEM OUT.jsonl N committed,constant:25000,cosine:25000
 
 The stage-1 model STEM_stage1 stays; each variant is the prior STEM_prior or a new one trained for
-the given steps (learning-rate schedule: constant or cosine), scored on N crystals per target."""
+the given steps (learning-rate schedule: constant or cosine; optionally beta_end=B, the noise
+schedule's last beta, and draws=K, K posterior samples per crystal instead of its mean), scored
+on N crystals per target."""
 import json, sys, time
 import numpy as np
 import torch
@@ -21,7 +23,7 @@ def main():
     train = datasets.load_split("mp_20", "val")
     train_values = condition_values(train.table, model.conditions)
     with torch.no_grad():
-        mu_train, _ = encode_posteriors(model.cdvae, train.batch())
+        mu_train, sigma_train = encode_posteriors(model.cdvae, train.batch())
     judge = judges.load_judge("mp_20", "formation_energy_per_atom")
     lang = LangevinConfig(steps_per_level=10)
     out = open(out_path, "a")
@@ -30,14 +32,23 @@ def main():
             if variant == "committed":
                 prior, ck = store.load_prior(stem + "_prior"); steps, loss = ck.step, None
             else:
-                kind, k = variant.split(":"); steps = int(k)
+                # KIND:STEPS[:beta_end=B][:draws=K] -- K posterior draws z = mu + sigma*eps per crystal instead of mu
+                kind, k, *extras = variant.split(":"); steps = int(k)
+                options = dict(e.split("=") for e in extras)
+                latents, values = mu_train, train_values
+                if "draws" in options:
+                    draws = int(options["draws"]); g = torch.Generator().manual_seed(0)
+                    latents = (mu_train.repeat(draws, 1)
+                               + sigma_train.repeat(draws, 1) * torch.randn(draws * len(mu_train), mu_train.shape[1], generator=g))
+                    values = train_values.repeat(draws, 1)
                 torch.manual_seed(0)
-                prior = LatentPrior(LatentPriorConfig(model.cdvae.config.latent, model.conditions))
-                prior.fit_scale(mu_train)
+                prior = LatentPrior(LatentPriorConfig(model.cdvae.config.latent, model.conditions,
+                                                      beta_end=float(options.get("beta_end", 0.02))))
+                prior.fit_scale(latents)
                 opt = torch.optim.AdamW(prior.parameters(), lr=1e-3)
                 t0 = time.perf_counter()
                 run = fit(prior, opt, lambda p, item: p.loss(item[0], item[1]),
-                          latent_minibatches(mu_train, train_values, 256, seed=0), max_steps=steps, grad_clip=1.0,
+                          latent_minibatches(latents, values, 256, seed=0), max_steps=steps, grad_clip=1.0,
                           scheduler=budget_schedule(opt, kind, steps, None), log_every=100, desc="prior")
                 loss = run.last(); print(variant, "trained in", time.perf_counter() - t0, "s, loss", loss, flush=True)
             prior.eval()
