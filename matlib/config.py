@@ -23,7 +23,6 @@ class ConfigError(ValueError):
     """A parameter value that cannot be turned into a run configuration."""
 
 
-
 def require_choice(name: str, value: Any, choices) -> None:
     """Fail early, naming the parameter, when ``value`` is not one of ``choices``."""
     if value not in choices:
@@ -34,6 +33,7 @@ def require_reference_count(value: Any) -> None:
     """`n_reference`: a positive number of test crystals, or "all" (CDVAE's protocol)."""
     if value != "all" and not (isinstance(value, int) and not isinstance(value, bool) and value > 0):
         raise ConfigError(f"n_reference must be a positive number or 'all', not {value!r}")
+
 
 def cuda_available() -> bool:
     return torch.cuda.is_available()

@@ -6,13 +6,13 @@ STEM: notebook 05's MP-20 checkpoints without the suffix (STEM_stage1, STEM_prio
 formation-energy target, up to N test crystals whose label lies in the window are encoded and
 their means decoded (own conditions; then the asked value as the condition), against the
 notebook's route (prior, 16 latents kept by the predictor, matched fill) on the same count."""
-import json, sys, time
+import json, sys
 import numpy as np
 import torch
 from matlib import datasets, judges
 from matlib.cdvae import LangevinConfig, decode, generate, store, condition_values
-from matlib.evaluation import process_pool
-from matlib.evaluation.targeted import judge_values, sample_frame
+from matlib.evaluation import process_pool, targeted_report
+from matlib.evaluation.success import in_window
 from matlib.latent_search import encode_posteriors
 
 def main():
@@ -30,22 +30,19 @@ def main():
     rows = []
     with process_pool() as pool:
         def report(label, structures, target, extra):
-            frame = sample_frame(structures, executor=pool, diversity=False)
-            judged = judge_values(structures, judge)
-            valid = frame["valid"].to_numpy().astype(bool)
-            inside = np.abs(judged - target) <= 0.25
-            row = dict(case=label, target=target, n=len(structures), valid=valid.mean(),
-                       in_window_of_valid=inside[valid].mean(), success=(valid & inside).mean(),
-                       judged_mean=float(np.nanmean(judged[valid])), **extra)
+            summary, _ = targeted_report(structures, judge, (target - 0.25, target + 0.25), executor=pool,
+                                         diversity=False)
+            row = dict(case=label, target=target, n=summary["n"], valid=summary["valid"],
+                       in_window_of_valid=summary["in_window_of_valid"], success=summary["success_rate"],
+                       judged_mean=summary["judged_mean"], **extra)
             rows.append(row); print(row, flush=True)
         for target in (-2.0, 0.0, -4.0):
             g = torch.Generator().manual_seed(0)
-            pick = np.flatnonzero(np.abs(test_values[:, fe].numpy() - target) <= 0.25)
+            pick = np.flatnonzero(in_window(test_values[:, fe].numpy(), target - 0.25, target + 0.25))
             pick = np.random.default_rng(0).permutation(pick)[:n]
             batch = test.batch().select(pick.tolist())
             with torch.no_grad():
                 mu, _ = encode_posteriors(model.cdvae, batch)
-                read = model.predictor(mu)
                 z_cond = model.z_cond(mu, test_values[pick])
             res = decode(model.cdvae, z_cond, lang, generator=g)
             report("posterior means of in-window test crystals, own conditions", res.crystals.to_structures(), target,
@@ -58,8 +55,9 @@ def main():
             # the notebook's route: prior + 16 latents down-selected, matched fill
             targets = torch.full((len(pick), len(names)), float("nan")); targets[:, fe] = target
             with torch.no_grad():
-                out = generate(model, prior, targets, train_values, lang, oversample=16, generator=torch.Generator().manual_seed(0))
-            report("prior, 16 latents, matched fill (the notebook)", out.crystals.to_structures(), target, {})
+                samples = generate(model, prior, targets, train_values, lang, oversample=16,
+                                   generator=torch.Generator().manual_seed(0))
+            report("prior, 16 latents, matched fill (the notebook)", samples.crystals.to_structures(), target, {})
     json.dump(rows, open(out, "w"), indent=1, default=float)
 
 if __name__ == "__main__":

@@ -7,12 +7,10 @@ the given steps (learning-rate schedule: constant or cosine; optionally beta_end
 schedule's last beta, and draws=K, K posterior samples per crystal instead of its mean), scored
 on N crystals per target."""
 import json, sys, time
-import numpy as np
 import torch
 from matlib import datasets, judges
 from matlib.cdvae import LangevinConfig, LatentPrior, LatentPriorConfig, generate, store, condition_values, latent_minibatches
-from matlib.evaluation import process_pool
-from matlib.evaluation.targeted import judge_values, sample_frame
+from matlib.evaluation import process_pool, targeted_report
 from matlib.latent_search import encode_posteriors
 from matlib.training import budget_schedule, fit
 
@@ -57,15 +55,11 @@ def main():
                 with torch.no_grad():
                     res = generate(model, prior, targets, train_values, lang, oversample=16,
                                    generator=torch.Generator().manual_seed(1))
-                structures = res.crystals.to_structures()
-                frame = sample_frame(structures, executor=pool, diversity=False)
-                judged = judge_values(structures, judge)
-                valid = frame["valid"].to_numpy().astype(bool); inside = np.abs(judged - target) <= 0.25
-                with torch.no_grad():
-                    read = model.predictor(res.z)
-                row = dict(variant=variant, prior_steps=steps, prior_loss=loss, target=target, n=n, valid=valid.mean(),
-                           in_window_of_valid=inside[valid].mean(), success=(valid & inside).mean(),
-                           judged_mean=float(np.nanmean(judged[valid])))
+                summary, _ = targeted_report(res.crystals.to_structures(), judge, (target - 0.25, target + 0.25),
+                                             executor=pool, diversity=False)
+                row = dict(variant=variant, prior_steps=steps, prior_loss=loss, target=target, n=n,
+                           valid=summary["valid"], in_window_of_valid=summary["in_window_of_valid"],
+                           success=summary["success_rate"], judged_mean=summary["judged_mean"])
                 out.write(json.dumps(row, default=float) + "\n"); out.flush(); print(row, flush=True)
 
 if __name__ == "__main__":

@@ -72,11 +72,6 @@ def guided_probe(pool):
                           "success_rate", "valid", "in_window_of_valid", "unique", "novel", "judged_mean")}))
 
 
-if __name__ == "__main__" and sys.argv[1] != "fe":
-    with process_pool(8) as pool:
-        {"base": base_probe, "guided": guided_probe}[sys.argv[1]](pool)
-
-
 def fe_probe(pool):
     """Formation-energy adapters as notebook 06's full trains them (30 s), sampled at γ = 2, T = 1 and 0.8."""
     from matlib.diffusion import CrystalDiffusion
@@ -102,6 +97,7 @@ def fe_probe(pool):
                       **{k: summary[k] for k in ("success_rate", "valid", "in_window_of_valid", "unique", "novel")}))
 
 
-if __name__ == "__main__" and sys.argv[1] == "fe":
-    with process_pool(16) as pool:
-        fe_probe(pool)
+if __name__ == "__main__":
+    probe, workers = {"base": (base_probe, 8), "guided": (guided_probe, 8), "fe": (fe_probe, 16)}[sys.argv[1]]
+    with process_pool(workers) as pool:
+        probe(pool)
