@@ -44,10 +44,13 @@ def test_crystal_systems_follow_the_space_group_ranges():
     assert values.tolist() == [[-1.0, 6.0], [0.5, 0.0]]
     with pytest.raises(KeyError, match="band_gap"):
         condition_values(table, (ConditionSpec("band_gap", "scalar", 0, 5, 0.5),))
+    table.loc[1, "energy"] = float("nan")
+    with pytest.raises(ValueError, match="energy: 1 of 2 rows"):
+        condition_values(table, (SPECS[0],))
 
 
 def test_condition_encoder_rejects_missing_values_and_wrong_widths():
-    encoder = ConditionEncoder(SPECS, dim=16)
+    encoder = ConditionEncoder(SPECS, dim=16).eval()      # generation; training rows are checked on entry
     assert encoder(torch.tensor([[-1.0, 3.0], [0.0, 6.0]])).shape == (2, 16)
     with pytest.raises(ValueError, match="fill_missing"):
         encoder(torch.tensor([[float("nan"), 3.0]]))
@@ -85,22 +88,23 @@ def test_stage_one_trains_the_predictor_and_bends_z_cond():
     assert predicted[:6, 0].mean() < predicted[6, 0]                # the low-energy crystals read as low
 
 
-def synthetic_prior(steps=400, condition_dropout=0.0):
+def synthetic_prior(steps=400, condition_dropout=0.0, network="film"):
     """Latents that are a known function of the property: z = (y, -y, 0.1 noise...)."""
     torch.manual_seed(0)
     y = torch.rand(512) * 2 - 1
     latents = torch.cat([y[:, None], -y[:, None], 0.1 * torch.randn(512, 6)], 1)
     spec = (ConditionSpec("y", "scalar", -1.0, 1.0, 0.25),)
     prior = LatentPrior(LatentPriorConfig(8, spec, steps=100, condition_dim=32, time_dim=16,
-                                          condition_dropout=condition_dropout))
+                                          condition_dropout=condition_dropout, network=network, width=64, blocks=2))
     prior.fit_scale(latents)
     fit(prior, torch.optim.Adam(prior.parameters(), lr=2e-3), lambda p, b: p.loss(b[0], b[1]),
         latent_minibatches(latents, y[:, None], 128), max_steps=steps, log_every=50)
     return prior
 
 
-def test_the_latent_prior_produces_latents_that_follow_the_condition():
-    prior = synthetic_prior()
+@pytest.mark.parametrize("network", ["film", "unet"])
+def test_the_latent_prior_produces_latents_that_follow_the_condition(network):
+    prior = synthetic_prior(network=network)
     g = torch.Generator().manual_seed(0)
     high = prior.sample(torch.full((200, 1), 0.8), g)
     low = prior.sample(torch.full((200, 1), -0.8), g)
@@ -121,12 +125,25 @@ def test_guidance_pushes_the_prior_past_its_conditional_answer_and_zero_ignores_
     assert torch.allclose(blind[0], blind[1])                # γ = 0: the unconditional prior alone
 
 
-def test_condition_dropout_trains_the_no_condition_vector():
+@pytest.mark.parametrize("network", ["film", "unet"])
+def test_condition_dropout_trains_the_no_condition_vector(network):
     prior = LatentPrior(LatentPriorConfig(8, (ConditionSpec("y", "scalar", -1.0, 1.0, 0.25),), steps=10,
-                                          condition_dim=8, time_dim=8, condition_dropout=1.0))
+                                          condition_dim=8, time_dim=8, condition_dropout=1.0, network=network,
+                                          width=16, blocks=1))
     prior.loss(torch.randn(16, 8), torch.rand(16, 1))["loss"].backward()
     assert prior.network.null.grad.abs().sum() > 0
     assert all(p.grad is None or not p.grad.any() for p in prior.network.condition.parameters())
+
+
+def test_prior_configs_name_their_network_and_old_manifests_load_as_the_unet():
+    spec = (ConditionSpec("y", "scalar", -1.0, 1.0, 0.25),)
+    with pytest.raises(ValueError, match="network must be one of"):
+        LatentPriorConfig(8, spec, network="transformer")
+    saved = LatentPriorConfig(8, spec, network="unet").as_dict()
+    del saved["network"], saved["width"], saved["blocks"]                # written before the choice existed
+    old = LatentPrior(LatentPriorConfig.from_dict(saved))
+    assert type(old.network).__name__ == "MLPUNet"
+    assert type(LatentPrior(LatentPriorConfig(8, spec, width=16, blocks=1)).network).__name__ == "FiLMResNet"
 
 
 def test_down_selection_keeps_the_candidate_nearest_the_target():
@@ -160,7 +177,8 @@ def test_targets_outside_the_training_range_are_refused():
     with pytest.raises(ValueError, match="class index"):
         check_targets(SPECS, torch.tensor([[0.0, 7.0]]))
     model, _, _, values = conditioned_tiny()
-    prior = LatentPrior(LatentPriorConfig(model.config.cdvae.latent, SPECS, steps=5, condition_dim=8, time_dim=8))
+    prior = LatentPrior(LatentPriorConfig(model.config.cdvae.latent, SPECS, steps=5, condition_dim=8, time_dim=8,
+                                          width=32, blocks=1))
     with pytest.raises(ValueError, match="allow_extrapolation"):
         generate(model, prior, torch.tensor([[5.0, float("nan")]]), values)
     out = generate(model, prior, torch.tensor([[5.0, float("nan")]] * 2), values, LangevinConfig(steps_per_level=1),
@@ -172,7 +190,8 @@ def test_targets_outside_the_training_range_are_refused():
 def test_con_cdvae_and_prior_checkpoints_round_trip(tmp_path):
     model, _, batch, values = conditioned_tiny()
     torch.nn.init.normal_(model.mixer.net[-1].weight, std=0.1)          # so the mixer is not trivially zero
-    prior = LatentPrior(LatentPriorConfig(model.config.cdvae.latent, SPECS, steps=5, condition_dim=8, time_dim=8))
+    prior = LatentPrior(LatentPriorConfig(model.config.cdvae.latent, SPECS, steps=5, condition_dim=8, time_dim=8,
+                                          width=32, blocks=1))
     prior.fit_scale(torch.randn(20, model.config.cdvae.latent) * 3)
     store.save(tmp_path / "stage1", model)
     store.save(tmp_path / "prior", prior)

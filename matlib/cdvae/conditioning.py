@@ -120,7 +120,9 @@ class ConditionEncoder(nn.Module):
         if values.shape[-1] != len(self.specs):
             raise ValueError(f"expected {len(self.specs)} properties ({[s.name for s in self.specs]}), "
                              f"got {values.shape[-1]}")
-        if not torch.isfinite(values).all():
+        # asking a CUDA tensor this waits for the GPU, so training skips it: condition_values
+        # checked the training rows once where they entered
+        if not self.training and not torch.isfinite(values).all():
             raise ValueError("a condition value is NaN or infinite; fill missing targets first (fill_missing)")
         return self.mix(torch.cat([emb(values[:, i]) for i, emb in enumerate(self.embeddings)], -1))
 
@@ -176,6 +178,11 @@ def condition_values(table, specs: tuple[ConditionSpec, ...]) -> torch.Tensor:
             columns.append(table[spec.name].to_numpy(dtype=np.float32))
         else:
             raise KeyError(f"no column {spec.name!r} to condition on; columns: {list(table.columns)}")
+    for spec, column in zip(specs, columns):
+        missing = int((~np.isfinite(column)).sum())
+        if missing:
+            raise ValueError(f"{spec.name}: {missing} of {len(column)} rows have no finite value; "
+                             f"drop those rows before conditioning on it")
     return torch.from_numpy(np.stack(columns, -1))
 
 

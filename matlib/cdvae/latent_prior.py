@@ -6,9 +6,9 @@ linear from 1e-3 to 0.02, z_t = sqrt(ᾱ_t) z0 + sqrt(1 - ᾱ_t) ε; the network
 (z_t, t, properties) and is trained with the mean squared error. Sampling walks back from
 z_T ~ N(0, I) with ancestral steps.
 
-The network is Con-CDVAE's "MLP U-Net": widths halve three times on the way down (256 -> 32 for
-a 256-d latent), mirror on the way up with skip additions, and the condition and time embeddings
-are concatenated to the input of every layer.
+The network that predicts ε is Con-CDVAE's MLP U-Net (``network="unet"``) or, by default, a
+residual MLP with FiLM conditioning (``network="film"``, ``prior_networks``), which fits the
+latents far better.
 
 Not in Con-CDVAE: with ``condition_dropout`` > 0 the prior also learns an unconditional noise
 prediction (a learnt "no condition" vector replaces the condition), and ``sample(guidance=γ)``
@@ -24,8 +24,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..batching import shuffled_indices
-from ..diffusion.denoiser import time_features
-from .conditioning import ConditionEncoder, ConditionSpec
+from .conditioning import ConditionSpec
+from .prior_networks import NETWORKS
 
 
 @dataclass
@@ -37,8 +37,15 @@ class LatentPriorConfig:
     beta_end: float = 0.02
     condition_dim: int = 128
     time_dim: int = 64
-    depth: int = 3
+    depth: int = 3                    # unet: how many times the width halves
     condition_dropout: float = 0.0    # > 0: also learn the unconditional prediction, for guidance
+    network: str = "film"             # film (residual MLP, FiLM conditioning) | unet (Con-CDVAE's)
+    width: int = 512                  # film: the residual stream's width
+    blocks: int = 4                   # film: residual blocks
+
+    def __post_init__(self):
+        if self.network not in NETWORKS:
+            raise ValueError(f"network must be one of {sorted(NETWORKS)}, not {self.network!r}")
 
     def as_dict(self) -> dict:
         d = asdict(self)
@@ -48,44 +55,15 @@ class LatentPriorConfig:
     @classmethod
     def from_dict(cls, values: dict) -> "LatentPriorConfig":
         values = dict(values)
+        values.setdefault("network", "unet")      # manifests written before the choice existed
         return cls(conditions=tuple(ConditionSpec(**c) for c in values.pop("conditions")), **values)
-
-
-class PriorNetwork(nn.Module):
-    def __init__(self, config: LatentPriorConfig):
-        super().__init__()
-        self.condition = ConditionEncoder(config.conditions, config.condition_dim)
-        self.time = nn.Linear(config.time_dim, config.time_dim)
-        self.time_dim = config.time_dim
-        side = config.condition_dim + config.time_dim
-        widths = [max(config.latent >> k, 8) for k in range(config.depth + 1)]
-        self.down = nn.ModuleList(nn.Linear(w + side, w_next) for w, w_next in zip(widths, widths[1:]))
-        self.up = nn.ModuleList(nn.Linear(w_next + side, w) for w, w_next in reversed(list(zip(widths, widths[1:]))))
-        self.out = nn.Linear(config.latent + side, config.latent)
-        if config.condition_dropout > 0:
-            self.null = nn.Parameter(torch.zeros(config.condition_dim))
-
-    def forward(self, z_t: torch.Tensor, t: torch.Tensor, properties: torch.Tensor,
-                unconditioned: torch.Tensor | None = None) -> torch.Tensor:
-        """ε from (z_t, t, properties); rows where ``unconditioned`` is True see the "no condition" vector."""
-        condition = self.condition(properties)
-        if unconditioned is not None:
-            condition = torch.where(unconditioned[:, None], self.null, condition)
-        side = torch.cat([condition, self.time(time_features(t.float(), self.time_dim))], -1)
-        h, skips = z_t, []
-        for layer in self.down:
-            skips.append(h)
-            h = F.silu(layer(torch.cat([h, side], -1)))
-        for layer in self.up:
-            h = F.silu(layer(torch.cat([h, side], -1))) + skips.pop()
-        return self.out(torch.cat([h, side], -1))
 
 
 class LatentPrior(nn.Module):
     def __init__(self, config: LatentPriorConfig):
         super().__init__()
         self.config = config
-        self.network = PriorNetwork(config)
+        self.network = NETWORKS[config.network](config)
         betas = torch.linspace(config.beta_start, config.beta_end, config.steps, dtype=torch.float64)
         self.register_buffer("betas", betas.float(), persistent=False)
         self.register_buffer("alpha_bars", torch.cumprod(1 - betas, 0).float(), persistent=False)
@@ -161,4 +139,4 @@ def closest_to_target(candidates: torch.Tensor, predicted: torch.Tensor, targets
     return candidates.view(len(targets), k, -1)[torch.arange(len(targets)), best]
 
 
-__all__ = ["LatentPriorConfig", "PriorNetwork", "LatentPrior", "latent_minibatches", "closest_to_target"]
+__all__ = ["LatentPriorConfig", "LatentPrior", "latent_minibatches", "closest_to_target"]
