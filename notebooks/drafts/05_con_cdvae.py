@@ -293,7 +293,7 @@ fig.tight_layout()
 # Which network predicts it matters more than anything else in this notebook. Con-CDVAE's is a small
 # MLP U-Net (widths 256 → 32 → 256, the condition and the time concatenated to every layer;
 # `prior_network="unet"`). On our MP-20 latents its samples lie about twice as far from the encoder's
-# latents as held-out crystals do, and when asked for −4 eV/atom they read −2.1 with the predictor:
+# latents as held-out crystals do, and when asked for −4 eV/atom they read −2.3 with the predictor:
 # it blurs the target into the data mean. We use a residual MLP at constant width whose every block
 # normalises its input and then scales and shifts it by amounts computed from (condition, time)
 # (FiLM, as in the latent priors of image diffusion models). On the same stage-1 model it lowers the
