@@ -11,7 +11,7 @@ import argparse
 
 import torch
 
-from matlib import config
+from matlib import config, results
 from matlib.cdvae import LangevinConfig, decode, store
 from report_rows import emit, save
 
@@ -37,7 +37,7 @@ def main() -> None:
         emit(rows, {"crystals": n, "atoms": int(result.crystals.num_atoms.sum()), "seconds": round(seconds, 2),
                      "crystals_per_second": round(n / seconds, 1), "decoder_calls": result.decoder_calls,
                      "steps_per_level": args.steps_per_level, "checkpoint": args.checkpoint,
-                     "device": torch.cuda.get_device_name() if cfg.device.type == "cuda" else "cpu"})
+                     "device": results.hardware(cfg.device)})
     save(rows, args.out)
 
 

@@ -14,7 +14,7 @@ import time
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from matlib import config, paths
+from matlib import config, paths, results
 from matlib.diffusion import SamplerConfig, sample, store
 from matlib.diffusion.denoiser import all_pair_edges
 from report_rows import emit, save
@@ -50,7 +50,7 @@ def main() -> None:
             with FlopCounterMode(display=False) as counter, torch.no_grad(), cfg.autocast():
                 model.denoise(tokens, frac, lattice, chunk, torch.full((len(chunk),), 0.5, device=cfg.device), edges)
             flops += counter.get_total_flops()
-        name = torch.cuda.get_device_name() if cfg.device.type == "cuda" else "cpu"
+        name = results.hardware(cfg.device)
         peak = next((v for k, v in PEAK_BF16.items() if k in name), None)
         achieved = flops * result.network_calls / len(torch.split(num_atoms, args.batch_size)) / result.seconds
         emit(rows, {"crystals": n, "seconds": round(result.seconds, 2), "crystals_per_second": round(n / result.seconds, 1),

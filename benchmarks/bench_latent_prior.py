@@ -15,7 +15,7 @@ import time
 
 import torch
 
-from matlib import config
+from matlib import config, results
 from matlib.cdvae import ConditionSpec, LatentPrior, LatentPriorConfig, crystal_system_spec, latent_minibatches
 from matlib.training import fit
 from report_rows import emit, save
@@ -41,6 +41,7 @@ def main() -> None:
     generator = torch.Generator(device=cfg.device).manual_seed(0)
     latents = torch.randn(9047, 256, device=cfg.device, generator=generator)
     values = random_conditions(len(latents), cfg.device, generator)
+    device_name = results.hardware(cfg.device)
     rows = []
     for network in args.networks:
         prior = LatentPrior(LatentPriorConfig(256, CONDITIONS, network=network, width=1024, blocks=4)).to(cfg.device)
@@ -55,7 +56,7 @@ def main() -> None:
                       grad_clip=1.0, log_every=100)
             emit(rows, {"network": network, "parameters": parameters, "batch_size": batch_size, "steps": run.steps,
                         "seconds": round(run.seconds, 2), "steps_per_second": round(run.steps / run.seconds, 1),
-                        "device": torch.cuda.get_device_name() if cfg.device.type == "cuda" else "cpu"})
+                        "device": device_name})
         conditions = random_conditions(args.samples, cfg.device, generator)
         if cfg.device.type == "cuda":
             torch.cuda.synchronize()
@@ -66,7 +67,7 @@ def main() -> None:
         seconds = time.perf_counter() - start
         emit(rows, {"network": network, "parameters": parameters, "sampled_latents": args.samples,
                     "seconds": round(seconds, 2), "latents_per_second": round(args.samples / seconds, 1),
-                    "device": torch.cuda.get_device_name() if cfg.device.type == "cuda" else "cpu"})
+                    "device": device_name})
     save(rows, args.out)
 
 

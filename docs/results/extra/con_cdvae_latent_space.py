@@ -27,6 +27,7 @@ def main():
     mu, sigma, values = encoded["val"]
     weight = 1 / sigma.mean(0)
     spread = torch.tensor([s.spread for s in model.conditions])
+    test_mu, _, test_values = encoded["test"]
     generator = torch.Generator().manual_seed(0)
 
     def describe(name, z, target):
@@ -38,7 +39,6 @@ def main():
               f"nearest training latent {distance:.1f}, spread {width:.2f} x the data's", flush=True)
 
     for target in (0.0, -2.0, -4.0):
-        test_mu, _, test_values = encoded["test"]
         inside = (test_values[:, 0] - target).abs() <= 0.25
         describe("test crystals in the window", test_mu[inside][:300], target)
         asked = torch.full((300, len(model.conditions)), float("nan")); asked[:, 0] = target
