@@ -70,6 +70,25 @@ def test_mask_share_follows_time_and_reverse_unmasks_into_allowed_elements():
     assert set(done[masked].unique().tolist()) <= {8, 26}
 
 
+def test_remasking_reopens_chosen_elements_and_keeps_the_mask_share():
+    torch.manual_seed(0)
+    types = torch.randint(1, 90, (40000,))
+    diffusion = MaskedTypeDiffusion()
+    t, s, eta = 0.6, 0.5, 0.1
+    tokens, masked = diffusion.corrupt(types, torch.full((40000,), t))
+    logits = torch.randn(40000, 100)
+    stepped = diffusion.reverse_step(tokens, logits, torch.full((40000,), t), torch.full((40000,), s), remask=eta)
+    assert abs((stepped == MASK_TOKEN).float().mean().item() - s) < 0.01   # the forward marginal at s
+    reopened = (stepped[~masked] == MASK_TOKEN).float().mean().item()
+    assert abs(reopened - eta) < 0.01                                      # σ = min(η, s / (1 - t)) = η here
+    kept = ~masked & (stepped != MASK_TOKEN)
+    assert (stepped[kept] == types[kept]).all()
+    capped = diffusion.reverse_step(tokens, logits, torch.full((40000,), t), torch.full((40000,), 0.02), remask=0.5)
+    assert abs((capped[~masked] == MASK_TOKEN).float().mean().item() - 0.05) < 0.01   # σ capped at s / (1 - t)
+    assert not (diffusion.reverse_step(stepped, logits, torch.full((40000,), s), torch.zeros(40000),
+                                       remask=eta) == MASK_TOKEN).any()           # s = 0 resolves every atom
+
+
 def test_symmetric_lattice_is_rotation_free():
     torch.manual_seed(0)
     cells = torch.randn(10, 3, 3, dtype=torch.float64) + 4 * torch.eye(3, dtype=torch.float64)
@@ -166,6 +185,14 @@ def test_training_lowers_the_loss_and_sampler_returns_complete_crystals():
     assert calls[0] == 1.0 and calls[-1] == 0.0
     assert out.trajectory.times[0] == 1.0 and out.trajectory.times[-1] == 0.0 and len(out.trajectory.frames) == 3
     assert len(crystals.to_structures()) == 12
+
+    remasked = sample(model, 12, SamplerConfig(steps=10, remask=0.3, record_every=1, record_crystals=12),
+                      generator=torch.Generator().manual_seed(1))
+    tokens = torch.stack([frame.atom_types for frame in remasked.trajectory.frames])   # (frames, atoms)
+    reopened = ((tokens[:-1] != MASK_TOKEN) & (tokens[1:] == MASK_TOKEN)).any()
+    assert reopened                                              # the sampler passes η on to the type steps
+    assert not (remasked.crystals.atom_types == MASK_TOKEN).any()
+    assert set(remasked.crystals.atom_types.unique().tolist()) <= {8, 11, 12, 17}
 
 
 def test_mean_losses_are_seeded_per_crystal_averages_that_fall_as_the_model_trains():

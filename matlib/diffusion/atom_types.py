@@ -4,6 +4,11 @@ Forward: each atom is independently replaced by [MASK] with probability t (Matte
 schedule: the unmasked share 1 - t falls linearly). Tokens: 0 = [MASK], Z = 1..100 = elements.
 Reverse from t to s < t: a masked atom stays masked with probability s / t, otherwise it takes an
 element drawn from the network's p(a_0 | x_t); unmasked atoms never change.
+
+Remasking (ReMDM, Wang et al. 2025), ``remask`` = η > 0: an unmasked atom goes back to [MASK] with
+probability σ = min(η, s / (1 - t)), and masked atoms unmask a little more often to make up for it,
+so that the share still unmasked at s stays 1 - s. An element chosen early, before the other atoms
+and the positions took shape, can then be chosen again later.
 """
 from __future__ import annotations
 
@@ -33,20 +38,26 @@ class MaskedTypeDiffusion:
 
     def reverse_step(self, tokens: torch.Tensor, logits: torch.Tensor, t_atom: torch.Tensor, s_atom: torch.Tensor,
                      allowed: torch.Tensor | None = None, generator: torch.Generator | None = None,
-                     temperature: float = 1.0) -> torch.Tensor:
+                     temperature: float = 1.0, remask: float = 0.0) -> torch.Tensor:
         """One ancestral step t -> s. ``allowed`` (100,) bool masks out elements never to be sampled;
-        ``temperature`` < 1 sharpens p(a_0 | x_t) toward its most likely elements."""
+        ``temperature`` < 1 sharpens p(a_0 | x_t) toward its most likely elements; ``remask`` = η of
+        ReMDM (0: the plain absorbing-state posterior)."""
         masked = tokens == MASK_TOKEN
-        if not bool(masked.any()):
+        if remask <= 0 and not bool(masked.any()):
             return tokens
-        unmask_prob = ((t_atom - s_atom) / t_atom.clamp_min(1e-12)).clamp(0, 1)
-        unmask = masked & (torch.rand(tokens.shape, device=tokens.device, generator=generator) < unmask_prob)
+        sigma = torch.minimum(torch.full_like(s_atom, remask), s_atom / (1 - t_atom).clamp_min(1e-12))
+        # P(unmasked at s) = (1 - t)(1 - σ) + P(unmask) t = 1 - s
+        unmask_prob = ((t_atom - s_atom + sigma * (1 - t_atom)) / t_atom.clamp_min(1e-12)).clamp(0, 1)
+        u = torch.rand(tokens.shape, device=tokens.device, generator=generator)
+        out = tokens.clone()
+        if remask > 0:
+            out[~masked & (u < sigma)] = MASK_TOKEN
+        unmask = masked & (u < unmask_prob)
         if not bool(unmask.any()):
-            return tokens
+            return out
         chosen = logits[unmask].float() / temperature
         if allowed is not None:
             chosen = chosen.masked_fill(~allowed, float("-inf"))
         draw = torch.multinomial(torch.softmax(chosen, -1), 1, generator=generator).squeeze(-1) + 1
-        out = tokens.clone()
         out[unmask] = draw
         return out

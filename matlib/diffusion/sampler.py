@@ -31,6 +31,7 @@ class SamplerConfig:
     corrector: bool = True
     snr: float = 0.4
     type_temperature: float = 1.0   # < 1: sharper element choices (more typical compositions, less variety)
+    remask: float = 0.0             # ReMDM's η: chance per step that a chosen element is reopened (0: never)
     t_min: float = 1e-3
     batch_size: int = 4096
     record_every: int = 0           # >0: keep every k-th state of the first `record_crystals` crystals
@@ -133,7 +134,8 @@ def _sample_chunk(model, n, grid, config, generator, denoise_fn, constraint, aut
         state.frac = model.coords.predictor(state.frac, coord, sigma_t, sigma_s, generator)
         state.lattice = model.lattice.predictor(state.lattice, lattice_eps, n, ones * t, ones * s, generator)
         state.tokens = model.types.reverse_step(state.tokens, logits, ones[atom_crystal] * t, ones[atom_crystal] * s,
-                                                model.allowed_elements, generator, config.type_temperature)
+                                                model.allowed_elements, generator, config.type_temperature,
+                                                config.remask)
         if constraint is not None:
             state = constraint(state, ones * s)
         bar.update(1)

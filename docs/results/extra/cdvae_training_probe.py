@@ -1,0 +1,86 @@
+"""Notebook 02's Perov-5 CDVAE trained longer and with larger batches (README, section 02).
+
+    MATLIB_DATA=... python cdvae_training_probe.py OUTDIR TAG BATCH LR SECONDS [resume | init:STEM]
+    (PROBE_SCHED=cosine decays the rate to zero over SECONDS; init:STEM starts from a saved model's
+    averaged weights with a fresh optimizer, as a second call did here: the training state is too big
+    to bring back from the GPU host.)
+
+Trains notebook 02's `large` CDVAE on perov_5/val (AdamW, EMA 0.999, grad clip 1, bf16), the training
+state in OUTDIR/state_TAG (resumable). Every eval_every steps, with the averaged weights: the SMACT
+validity of the rounded starting composition of 2,000 prior draws (z ~ N(0, I), fixed) and of 2,000
+posterior draws of val crystals, and the KL on them. At the end: 2,000 prior crystals decoded as the
+notebook (10 steps per level) written to OUTDIR/TAG.extxyz (scored with score_extxyz.py), and the
+EMA checkpoint."""
+import collections, json, os, sys, time
+from pathlib import Path
+import torch
+from pymatgen.core import Element
+from matlib import config, datasets
+from matlib import io as crystal_io
+from matlib.batching import GraphCache, Minibatches
+from matlib.cdvae import CDVAE, MODEL_SIZES, LangevinConfig, decode, store
+from matlib.cdvae.langevin import initial_elements
+from matlib.evaluation.validity import smact_validity, validity_table
+from matlib.training import budget_schedule, fit
+
+out = Path(sys.argv[1]); tag = sys.argv[2]; bs = int(sys.argv[3]); lr = float(sys.argv[4]); seconds = float(sys.argv[5])
+resume = len(sys.argv) > 6 and sys.argv[6] == "resume"
+init = sys.argv[6][5:] if len(sys.argv) > 6 and sys.argv[6].startswith("init:") else None
+out.mkdir(parents=True, exist_ok=True)
+cfg = config.resolve("full", seed=0)
+dev = cfg.device
+train = datasets.load_split("perov_5", "val"); batch = train.batch()
+torch.manual_seed(0)
+model = CDVAE.from_data(batch, **MODEL_SIZES["large"]).to(dev) if init is None else store.load(init, device=dev)[0]
+g = torch.Generator().manual_seed(123)
+z_prior = torch.randn(2000, model.config.latent, generator=g).to(dev)
+probe_idx = torch.randperm(len(batch), generator=g)[:2000]
+probe_batch = batch.select(probe_idx).to(dev)
+
+
+def comp_valid(tokens, n):
+    out_, i = [], 0
+    for k in n.tolist():
+        c = collections.Counter(tokens[i:i + k].tolist()); i += k
+        out_.append(smact_validity([Element.from_Z(e).symbol for e in c], list(c.values())))
+    return sum(out_) / len(out_)
+
+
+def evaluate(m):
+    h = m.heads(z_prior); n = torch.full((len(z_prior),), 5, device=dev)
+    prior = comp_valid(initial_elements(torch.softmax(h["composition"].float(), -1), n).cpu(), n.cpu())
+    mu, logvar, z = m.encoder(probe_batch)
+    hp = m.heads(z)
+    post = comp_valid(initial_elements(torch.softmax(hp["composition"].float(), -1), probe_batch.num_atoms).cpu(),
+                      probe_batch.num_atoms.cpu())
+    kl = (-0.5 * (1 + logvar.float() - mu.float() ** 2 - logvar.float().exp()).sum(-1)).mean()
+    return {"prior_init_comp": prior, "post_init_comp": post, "kl_probe": float(kl)}
+
+
+graphs = GraphCache(batch.to(dev), model.config.encoder.cutoff, model.config.encoder.max_neighbors)
+mb = Minibatches(graphs, torch.arange(len(batch)), min(bs, len(batch)), seed=0)
+opt = torch.optim.AdamW(model.parameters(), lr=lr)
+sched = budget_schedule(opt, os.environ.get("PROBE_SCHED", "constant"), 10_000_000, seconds)
+t0 = time.perf_counter()
+run = fit(model, opt, lambda m, item: m.loss(item[0], graph=item[1]), mb, max_steps=10_000_000, max_seconds=seconds,
+          grad_clip=1.0, autocast=cfg.autocast, ema_decay=0.999, scheduler=sched, log_every=100,
+          evaluate=evaluate, eval_every=int(os.environ.get("PROBE_EVAL", 1000)), checkpoint=out / f"state_{tag}", resume=resume, checkpoint_every=1000,
+          config=model.config.as_dict(), desc=tag)
+print(tag, "steps", run.steps, "seconds", round(run.seconds), flush=True)
+for h in run.history:
+    if "prior_init_comp" in h:
+        print(tag, h["step"], {k: round(h[k], 4) for k in ("prior_init_comp", "post_init_comp", "kl_probe")}, flush=True)
+store.save(out / f"ck_{tag}", model, step=run.steps, extra={"history": run.history},
+           metrics={"train_seconds": run.seconds, "train_split": "val", "batch": bs, "lr": lr})
+model.eval()
+gen = torch.Generator(device=dev).manual_seed(0)
+import os
+ND = int(os.environ.get("PROBE_DECODE", 2000))
+zs = torch.randn(ND, model.config.latent, device=dev, generator=gen)
+with torch.no_grad():
+    res = decode(model, zs, LangevinConfig(steps_per_level=10, relabel_below=0.1), generator=gen, autocast=cfg.autocast)
+structures = res.crystals.to("cpu").to_structures()
+crystal_io.write_extxyz([s for s in structures if s is not None], out / f"{tag}.extxyz")
+t = validity_table(structures, progress_bar=False)
+print(tag, "FINAL steps", run.steps, "struct", t.struct_valid.mean(), "comp", t.comp_valid.mean(),
+      "decode s", round(res.seconds, 1), "total s", round(time.perf_counter() - t0), flush=True)
