@@ -11,17 +11,16 @@ validity of the rounded starting composition of 2,000 prior draws (z ~ N(0, I), 
 posterior draws of val crystals, and the KL on them. At the end: 2,000 prior crystals decoded as the
 notebook (10 steps per level) written to OUTDIR/TAG.extxyz (scored with score_extxyz.py), and the
 EMA checkpoint."""
-import collections, json, os, sys, time
+import os, sys, time
 from pathlib import Path
 import torch
-from pymatgen.core import Element
 from matlib import config, datasets
 from matlib import io as crystal_io
 from matlib.batching import GraphCache, Minibatches
 from matlib.cdvae import CDVAE, MODEL_SIZES, LangevinConfig, decode, store
-from matlib.cdvae.langevin import initial_elements
-from matlib.evaluation.validity import smact_validity, validity_table
+from matlib.evaluation.validity import validity_table
 from matlib.training import budget_schedule, fit
+from cdvae_prior_holes import starting_validity   # beside this script
 
 out = Path(sys.argv[1]); tag = sys.argv[2]; bs = int(sys.argv[3]); lr = float(sys.argv[4]); seconds = float(sys.argv[5])
 resume = len(sys.argv) > 6 and sys.argv[6] == "resume"
@@ -38,21 +37,11 @@ probe_idx = torch.randperm(len(batch), generator=g)[:2000]
 probe_batch = batch.select(probe_idx).to(dev)
 
 
-def comp_valid(tokens, n):
-    out_, i = [], 0
-    for k in n.tolist():
-        c = collections.Counter(tokens[i:i + k].tolist()); i += k
-        out_.append(smact_validity([Element.from_Z(e).symbol for e in c], list(c.values())))
-    return sum(out_) / len(out_)
-
-
 def evaluate(m):
-    h = m.heads(z_prior); n = torch.full((len(z_prior),), 5, device=dev)
-    prior = comp_valid(initial_elements(torch.softmax(h["composition"].float(), -1), n).cpu(), n.cpu())
+    n = torch.full((len(z_prior),), 5, device=dev)
+    prior = starting_validity(m, z_prior, n)
     mu, logvar, z = m.encoder(probe_batch)
-    hp = m.heads(z)
-    post = comp_valid(initial_elements(torch.softmax(hp["composition"].float(), -1), probe_batch.num_atoms).cpu(),
-                      probe_batch.num_atoms.cpu())
+    post = starting_validity(m, z, probe_batch.num_atoms)
     kl = (-0.5 * (1 + logvar.float() - mu.float() ** 2 - logvar.float().exp()).sum(-1)).mean()
     return {"prior_init_comp": prior, "post_init_comp": post, "kl_probe": float(kl)}
 
