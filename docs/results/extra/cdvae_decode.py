@@ -12,20 +12,26 @@ from matlib import io as crystal_io
 from matlib.cdvae import LangevinConfig, decode, store
 
 
+@torch.no_grad()
+def decode_prior(model, n: int, steps_per_level: int, chunk: int, generator: torch.Generator, autocast=None) -> list:
+    """n crystals from z ~ N(0, I), drawn and decoded ``chunk`` at a time with one generator
+    (None where a crystal cannot become a structure)."""
+    decoding = LangevinConfig(steps_per_level=steps_per_level, relabel_below=0.1)
+    structures = []
+    for first in range(0, n, chunk):
+        z = torch.randn(min(chunk, n - first), model.config.latent, device=model.device, generator=generator)
+        result = decode(model, z, decoding, generator=generator, autocast=autocast, desc=f"{first}")
+        structures += result.crystals.to("cpu").to_structures()
+    return structures
+
+
 def main():
     stem, out, n, steps = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
     chunk = int(sys.argv[5]) if len(sys.argv) > 5 else 1000
     cfg = config.resolve("full", seed=0)
     model, _ = store.load(stem, device=cfg.device)
-    model.eval()
-    generator = torch.Generator(device=cfg.device).manual_seed(0)
-    structures, start = [], time.perf_counter()
-    for first in range(0, n, chunk):
-        z = torch.randn(min(chunk, n - first), model.config.latent, device=cfg.device, generator=generator)
-        with torch.no_grad():
-            result = decode(model, z, LangevinConfig(steps_per_level=steps, relabel_below=0.1), generator=generator,
-                            autocast=cfg.autocast)
-        structures += result.crystals.to("cpu").to_structures()
+    start = time.perf_counter()
+    structures = decode_prior(model, n, steps, chunk, torch.Generator(device=cfg.device).manual_seed(0), cfg.autocast)
     kept = [s for s in structures if s is not None]
     crystal_io.write_extxyz(kept, out)
     print(f"{n} decoded at {steps} steps per level, {len(kept)} kept, {time.perf_counter() - start:.1f} s", flush=True)

@@ -17,10 +17,11 @@ import torch
 from matlib import config, datasets
 from matlib import io as crystal_io
 from matlib.batching import GraphCache, Minibatches
-from matlib.cdvae import CDVAE, MODEL_SIZES, LangevinConfig, decode, store
+from matlib.cdvae import CDVAE, MODEL_SIZES, store
 from matlib.evaluation.validity import validity_table
 from matlib.training import budget_schedule, fit
-from cdvae_prior_holes import starting_validity   # beside this script
+from cdvae_decode import decode_prior              # beside this script
+from cdvae_prior_holes import starting_validity
 
 out = Path(sys.argv[1]); tag = sys.argv[2]; bs = int(sys.argv[3]); lr = float(sys.argv[4]); seconds = float(sys.argv[5])
 resume = len(sys.argv) > 6 and sys.argv[6] == "resume"
@@ -62,14 +63,11 @@ for h in run.history:
 store.save(out / f"ck_{tag}", model, step=run.steps, extra={"history": run.history},
            metrics={"train_seconds": run.seconds, "train_split": "val", "batch": bs, "lr": lr})
 model.eval()
-gen = torch.Generator(device=dev).manual_seed(0)
-import os
-ND = int(os.environ.get("PROBE_DECODE", 2000))
-zs = torch.randn(ND, model.config.latent, device=dev, generator=gen)
-with torch.no_grad():
-    res = decode(model, zs, LangevinConfig(steps_per_level=10, relabel_below=0.1), generator=gen, autocast=cfg.autocast)
-structures = res.crystals.to("cpu").to_structures()
+n_decode = int(os.environ.get("PROBE_DECODE", 2000))
+decode_start = time.perf_counter()
+structures = decode_prior(model, n_decode, 10, n_decode, torch.Generator(device=dev).manual_seed(0), cfg.autocast)
+decode_seconds = time.perf_counter() - decode_start
 crystal_io.write_extxyz([s for s in structures if s is not None], out / f"{tag}.extxyz")
 t = validity_table(structures, progress_bar=False)
 print(tag, "FINAL steps", run.steps, "struct", t.struct_valid.mean(), "comp", t.comp_valid.mean(),
-      "decode s", round(res.seconds, 1), "total s", round(time.perf_counter() - t0), flush=True)
+      "decode s", round(decode_seconds, 1), "total s", round(time.perf_counter() - t0), flush=True)

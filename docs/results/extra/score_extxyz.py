@@ -11,6 +11,12 @@ from matlib.evaluation import evaluate, process_pool, split_reference
 KEYS = ("struct_valid", "comp_valid", "valid", "cov_r", "cov_p", "amcd_r", "amcd_p")
 
 
+def table1_scores(structures, reference, dataset: str, pool) -> dict:
+    """Validity, COV and AMCD of ``structures`` against the prepared ``reference``."""
+    metrics = evaluate(structures, reference, dataset=dataset, executor=pool, progress_bar=False).as_dict()["metrics"]
+    return {k: metrics.get(k) for k in KEYS}
+
+
 def main():
     dataset, paths = sys.argv[1], sys.argv[2:]
     test = datasets.load_split(dataset, "test")
@@ -18,8 +24,8 @@ def main():
         reference = split_reference(test, executor=pool)
         for path in paths:
             structures = crystal_io.read_extxyz(path)
-            metrics = evaluate(structures, reference, dataset=dataset, executor=pool, progress_bar=False).as_dict()["metrics"]
-            print(json.dumps({"file": path, "n": len(structures), **{k: metrics.get(k) for k in KEYS}}), flush=True)
+            print(json.dumps({"file": path, "n": len(structures), **table1_scores(structures, reference, dataset, pool)}),
+                  flush=True)
 
 
 if __name__ == "__main__":
