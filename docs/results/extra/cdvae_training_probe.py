@@ -3,7 +3,7 @@
     MATLIB_DATA=... python cdvae_training_probe.py OUTDIR TAG BATCH LR SECONDS [resume | init:STEM]
     (PROBE_SCHED=cosine decays the rate to zero over SECONDS; init:STEM starts from a saved model's
     averaged weights with a fresh optimizer, as a second call did here: the training state is too big
-    to bring back from the GPU host.)
+    to bring back from the GPU host. PROBE_KL sets the KL weight, CDVAE's 0.01 by default.)
 
 Trains notebook 02's `large` CDVAE on perov_5/val (AdamW, EMA 0.999, grad clip 1, bf16), the training
 state in OUTDIR/state_TAG (resumable). Every eval_every steps, with the averaged weights: the SMACT
@@ -32,6 +32,7 @@ dev = cfg.device
 train = datasets.load_split("perov_5", "val"); batch = train.batch()
 torch.manual_seed(0)
 model = CDVAE.from_data(batch, **MODEL_SIZES["large"]).to(dev) if init is None else store.load(init, device=dev)[0]
+model.config.weights["kl"] = float(os.environ.get("PROBE_KL", model.config.weights["kl"]))
 g = torch.Generator().manual_seed(123)
 z_prior = torch.randn(2000, model.config.latent, generator=g).to(dev)
 probe_idx = torch.randperm(len(batch), generator=g)[:2000]
@@ -61,7 +62,8 @@ for h in run.history:
     if "prior_init_comp" in h:
         print(tag, h["step"], {k: round(h[k], 4) for k in ("prior_init_comp", "post_init_comp", "kl_probe")}, flush=True)
 store.save(out / f"ck_{tag}", model, step=run.steps, extra={"history": run.history},
-           metrics={"train_seconds": run.seconds, "train_split": "val", "batch": bs, "lr": lr})
+           metrics={"train_seconds": run.seconds, "train_split": "val", "batch": bs, "lr": lr,
+                    "kl_weight": model.config.weights["kl"]})
 model.eval()
 n_decode = int(os.environ.get("PROBE_DECODE", 2000))
 decode_start = time.perf_counter()
