@@ -97,3 +97,28 @@ def test_executor_gives_the_same_flags():
         rec = M.reconstruction(structures, structures[::-1], executor=ex, progress_bar=False)
     assert rec.n == 5
     np.testing.assert_array_equal(np.isfinite(rec.rms), np.isfinite(M.reconstruction(structures, structures[::-1], progress_bar=False).rms))
+
+
+def diamond(a=3.57):
+    return Structure.from_spacegroup("Fd-3m", Lattice.cubic(a), ["C"], [[0, 0, 0]])
+
+
+def graphite(a=2.46, c=6.7):
+    return Structure(Lattice.hexagonal(a, c), ["C"] * 4,
+                     [[0, 0, .25], [0, 0, .75], [1 / 3, 2 / 3, .25], [2 / 3, 1 / 3, .75]])
+
+
+def test_one_formula_splits_by_primitive_cell_size_with_the_pairwise_answer():
+    # Carbon-24 is one formula: without a second key every sample lands in one group on one worker
+    structures = [diamond(), graphite(), diamond().make_supercell([1, 1, 2], in_place=False),
+                  perturbed(graphite(), seed=4), perturbed(diamond(), seed=5)]
+    reduced, groups = M._reduced_groups(structures, M.MATCHER_SETTINGS, None, False, "test")
+    assert sorted(groups.values()) == [[0, 2, 4], [1, 3]]   # diamond's 2-atom cell, graphite's 4-atom cell
+    assert [len(r) for r in reduced] == [2, 4, 2, 4, 2]
+    flags = M.unique_flags(structures, progress_bar=False)
+    assert flags.tolist() == [True, True, False, False, False]
+    sm = StructureMatcher(stol=0.5, angle_tol=10, ltol=0.3)
+    direct = [not any(sm.fit(structures[j], structures[i]) for j in range(i) if flags[j]) for i in range(len(structures))]
+    assert flags.tolist() == direct
+    # a bigger diamond cell is still not novel against diamond; graphite is novel against diamond alone
+    assert M.novel_flags([structures[2], graphite()], [diamond()], progress_bar=False).tolist() == [False, True]

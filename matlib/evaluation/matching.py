@@ -15,8 +15,10 @@ other arguments at pymatgen's defaults (``primitive_cell=True``, ``scale=True``,
 * **Novelty**: a structure is novel when it matches no structure of the training set.
 
 Efficiency: ``fit`` can only succeed between equal reduced compositions (the matcher compares
-reduced formulas first), so both are computed per reduced formula, each structure is reduced to
-its primitive Niggli cell once, and the formula groups are spread over an executor.
+reduced formulas first) and, without supercells or subsets, between reduced cells of equal size,
+so both are computed per (reduced formula, sites of the primitive Niggli cell). Each structure is
+reduced once, on the executor, and the groups are spread over it too: a one-element dataset such
+as Carbon-24 would otherwise be one group compared on one worker.
 The compositional versions compare reduced formulas only.
 """
 from __future__ import annotations
@@ -117,11 +119,14 @@ def _fits(matcher: StructureMatcher, a: Structure, b: Structure) -> bool:
         return False
 
 
-def _unique_in_group(structures: list[Structure], settings: dict) -> list[bool]:
+def _reduce_one(structure: Structure, settings: dict) -> Structure:
+    return _reduce(make_matcher(**settings), structure)
+
+
+def _unique_in_group(reduced: list[Structure], settings: dict) -> list[bool]:
     matcher = make_matcher(**settings)
     representatives, flags = [], []
-    for s in structures:
-        r = _reduce(matcher, s)
+    for r in reduced:
         duplicate = any(_fits(matcher, rep, r) for rep in representatives)
         flags.append(not duplicate)
         if not duplicate:
@@ -130,29 +135,32 @@ def _unique_in_group(structures: list[Structure], settings: dict) -> list[bool]:
 
 
 def _novel_in_group(task: tuple[list[Structure], list[Structure]], settings: dict) -> list[bool]:
-    generated, known = task
+    generated, known = task   # both already reduced
     matcher = make_matcher(**settings)
-    known = [_reduce(matcher, s) for s in known]
-    flags = []
-    for g in generated:
-        r = _reduce(matcher, g)
-        flags.append(not any(_fits(matcher, r, k) for k in known))
-    return flags
+    return [not any(_fits(matcher, g, k) for k in known) for g in generated]
 
 
-def _by_formula(structures: Sequence[Structure]) -> dict[str, list[int]]:
-    groups: dict[str, list[int]] = defaultdict(list)
-    for i, s in enumerate(structures):
-        groups[reduced_formula(s)].append(i)
-    return groups
+def _reduced_groups(structures: Sequence[Structure], settings: dict, executor, progress_bar: bool,
+                    desc: str) -> tuple[list[Structure], dict[tuple, list[int]]]:
+    """Each structure reduced once, and the indices of those that ``fit`` could match, grouped."""
+    reduced = parallel_map(partial(_reduce_one, settings=settings), structures, executor=executor,
+                           desc=f"{desc}: primitive cells", progress_bar=progress_bar)
+    matcher = make_matcher(**settings)
+    # the site count is an invariant only once fit() skips its own reduction, and without supercells or subsets
+    by_size = _FIT_CAN_SKIP and not matcher._supercell and not matcher._subset
+    groups: dict[tuple, list[int]] = defaultdict(list)
+    for i, (s, r) in enumerate(zip(structures, reduced)):
+        groups[(reduced_formula(s), len(r) if by_size else 0)].append(i)
+    return reduced, groups
 
 
 def unique_flags(structures: Sequence[Structure], *, executor=None, settings: dict | None = None,
                  progress_bar: bool = True) -> np.ndarray:
     """Per structure: True if it matches no earlier unique structure (first of each kind)."""
     settings = {**MATCHER_SETTINGS, **(settings or {})}
-    groups = list(_by_formula(structures).values())
-    tasks = [[structures[i] for i in idx] for idx in groups]
+    reduced, grouped = _reduced_groups(structures, settings, executor, progress_bar, "uniqueness")
+    groups = list(grouped.values())
+    tasks = [[reduced[i] for i in idx] for idx in groups]
     results = parallel_map(partial(_unique_in_group, settings=settings), tasks, executor=executor,
                            desc="uniqueness", progress_bar=progress_bar)
     flags = np.zeros(len(structures), dtype=bool)
@@ -165,22 +173,26 @@ def novel_flags(structures: Sequence[Structure], train: Sequence[Structure], *, 
                 settings: dict | None = None, progress_bar: bool = True, chunk: int = 32) -> np.ndarray:
     """Per structure: True if it matches no training structure.
 
-    Work is split by formula and then into ``chunk`` generated structures per task, so a dataset of
-    one formula (Carbon-24: every sample against every training crystal) still spreads over workers.
+    Work is split by group and then into ``chunk`` generated structures per task, so a dataset of
+    one formula (Carbon-24: every sample against every training crystal of its cell size) still
+    spreads over workers.
     """
     settings = {**MATCHER_SETTINGS, **(settings or {})}
-    train_groups = _by_formula([t for t in train if t is not None])
-    train_list = [t for t in train if t is not None]
+    formulas = {reduced_formula(s) for s in structures}
+    # only training crystals that share a formula with a sample can match one: reduce just those
+    train_list = [t for t in train if t is not None and reduced_formula(t) in formulas]
+    train_reduced, train_groups = _reduced_groups(train_list, settings, executor, progress_bar, "novelty (training)")
+    reduced, grouped = _reduced_groups(structures, settings, executor, progress_bar, "novelty")
     flags = np.ones(len(structures), dtype=bool)
     groups, tasks = [], []
-    for formula, idx in _by_formula(structures).items():
-        if formula not in train_groups:  # novel without matching anything
+    for key, idx in grouped.items():
+        if key not in train_groups:  # novel without matching anything
             continue
-        known = [train_list[j] for j in train_groups[formula]]
+        known = [train_reduced[j] for j in train_groups[key]]
         for start in range(0, len(idx), chunk):
             part = idx[start:start + chunk]
             groups.append(part)
-            tasks.append(([structures[i] for i in part], known))
+            tasks.append(([reduced[i] for i in part], known))
     results = parallel_map(partial(_novel_in_group, settings=settings), tasks, executor=executor,
                            desc="novelty", progress_bar=progress_bar)
     for idx, group_flags in zip(groups, results):
