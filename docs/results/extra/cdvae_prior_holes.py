@@ -8,20 +8,19 @@ counts (the composition decoding starts from), before any Langevin step; the spl
 the posteriors' aggregate variance per latent dimension and mean KL on `val`."""
 import collections, sys
 import torch
-from pymatgen.core import Element
+from pymatgen.core import Composition, Element
 from matlib import datasets
-from matlib.cdvae import store
+from matlib.cdvae import CrystalEncoder, store
 from matlib.cdvae.langevin import initial_elements
-from matlib.evaluation.validity import smact_validity
+from matlib.evaluation.validity import composition_validity
 from matlib.latent_search import encode_posteriors
 
 
 def valid_share(tokens: torch.Tensor, num_atoms: torch.Tensor) -> float:
-    flags, start = [], 0
-    for n in num_atoms.tolist():
-        counts = collections.Counter(tokens[start:start + n].tolist())
-        start += n
-        flags.append(smact_validity([Element.from_Z(z).symbol for z in counts], list(counts.values())))
+    """Share of crystals (``tokens`` = atomic numbers, ``num_atoms`` per crystal) whose composition
+    passes SMACT, with CDVAE's gcd-reduced counts."""
+    counts = [collections.Counter(atoms.tolist()) for atoms in torch.split(tokens, num_atoms.tolist())]
+    flags = [composition_validity(Composition({Element.from_Z(z): c for z, c in crystal.items()})) for crystal in counts]
     return sum(flags) / len(flags)
 
 
@@ -49,7 +48,7 @@ def main():
               f"the split itself {valid_share(batch.atom_types, batch.num_atoms):.4f}")
         if split == "val":
             variance = mu.var(0) + (sigma ** 2).mean(0)
-            kl = (-0.5 * (1 + 2 * sigma.log() - mu ** 2 - sigma ** 2).sum(-1)).mean()
+            kl = CrystalEncoder.kl(mu, 2 * sigma.log())
             low, high = torch.quantile(variance, torch.tensor([0.05, 0.95])).tolist()
             print(f"val: aggregate variance per dimension {low:.3f}–{high:.3f} (5–95 %), KL {kl:.1f}")
 

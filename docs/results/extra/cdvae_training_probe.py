@@ -17,7 +17,7 @@ import torch
 from matlib import config, datasets
 from matlib import io as crystal_io
 from matlib.batching import GraphCache, Minibatches
-from matlib.cdvae import CDVAE, MODEL_SIZES, store
+from matlib.cdvae import CDVAE, MODEL_SIZES, CrystalEncoder, store
 from matlib.evaluation.validity import validity_table
 from matlib.training import budget_schedule, fit
 from cdvae_decode import decode_prior              # beside this script
@@ -44,7 +44,7 @@ def evaluate(m):
     prior = starting_validity(m, z_prior, n)
     mu, logvar, z = m.encoder(probe_batch)
     post = starting_validity(m, z, probe_batch.num_atoms)
-    kl = (-0.5 * (1 + logvar.float() - mu.float() ** 2 - logvar.float().exp()).sum(-1)).mean()
+    kl = CrystalEncoder.kl(mu.float(), logvar.float())
     return {"prior_init_comp": prior, "post_init_comp": post, "kl_probe": float(kl)}
 
 
