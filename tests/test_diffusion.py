@@ -89,6 +89,35 @@ def test_remasking_reopens_chosen_elements_and_keeps_the_mask_share():
                                        remask=eta) == MASK_TOKEN).any()           # s = 0 resolves every atom
 
 
+def test_confidence_order_unmasks_the_surest_atoms_as_many_as_the_random_order():
+    diffusion = MaskedTypeDiffusion()
+    num_atoms = torch.tensor([6, 10] * 200)
+    crystal = torch.repeat_interleave(torch.arange(len(num_atoms)), num_atoms)
+    tokens = torch.full((len(crystal),), MASK_TOKEN)
+    sure = torch.rand(len(crystal), generator=torch.Generator().manual_seed(1)) < 0.5
+    logits = torch.zeros(len(crystal), 100)
+    logits[sure, 7] = 30.0                                # O, nearly certain; the rest flat
+    t, s = torch.full((len(crystal),), 0.9), torch.full((len(crystal),), 0.6)
+    plain = diffusion.reverse_step(tokens, logits, t, s, generator=torch.Generator().manual_seed(0))
+    surest = diffusion.reverse_step(tokens, logits, t, s, generator=torch.Generator().manual_seed(0),
+                                    order="confidence", crystal=crystal)
+
+    def per_crystal(opened):
+        return torch.zeros(len(num_atoms), dtype=torch.long).index_add_(0, crystal, opened.long())
+    opened = surest != MASK_TOKEN
+    assert torch.equal(per_crystal(opened), per_crystal(plain != MASK_TOKEN))   # same schedule
+    # within a crystal, a flat-logit atom opens only once every sure atom has
+    open_sure, sure_count = per_crystal(opened & sure), per_crystal(sure)
+    assert (per_crystal(opened & ~sure)[open_sure < sure_count] == 0).all()
+    assert (surest[opened & sure] == 8).all()
+    assert (plain[(plain != MASK_TOKEN) & ~sure] != 8).float().mean() > 0.9     # random order opens flat ones too
+    assert (per_crystal((plain != MASK_TOKEN) & ~sure) > 0).any()
+    with pytest.raises(ValueError, match="crystal index"):
+        diffusion.reverse_step(tokens, logits, t, s, order="confidence")
+    with pytest.raises(ValueError, match="order"):
+        diffusion.reverse_step(tokens, logits, t, s, order="greedy")
+
+
 def test_symmetric_lattice_is_rotation_free():
     torch.manual_seed(0)
     cells = torch.randn(10, 3, 3, dtype=torch.float64) + 4 * torch.eye(3, dtype=torch.float64)
@@ -120,10 +149,11 @@ def test_lattice_forward_reaches_prior_and_exact_noise_reverses_it():
     assert torch.allclose(back, cells, atol=1e-4)
 
 
-def tiny_model(structures):
+def tiny_model(structures, global_context=False):
     batch = CrystalDiffusion.prepare(CrystalBatch.from_structures(structures))
     torch.manual_seed(0)
-    return CrystalDiffusion.from_data(batch, DenoiserConfig(dim=32, layers=2, num_freqs=4)), batch
+    config = DenoiserConfig(dim=32, layers=2, num_freqs=4, global_context=global_context)
+    return CrystalDiffusion.from_data(batch, config), batch
 
 
 def rocksalt_like():
@@ -132,8 +162,9 @@ def rocksalt_like():
         Structure(Lattice.hexagonal(3.0, 5.0), ["Mg", "O"], [[0, 0, 0], [1 / 3, 2 / 3, 0.5]])]
 
 
-def test_network_is_invariant_to_atom_order_and_translation():
-    model, batch = tiny_model(rocksalt_like())
+@pytest.mark.parametrize("global_context", [False, True])
+def test_network_is_invariant_to_atom_order_and_translation(global_context):
+    model, batch = tiny_model(rocksalt_like(), global_context)
     model.eval()
     t = torch.full((len(batch.num_atoms),), 0.4)
     base = model.denoise(batch.atom_types, batch.frac_coords, batch.lattice, batch.num_atoms, t)
@@ -146,6 +177,22 @@ def test_network_is_invariant_to_atom_order_and_translation():
     moved = model.denoise(batch.atom_types, shift, batch.lattice, batch.num_atoms, t)
     for a, b in zip(moved, base):
         assert torch.allclose(a, b, atol=1e-4)
+
+
+def test_global_context_reads_only_the_atoms_own_crystal():
+    model, batch = tiny_model(rocksalt_like(), global_context=True)
+    model.eval()
+    t = torch.full((len(batch.num_atoms),), 0.4)
+    base = model.denoise(batch.atom_types, batch.frac_coords, batch.lattice, batch.num_atoms, t)
+    first = int(batch.num_atoms[0])
+    changed = batch.atom_types.clone()
+    changed[first:] = 3                                   # every other crystal becomes Li
+    out = model.denoise(changed, batch.frac_coords, batch.lattice, batch.num_atoms, t)
+    assert torch.allclose(out[0][:first], base[0][:first], atol=1e-5)
+    assert torch.allclose(out[2][:first], base[2][:first], atol=1e-5)
+    assert not torch.allclose(out[2][first:], base[2][first:], atol=1e-3)
+    without, _ = tiny_model(rocksalt_like())
+    assert sum(p.numel() for p in model.parameters()) == sum(p.numel() for p in without.parameters()) + 2 * 32 * 32
 
 
 def test_all_pair_edges_cover_every_ordered_pair():
@@ -193,6 +240,18 @@ def test_training_lowers_the_loss_and_sampler_returns_complete_crystals():
     assert reopened                                              # the sampler passes η on to the type steps
     assert not (remasked.crystals.atom_types == MASK_TOKEN).any()
     assert set(remasked.crystals.atom_types.unique().tolist()) <= {8, 11, 12, 17}
+
+    sizes = torch.tensor([4, 2] * 6)
+    swept = sample(model, sizes, SamplerConfig(steps=10, element_sweeps=4, sweep_time=0.5, unmask_order="confidence"),
+                   generator=torch.Generator().manual_seed(1), constraint=constraint)
+    assert swept.network_calls == 10 + 9 + 4                    # one call per round of redrawing
+    assert not (swept.crystals.atom_types == MASK_TOKEN).any()
+    assert set(swept.crystals.atom_types.unique().tolist()) <= {8, 11, 12, 17}
+    assert calls[-1] == 0.0                                       # the constraint runs after the rounds too
+    unswept = sample(model, sizes, SamplerConfig(steps=10, unmask_order="confidence"),
+                     generator=torch.Generator().manual_seed(1))
+    assert torch.equal(unswept.crystals.frac_coords, swept.crystals.frac_coords)   # same walk until the rounds
+    assert not torch.equal(unswept.crystals.atom_types, swept.crystals.atom_types)   # rounds redrew elements
 
 
 def test_mean_losses_are_seeded_per_crystal_averages_that_fall_as_the_model_trains():

@@ -30,6 +30,7 @@ class DenoiserConfig:
     layers: int = 4
     num_freqs: int = 24
     time_dim: int = 64
+    global_context: bool = False   # each block also sees its crystal's mean atom state (the cell's make-up)
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -54,18 +55,26 @@ def symmetric_from_six(six: torch.Tensor) -> torch.Tensor:
 
 
 class ScoreLayer(nn.Module):
-    def __init__(self, dim: int, edge_dim: int):
+    def __init__(self, dim: int, edge_dim: int, global_context: bool = False):
         super().__init__()
         self.norm = nn.LayerNorm(dim)
         self.centre = nn.Linear(dim, dim)
+        # pair messages mix each neighbour's element with its noisy offset; a per-crystal mean gives
+        # every atom the cell's composition directly, which counting charges needs
+        self.crystal_mean = nn.Linear(dim, dim, bias=False) if global_context else None
         self.neighbour = nn.Linear(dim, dim, bias=False)
         self.edge = nn.Linear(edge_dim, dim, bias=False)
         self.message = nn.Sequential(nn.SiLU(), nn.Linear(dim, dim), nn.SiLU())
         self.update = nn.Sequential(nn.Linear(2 * dim, dim), nn.SiLU(), nn.Linear(dim, dim))
 
-    def forward(self, h, context, centre, neighbour, edge_features, inverse_degree):
+    def forward(self, h, context, centre, neighbour, edge_features, inverse_degree, batch_index=None,
+                inverse_atoms=None):
         hn = self.norm(h)
         per_atom = self.centre(hn) + context
+        if self.crystal_mean is not None:
+            means = torch.zeros(len(inverse_atoms), h.shape[1], device=h.device, dtype=hn.dtype)
+            means = means.index_add_(0, batch_index, hn) * inverse_atoms.to(hn.dtype)
+            per_atom = per_atom + self.crystal_mean(means)[batch_index]
         m = self.message(per_atom[centre] + self.neighbour(hn)[neighbour] + self.edge(edge_features))
         aggregated = torch.zeros_like(h).index_add_(0, centre, m.to(h.dtype)) * inverse_degree
         return h + self.update(torch.cat([hn, aggregated], -1))
@@ -80,7 +89,8 @@ class ScoreNetwork(nn.Module):
         self.time = nn.Sequential(nn.Linear(config.time_dim, d), nn.SiLU(), nn.Linear(d, d))
         context_in = d + 6 + 1  # time, normalised Gram matrix, log N
         self.contexts = nn.ModuleList(nn.Linear(context_in, d, bias=False) for _ in range(config.layers))
-        self.layers = nn.ModuleList(ScoreLayer(d, 6 * config.num_freqs) for _ in range(config.layers))
+        self.layers = nn.ModuleList(ScoreLayer(d, 6 * config.num_freqs, config.global_context)
+                                    for _ in range(config.layers))
         self.out_norm = nn.LayerNorm(d)
         self.coord_out = nn.Linear(d, 3, bias=False)
         self.type_out = nn.Linear(d, NUM_ELEMENTS)
@@ -101,9 +111,11 @@ class ScoreNetwork(nn.Module):
                              torch.log(num_atoms.float())[:, None] / 3], -1)
         per_atom_crystal = crystal[batch_index]
         inverse_degree = 1.0 / (num_atoms[batch_index] - 1).clamp_min(1).to(frac.dtype)[:, None]
+        inverse_atoms = 1.0 / num_atoms.clamp_min(1).to(frac.dtype)[:, None]
         h = self.embed(tokens) + per_atom_crystal[:, :self.config.dim]
         for i, (layer, context) in enumerate(zip(self.layers, self.contexts)):
-            h = layer(h, context(per_atom_crystal), centre, neighbour, edge_features, inverse_degree)
+            h = layer(h, context(per_atom_crystal), centre, neighbour, edge_features, inverse_degree, batch_index,
+                      inverse_atoms)
             if layer_hook is not None:
                 h = layer_hook(i, h)
         h = self.out_norm(h)

@@ -1,7 +1,8 @@
 """Issue 6 probe: does weight decay, a longer budget or more training data lift MP-20 composition validity?
     python probe04.py OUT.jsonl NAME WEIGHT_DECAY SECONDS [committed]
 PROBE_FRACTION=0.25 trains on a random quarter of mp_20/val (seed 0) instead of all of it;
-PROBE_SEEDS=8 samples with seed 8 only.
+PROBE_SEEDS=8 samples with seed 8 only. PROBE_GLOBAL=1 gives every block the per-crystal mean
+(DenoiserConfig.global_context); PROBE_SAVE=STEM saves the trained model there.
 Trains notebook 04's full recipe (dim 224, 4 layers, batch 256, lr 1e-3, EMA 0.999, AdamW) on mp_20/val,
 then samples 2 x 10,000 crystals (seeds 8, 9; 200 steps) and scores struct/comp validity, plus the
 stratified mean losses on 2,000 val and 2,000 test crystals (seed 0)."""
@@ -48,14 +49,17 @@ def main():
     kept = np.random.default_rng(0).permutation(len(train_set))[:round(fraction * len(train_set))]
     prepared = CrystalDiffusion.prepare(train_set.batch().select(sorted(kept.tolist())))
     torch.manual_seed(0)
-    model = CrystalDiffusion.from_data(prepared, DenoiserConfig(dim=224, layers=4, num_freqs=24)).to(cfg.device)
+    denoiser = DenoiserConfig(dim=224, layers=4, num_freqs=24, global_context=os.environ.get("PROBE_GLOBAL") == "1")
+    model = CrystalDiffusion.from_data(prepared, denoiser).to(cfg.device)
     batch = prepared.to(cfg.device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=wd)
     schedule = budget_schedule(optimizer, "constant", 200000, seconds, warmup_steps=200)
     run = fit(model, optimizer, lambda m, b: m.loss(b), crystal_minibatches(batch, 256, 0), max_steps=200000,
               max_seconds=seconds, grad_clip=1.0, autocast=cfg.autocast, ema_decay=0.999, scheduler=schedule, log_every=100)
+    if os.environ.get("PROBE_SAVE"):
+        store.save(os.environ["PROBE_SAVE"], model, step=run.steps)
     with process_pool() as pool:
-        score(model, name, pool, dict(weight_decay=wd, train_seconds=seconds, steps=run.steps,
+        score(model, name, pool, dict(weight_decay=wd, train_seconds=seconds, steps=run.steps, global_context=denoiser.global_context,
                                       train_crystals=len(kept), mean_losses=losses(model, train_set, test_set)), out)
         if len(sys.argv) > 5:
             committed, ck = store.load(paths.checkpoints_dir() / "diffusion" / "mp_20", device=cfg.device)
