@@ -105,6 +105,21 @@ def plot_neighbors(structure: Structure, centre: int, edge_index: np.ndarray, im
     return ax
 
 
+def plot_element_shares(shares: dict[str, dict[str, float]], top: int = 15, ax=None):
+    """Bars of each set's share of atoms per element (``{set name: element_shares(...)}``), for the
+    ``top`` elements most common over the sets."""
+    import pandas as pd
+    import seaborn as sns
+    table = pd.DataFrame(shares).fillna(0.0)
+    table = table.loc[table.max(axis=1).sort_values(ascending=False).index[:top]] * 100
+    long = table.rename_axis("element").reset_index().melt("element", var_name="set", value_name="share of atoms (%)")
+    if ax is None:
+        _, ax = plt.subplots(figsize=(max(6.0, 0.45 * len(table)), 3.2))
+    sns.barplot(long, x="element", y="share of atoms (%)", hue="set", palette=PALETTE, ax=ax)
+    ax.set(xlabel="")
+    return ax
+
+
 def gallery(structures: Sequence[Structure], titles: Sequence[str] | None = None, cols: int = 4, size: float = 3.0):
     """A grid of static pictures."""
     rows = int(np.ceil(len(structures) / cols))

@@ -4,7 +4,8 @@ import pytest
 from pymatgen.core import Lattice, Structure
 from scipy.stats import wasserstein_distance
 
-from matlib.evaluation.properties import density, num_elements, run_judge, sample_valid, wasserstein
+from matlib.evaluation.properties import (density, element_shares, num_elements, run_judge, sample_valid,
+                                         share_distance, wasserstein)
 from matlib.evaluation.success import in_window, success_flags, success_rate
 
 
@@ -24,6 +25,20 @@ def test_sample_valid_draws_only_valid_seeded_and_tolerates_few():
     assert a.tolist() == sample_valid(valid, 10, seed=1).tolist()
     assert a.tolist() != sample_valid(valid, 10, seed=2).tolist()
     assert sample_valid(valid, 1000).tolist() == np.flatnonzero(valid).tolist()   # fewer valid: all, no error
+
+
+def test_element_shares_count_atoms_and_their_distance_is_the_share_that_must_change():
+    salt = Structure(Lattice.cubic(4.0), ["Na", "Cl"], [[0, 0, 0], [.5, .5, .5]])
+    oxide = Structure(Lattice.cubic(4.0), ["Mg", "O", "O", "O"], [[0, 0, 0], [.5, .5, 0], [.5, 0, .5], [0, .5, .5]])
+    shares = element_shares([salt, None, oxide])
+    assert shares == pytest.approx({"O": 0.5, "Na": 1 / 6, "Cl": 1 / 6, "Mg": 1 / 6})
+    assert list(shares)[0] == "O" and sum(shares.values()) == pytest.approx(1.0)
+    assert element_shares([None]) == {}
+    assert share_distance(shares, shares) == 0.0
+    assert share_distance(element_shares([salt]), element_shares([oxide])) == pytest.approx(1.0)
+    # one of the six atoms must change (an O into Cl) to turn the mix into {O: 1/3, Cl: 1/3, ...}
+    target = {"O": 1 / 3, "Na": 1 / 6, "Cl": 1 / 3, "Mg": 1 / 6}
+    assert share_distance(shares, target) == pytest.approx(1 / 6)
 
 
 def test_density_and_element_count_are_cdvaes():

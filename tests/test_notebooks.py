@@ -42,6 +42,9 @@ def check_04(metrics, out_dir):
     from matlib.diffusion import store
     reloaded, _ = store.load(out_dir / "checkpoint" / metrics["dataset"])  # the saved model rebuilds itself
     assert sum(p.numel() for p in reloaded.parameters()) == metrics["model"]["parameters"]
+    shares = list(metrics["element_mix"]["largest_shares"].values())   # largest first, shares of all atoms
+    assert shares == sorted(shares, reverse=True) and 0 < sum(shares) <= 1 + 1e-9
+    assert 0 <= metrics["element_mix"]["distance_to_train"] <= 1
 
 
 def check_02(metrics, out_dir):

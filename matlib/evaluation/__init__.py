@@ -10,7 +10,7 @@ One call does everything::
 
 Modules, one concept each: ``validity`` (structure / SMACT composition validity), ``fingerprints``
 (CrystalNN and Magpie), ``coverage`` (COV-R/COV-P, AMSD/AMCD), ``properties`` (Wasserstein
-distances), ``matching`` (match rate/RMSE, uniqueness, novelty), ``success`` (targeted success
+distances, the element mix), ``matching`` (match rate/RMSE, uniqueness, novelty), ``success`` (targeted success
 rate), ``targeted`` (one scorecard for conditional generators), ``stability`` (CHGNet
 relaxation proxy), ``suite`` (``evaluate``), ``reference_cache`` (a whole test split as the
 reference, fingerprinted once), ``report`` (``EvaluationReport``), ``parallel`` (any
@@ -23,7 +23,7 @@ from .inputs import as_structures
 from .matching import (MATCHER_SETTINGS, ReconstructionResult, formula_novel_flags, formula_unique_flags,
                        make_matcher, novel_flags, reconstruction, unique_flags)
 from .parallel import parallel_map, process_pool
-from .properties import Judge, sample_valid, wasserstein
+from .properties import Judge, element_shares, sample_valid, share_distance, wasserstein
 from .report import EvaluationReport, combine_tables, wide_table
 from .stability import chgnet_energy_judge, relax_structures, stability_summary
 from .success import success_rate
@@ -38,7 +38,7 @@ __all__ = [
     "structure_validity", "composition_validity", "smact_validity", "validity_table", "SMACT_VERSION",
     "Fingerprints", "compute_fingerprints", "structure_fingerprint", "composition_fingerprint", "scale_magpie",
     "coverage", "cov_cutoffs", "CoverageResult",
-    "Judge", "sample_valid", "wasserstein",
+    "Judge", "sample_valid", "wasserstein", "element_shares", "share_distance",
     "reconstruction", "ReconstructionResult", "unique_flags", "novel_flags", "formula_unique_flags",
     "formula_novel_flags", "make_matcher", "MATCHER_SETTINGS",
     "success_rate", "targeted_report",

@@ -9,6 +9,8 @@ e.g. a trained property predictor. It is applied to both sets, as CDVAE applies 
 GNN to both, so that predictor error largely cancels. Differences from CDVAE: the sample is drawn
 with a seeded generator, and fewer than ``n_samples`` valid crystals is not an error (the count
 is reported); NaN judge values are dropped and counted.
+
+Also the element mix (each element's share of all atoms) and the distance between two mixes.
 """
 from __future__ import annotations
 
@@ -38,6 +40,30 @@ def density(structure: Structure) -> float:
 def num_elements(structure: Structure) -> int:
     """Number of distinct elements (CDVAE: ``len(set(structure.species))``)."""
     return len(set(structure.species))
+
+
+def element_shares(structures: Sequence[Structure | None]) -> dict[str, float]:
+    """Share of all atoms that each element makes up (``None`` entries skipped), largest first.
+
+    Not a CDVAE metric: validity and coverage can rise while a sampler shifts what it makes (a
+    sampler that favours oxygen scores well on charge balance); this shows the shift directly.
+    """
+    counts: dict[str, float] = {}
+    for structure in structures:
+        if structure is None:
+            continue
+        for element, amount in structure.composition.element_composition.items():
+            counts[element.symbol] = counts.get(element.symbol, 0.0) + amount
+    total = sum(counts.values())
+    if not total:
+        return {}
+    return dict(sorted(((k, v / total) for k, v in counts.items()), key=lambda kv: -kv[1]))
+
+
+def share_distance(shares: dict[str, float], reference: dict[str, float]) -> float:
+    """Total variation distance between two element-share tables: the share of atoms that would
+    have to change element for one to become the other (0: the same mix, 1: no element in common)."""
+    return 0.5 * sum(abs(shares.get(k, 0.0) - reference.get(k, 0.0)) for k in set(shares) | set(reference))
 
 
 class JudgeOutputError(ValueError):
