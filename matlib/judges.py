@@ -93,6 +93,15 @@ def load_judge(dataset: str, prop: str, path: str | Path | None = None, device: 
     return Judge(model.to(device), dataset, prop, ckpt.manifest)
 
 
+def default_judges(dataset: str, device: str | torch.device = "cpu") -> dict[str, Judge]:
+    """``{property: judge}`` for the dataset's default property (its energy) when notebook 01 has
+    trained that judge, else ``{}``: the evaluation suite then leaves out W(E) instead of failing."""
+    prop = get_spec(dataset).default_property
+    if not checkpoints.exists(judge_stem(dataset, prop)):
+        return {}
+    return {prop: load_judge(dataset, prop, device=device)}
+
+
 def mae_on(model: PeriodicGNN, cache: GraphCache, indices: torch.Tensor, batch_size: int = 512) -> np.ndarray:
     """Mean absolute error per target (original units) on some crystals of a cache."""
     errors = []

@@ -87,6 +87,14 @@ def test_judge_round_trip_and_unscoreable_structures(tmp_path, mp20):
     assert model.target_mean.item() == 2.0 and model.target_std.item() == 1.0
 
 
+def test_default_judges_give_the_energy_judge_that_exists_and_nothing_otherwise():
+    found = judges.default_judges("perov_5")                  # committed by notebook 01
+    assert list(found) == ["heat_ref"] and found["heat_ref"].dataset == "perov_5"
+    assert judges.default_judges("mpts_52") == {}            # no judge trained: W(E) is left out
+    with pytest.raises(Exception, match="unknown dataset"):
+        judges.default_judges("perov_6")
+
+
 def test_missing_judge_says_which_notebook_makes_it(tmp_path):
     with pytest.raises(FileNotFoundError, match="01_periodic_gnn"):
         judges.load_judge("mp_20", "band_gap", path=tmp_path / "none")

@@ -60,7 +60,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from matlib import checkpoints, config, datasets, judges, paths, published, registry, results, viz
+from matlib import config, datasets, judges, paths, published, results, viz
 from matlib import io as crystal_io
 from matlib.batching import GraphCache, Minibatches
 from matlib.cdvae import CDVAE, MODEL_SIZES, CrystalEncoder, LangevinConfig, ScoreDecoder, decode, store
@@ -318,10 +318,7 @@ with torch.no_grad():
     _, _, z_post = model.encoder(recon_batch)
 recon = decode(model, z_post, decoding, generator=generator,
                autocast=cfg.autocast, desc="reconstruction")
-energy_property = registry.DATASETS[dataset].default_property
-judge_file = judges.judge_stem(dataset, energy_property)
-suite_judges = ({energy_property: judges.load_judge(dataset, energy_property, path=judge_file, device=cfg.device)}
-                if checkpoints.exists(judge_file) else {})   # on the GPU: it also judges the whole test split
+suite_judges = judges.default_judges(dataset, device=cfg.device)   # on the GPU: it also judges the whole test split
 with process_pool() as pool:
     rec = reconstruction(recon.crystals.to("cpu").to_structures(), recon_true, executor=pool, progress_bar=False)
     report = evaluate(generated, reference_set, dataset=dataset, train=train_set, judges=suite_judges, executor=pool,

@@ -6,17 +6,14 @@ VARIANTS, comma-separated: "random" (the plain sampler), "confidence" (MaskGIT o
 10,000 crystals per (variant, seed) (PROBE_N to change), 200 steps; structure and composition
 validity, the mean number of elements and the share of distinct reduced formulas. With EXTXYZ_DIR,
 each run's crystals are saved there."""
-import json, os, re, sys
+import json, re, sys
 from pathlib import Path
 import numpy as np
-import torch
-from matlib import config
 from matlib import io as crystal_io
-from matlib.diffusion import SamplerConfig, sample, store
-from matlib.evaluation import formula_unique_flags, process_pool, validity_table
-
-cfg = config.resolve("full", seed=0)
-N = int(os.environ.get("PROBE_N", 10000))
+from matlib.diffusion import SamplerConfig, store
+from matlib.evaluation import formula_unique_flags, process_pool
+from matlib.evaluation.properties import num_elements
+from probe04 import cfg, sample_scored            # beside this script
 
 
 def sampler_for(variant: str) -> SamplerConfig:
@@ -42,16 +39,10 @@ def main():
     with process_pool() as pool:
         for variant in variants:
             for seed in seeds:
-                g = torch.Generator(device=cfg.device).manual_seed(seed)
-                res = sample(model, N, sampler_for(variant), generator=g, autocast=cfg.autocast)
-                structures = res.crystals.to("cpu").to_structures()
-                t = validity_table(structures, executor=pool, progress_bar=False)
-                elements = np.array([len(s.composition.elements) for s in structures])
+                structures, res, shares = sample_scored(model, sampler_for(variant), seed, pool)
                 row = dict(checkpoint=str(stem), step=ck.step, variant=variant, seed=seed, n=len(structures),
-                           sample_s=res.seconds, network_calls=res.network_calls,
-                           struct_valid=float(t.struct_valid.mean()), comp_valid=float(t.comp_valid.mean()),
-                           valid=float((t.struct_valid & t.comp_valid).mean()),
-                           mean_elements=float(elements.mean()),
+                           sample_s=res.seconds, network_calls=res.network_calls, **shares,
+                           mean_elements=float(np.mean([num_elements(s) for s in structures])),
                            formula_unique=float(formula_unique_flags(structures).mean()))
                 print(row, flush=True)
                 with open(out, "a") as f:

@@ -5,7 +5,7 @@ notebooks' judges and novelty against `val` (README, section 02: Carbon-24).
 
 Prints the seconds per part (the process pool has one worker per core) and the headline metrics."""
 import json, sys, time
-from matlib import checkpoints, datasets, judges, registry
+from matlib import datasets, judges
 from matlib import io as crystal_io
 from matlib.evaluation import evaluate, process_pool, split_reference
 
@@ -13,9 +13,7 @@ if __name__ == "__main__":
     dataset, path = sys.argv[1:3]
     generated = crystal_io.read_extxyz(path)
     train, test = datasets.load_split(dataset, "val"), datasets.load_split(dataset, "test")
-    prop = registry.DATASETS[dataset].default_property
-    stem = judges.judge_stem(dataset, prop)
-    suite_judges = {prop: judges.load_judge(dataset, prop, path=stem, device="cpu")} if checkpoints.exists(stem) else {}
+    suite_judges = judges.default_judges(dataset)
     start = time.perf_counter()
     with process_pool() as pool:
         reference = split_reference(test, executor=pool, progress_bar=False)

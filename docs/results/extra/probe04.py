@@ -28,15 +28,24 @@ def losses(model, train_set, test_set):
     return res
 
 
+def sample_scored(model, sampler: SamplerConfig, seed: int, pool):
+    """N crystals from ``model`` (generator seeded with ``seed``): their structures, the sampler's
+    result, and the shares that are structure-, composition- and both valid. The other probes of
+    notebook 04's model sample through this too."""
+    g = torch.Generator(device=cfg.device).manual_seed(seed)
+    res = sample(model, N, sampler, generator=g, autocast=cfg.autocast)
+    structures = res.crystals.to("cpu").to_structures()
+    table = validity_table(structures, executor=pool, progress_bar=False)
+    shares = dict(struct_valid=float(table.struct_valid.mean()), comp_valid=float(table.comp_valid.mean()),
+                  valid=float((table.struct_valid & table.comp_valid).mean()))
+    return structures, res, shares
+
+
 def score(model, tag, pool, extra, out):
     model.eval()
     for seed in [int(x) for x in os.environ.get("PROBE_SEEDS", "8,9").split(",")]:
-        g = torch.Generator(device=cfg.device).manual_seed(seed)
-        res = sample(model, N, SamplerConfig(steps=200, batch_size=5000), generator=g, autocast=cfg.autocast)
-        structures = res.crystals.to("cpu").to_structures()
-        table = validity_table(structures, executor=pool, progress_bar=False)
-        row = dict(probe=tag, seed=seed, n=len(structures), struct_valid=table.struct_valid.mean(),
-                   comp_valid=table.comp_valid.mean(), valid=(table.struct_valid & table.comp_valid).mean(), **extra)
+        structures, _, shares = sample_scored(model, SamplerConfig(steps=200, batch_size=5000), seed, pool)
+        row = dict(probe=tag, seed=seed, n=len(structures), **shares, **extra)
         with out.open("a") as sink:
             sink.write(json.dumps(row, default=float) + "\n")
         print(row, flush=True)
