@@ -11,6 +11,7 @@ from matlib.diffusion import (MASK_TOKEN, CrystalDiffusion, DenoiserConfig, Mask
                               SymmetricLatticeVP, WrappedNormalVE, sample, symmetric_lattice, symmetric_noise,
                               wrapped_normal_score)
 from matlib.diffusion.denoiser import all_pair_edges
+from matlib.diffusion.sampler import type_time
 
 
 def log_wrapped_density(delta, sigma, images=50):
@@ -275,3 +276,38 @@ def test_mean_losses_are_seeded_per_crystal_averages_that_fall_as_the_model_trai
         loss.backward()
         opt.step()
     assert model.mean_losses(batch, chunk=3, seed=4)["loss"] < first["loss"]   # what it trained on got easier
+
+
+def test_type_times_are_shared_or_drawn_apart_for_the_configured_share():
+    model, _ = tiny_model(rocksalt_like())
+    t = torch.full((20000,), 0.05)
+    assert torch.equal(model.type_times(t), t)                         # default: one clock
+    model.config.independent_type_time = 1.0
+    own = model.type_times(t, torch.Generator().manual_seed(0))
+    assert abs(float(own.mean()) - 0.5) < 0.01 and float(own.min()) >= model.config.t_min
+    model.config.independent_type_time = 0.3
+    some = model.type_times(t, torch.Generator().manual_seed(0))
+    assert abs(float((some != t).float().mean()) - 0.3) < 0.01
+
+
+def test_type_window_holds_elements_masked_then_resolves_them_by_its_end():
+    assert [type_time(t, (0.5, 0.0)) for t in (1.0, 0.5, 0.25, 0.0)] == [1.0, 1.0, 0.5, 0.0]
+    assert [type_time(t, (1.0, 0.5)) for t in (1.0, 0.75, 0.5, 0.1)] == [1.0, 0.5, 0.0, 0.0]
+    assert type_time(0.3, (1.0, 0.0)) == 0.3                           # the default is the shared clock
+    for bad in ((0.5, 0.5), (0.2, 0.6), (1.5, 0.0), (1.0, -0.1)):
+        with pytest.raises(ValueError, match="type_window"):
+            type_time(0.5, bad)
+    model, _ = tiny_model(rocksalt_like())
+    late = sample(model, 8, SamplerConfig(steps=20, type_window=(0.5, 0.0), record_every=1, record_crystals=8),
+                  generator=torch.Generator().manual_seed(2))
+    for time, frame in zip(late.trajectory.times, late.trajectory.frames):
+        masked = float((frame.atom_types == MASK_TOKEN).float().mean())
+        if time >= 0.5:
+            assert masked == 1.0                                        # nothing chosen before the window opens
+    assert not (late.crystals.atom_types == MASK_TOKEN).any()
+    early = sample(model, 8, SamplerConfig(steps=20, type_window=(1.0, 0.5), record_every=1, record_crystals=8),
+                   generator=torch.Generator().manual_seed(2))
+    done = [frame for time, frame in zip(early.trajectory.times, early.trajectory.frames) if time < 0.5]
+    assert done and all(not (frame.atom_types == MASK_TOKEN).any() for frame in done)   # all chosen by its end
+    with pytest.raises(ValueError, match="type_window"):
+        sample(model, 2, SamplerConfig(steps=2, type_window=(0.2, 0.4)))

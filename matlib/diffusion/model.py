@@ -26,6 +26,9 @@ class DiffusionConfig:
     weight_lattice: float = 1.0
     weight_types: float = 1.0
     max_atoms: int = 20
+    # share of training crystals whose elements are masked at a time of their own, drawn apart from
+    # the positions' and cell's: the sampler can then resolve elements on its own clock (type_window)
+    independent_type_time: float = 0.0
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -107,6 +110,16 @@ class CrystalDiffusion(nn.Module):
             self.train(was_training)
         return {name: total / size for name, total in totals.items()}
 
+    def type_times(self, t: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        """The elements' masking times for crystals at times t: t itself, except for a share
+        ``independent_type_time`` of the crystals, which draw their own."""
+        share = self.config.independent_type_time
+        if share <= 0:
+            return t
+        own = self.config.t_min + (1 - self.config.t_min) * torch.rand(t.shape, device=t.device, generator=generator)
+        apart = torch.rand(t.shape, device=t.device, generator=generator) < share
+        return torch.where(apart, own, t)
+
     def loss(self, batch: CrystalBatch, generator: torch.Generator | None = None, layer_hook=None,
              t: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
         """Denoising losses for a prepared batch (symmetric cells), at random times unless ``t`` gives them."""
@@ -115,7 +128,8 @@ class CrystalDiffusion(nn.Module):
         atom_crystal = edges[0]
         if t is None:
             t = self.config.t_min + (1 - self.config.t_min) * torch.rand(len(n), device=n.device, generator=generator)
-        tokens, masked = self.types.corrupt(batch.atom_types, t[atom_crystal], generator)
+        t_types = self.type_times(t, generator)
+        tokens, masked = self.types.corrupt(batch.atom_types, t_types[atom_crystal], generator)
         sigma = self.coords.sigma(t, n)[atom_crystal]
         frac_t, coord_target = self.coords.corrupt(batch.frac_coords, sigma, generator)
         lattice_t, lattice_target = self.lattice.corrupt(batch.lattice, n, t, generator)

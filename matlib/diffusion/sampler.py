@@ -4,8 +4,11 @@ Each step from t to s < t: one Langevin corrector step on the coordinates at lev
 then one network call whose outputs drive three ancestral predictors: coordinates (VE), lattice
 (DDPM posterior) and types (unmask a share (t - s) / t of the masked atoms). The last step goes
 to s = 0, where noise vanishes: masks are all resolved and the cell and coordinates are the
-network's denoised estimate. Optional ``element_sweeps`` then reopen and redraw a share of the
-elements on the finished cell, one network call per round.
+network's denoised estimate. ``type_window`` = (a, b) gives the elements a clock of their own:
+all stay masked until t = a and all are chosen by t = b (the default (1, 0) is the shared clock;
+other windows need a model trained with ``independent_type_time`` > 0). Optional
+``element_sweeps`` then reopen and redraw a share of the elements on the finished cell, one
+network call per round.
 
 Hooks for later notebooks: ``denoise_fn`` replaces the network call (classifier-free guidance
 mixes two calls), ``constraint(state, s)`` edits the state after each half-step (structure masks
@@ -37,6 +40,7 @@ class SamplerConfig:
     order_noise: float = 0.0        # confidence order only: Gumbel noise on log p (1: in proportion to p)
     element_sweeps: int = 0         # >0: afterwards, this many rounds of reopening and redrawing elements
     sweep_time: float = 0.1         # each round reopens this share of the atoms, redrawn at this t
+    type_window: tuple[float, float] = (1.0, 0.0)  # elements unmask while t falls from the first to the second
     t_min: float = 1e-3
     batch_size: int = 4096
     record_every: int = 0           # >0: keep every k-th state of the first `record_crystals` crystals
@@ -105,6 +109,15 @@ def sample(model, num_atoms: torch.Tensor | int, config: SamplerConfig = Sampler
     return SampleResult(CrystalBatch.collate(pieces), trajectory, time.perf_counter() - start, calls)
 
 
+def type_time(t: float, window: tuple[float, float]) -> float:
+    """The elements' masking time when the positions and cell are at t: 1 until t reaches
+    window[0], then falling linearly to 0 at window[1]."""
+    start, end = window
+    if not 0 <= end < start <= 1:
+        raise ValueError(f"type_window must be (start, end) with 0 <= end < start <= 1, not {window!r}")
+    return min(1.0, max(0.0, (t - end) / (start - end)))
+
+
 def _sweep_elements(model, state, call, config, generator):
     """One Gibbs-like round on the finished crystal: reopen a random share of the elements and
     redraw them given the rest and the settled positions. Elements drawn early (while positions were
@@ -129,6 +142,7 @@ def _sample_chunk(model, n, grid, config, generator, denoise_fn, constraint, aut
     ones = torch.ones(len(n), device=device)
     if constraint is not None:
         state = constraint(state, ones)
+    type_time(1.0, config.type_window)   # a bad window fails before any network call
     calls = 0
 
     def call(t_value: float):
@@ -151,7 +165,9 @@ def _sample_chunk(model, n, grid, config, generator, denoise_fn, constraint, aut
         sigma_s = model.coords.sigma(ones * s, n)[atom_crystal] if s > 0 else torch.zeros_like(sigma_t)
         state.frac = model.coords.predictor(state.frac, coord, sigma_t, sigma_s, generator)
         state.lattice = model.lattice.predictor(state.lattice, lattice_eps, n, ones * t, ones * s, generator)
-        state.tokens = model.types.reverse_step(state.tokens, logits, ones[atom_crystal] * t, ones[atom_crystal] * s,
+        t_types, s_types = type_time(t, config.type_window), type_time(s, config.type_window)
+        state.tokens = model.types.reverse_step(state.tokens, logits, ones[atom_crystal] * t_types,
+                                                ones[atom_crystal] * s_types,
                                                 model.allowed_elements, generator, config.type_temperature,
                                                 config.remask, config.unmask_order, atom_crystal, config.order_noise)
         if constraint is not None:

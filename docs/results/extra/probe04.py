@@ -51,25 +51,34 @@ def score(model, tag, pool, extra, out):
         print(row, flush=True)
 
 
-def main():
-    out = Path(sys.argv[1]); name = sys.argv[2]; wd = float(sys.argv[3]); seconds = float(sys.argv[4])
-    train_set = datasets.load_split("mp_20", "val"); test_set = datasets.load_split("mp_20", "test")
-    fraction = float(os.environ.get("PROBE_FRACTION", 1.0))
+def train(train_set, seconds: float, wd: float = 0.01, fraction: float = 1.0, global_context: bool = False,
+          **overrides):
+    """Notebook 04's full recipe on a share ``fraction`` of ``train_set`` for ``seconds``:
+    (model, fit result, crystals trained on). ``overrides`` go to DiffusionConfig."""
     kept = np.random.default_rng(0).permutation(len(train_set))[:round(fraction * len(train_set))]
     prepared = CrystalDiffusion.prepare(train_set.batch().select(sorted(kept.tolist())))
     torch.manual_seed(0)
-    denoiser = DenoiserConfig(dim=224, layers=4, num_freqs=24, global_context=os.environ.get("PROBE_GLOBAL") == "1")
-    model = CrystalDiffusion.from_data(prepared, denoiser).to(cfg.device)
+    denoiser = DenoiserConfig(dim=224, layers=4, num_freqs=24, global_context=global_context)
+    model = CrystalDiffusion.from_data(prepared, denoiser, **overrides).to(cfg.device)
     batch = prepared.to(cfg.device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=wd)
     schedule = budget_schedule(optimizer, "constant", 200000, seconds, warmup_steps=200)
     run = fit(model, optimizer, lambda m, b: m.loss(b), crystal_minibatches(batch, 256, 0), max_steps=200000,
               max_seconds=seconds, grad_clip=1.0, autocast=cfg.autocast, ema_decay=0.999, scheduler=schedule, log_every=100)
+    return model, run, len(kept)
+
+
+def main():
+    out = Path(sys.argv[1]); name = sys.argv[2]; wd = float(sys.argv[3]); seconds = float(sys.argv[4])
+    train_set = datasets.load_split("mp_20", "val"); test_set = datasets.load_split("mp_20", "test")
+    model, run, kept = train(train_set, seconds, wd, float(os.environ.get("PROBE_FRACTION", 1.0)),
+                             os.environ.get("PROBE_GLOBAL") == "1")
     if os.environ.get("PROBE_SAVE"):
         store.save(os.environ["PROBE_SAVE"], model, step=run.steps)
     with process_pool() as pool:
-        score(model, name, pool, dict(weight_decay=wd, train_seconds=seconds, steps=run.steps, global_context=denoiser.global_context,
-                                      train_crystals=len(kept), mean_losses=losses(model, train_set, test_set)), out)
+        score(model, name, pool, dict(weight_decay=wd, train_seconds=seconds, steps=run.steps,
+                                      global_context=model.config.denoiser.global_context,
+                                      train_crystals=kept, mean_losses=losses(model, train_set, test_set)), out)
         if len(sys.argv) > 5:
             committed, ck = store.load(paths.checkpoints_dir() / "diffusion" / "mp_20", device=cfg.device)
             score(committed, "committed", pool, dict(steps=ck.step, mean_losses=losses(committed, train_set, test_set)), out)
