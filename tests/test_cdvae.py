@@ -6,7 +6,8 @@ import pytest
 import torch
 from pymatgen.core import Lattice, Structure
 
-from matlib.cdvae import CDVAE, CDVAEConfig, CrystalEncoder, LangevinConfig, LatticeScaler, NoiseLevels, decode
+from matlib.cdvae import (CDVAE, CDVAEConfig, CrystalEncoder, LangevinConfig, LatticeScaler, NoiseLevels, decode,
+                          prior_draws)
 from matlib.crystal import CrystalBatch
 from matlib.diffusion.denoiser import DenoiserConfig
 from matlib.gnn import GNNConfig
@@ -154,3 +155,13 @@ def test_a_precomputed_encoder_graph_gives_the_same_loss():
     cached = model.loss(batch, generator=torch.Generator().manual_seed(3), graph=graph)
     for key in ("loss", "kl", "coords", "types"):
         assert torch.allclose(fresh[key], cached[key]), key
+
+
+def test_prior_draws_scale_the_standard_normal_and_reject_a_bad_temperature():
+    draws = prior_draws(4000, 16, generator=torch.Generator().manual_seed(0))
+    cooler = prior_draws(4000, 16, temperature=0.5, generator=torch.Generator().manual_seed(0))
+    assert torch.allclose(cooler, 0.5 * draws)                       # same noise, scaled by τ
+    assert abs(float(draws.std()) - 1) < 0.02 and abs(float(draws.mean())) < 0.02
+    for bad in (0.0, -1.0, float("nan"), float("inf")):
+        with pytest.raises(ValueError, match="temperature"):
+            prior_draws(2, 16, temperature=bad)

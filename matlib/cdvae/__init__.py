@@ -11,14 +11,14 @@ from .conditioning import ConditionSpec, condition_values, crystal_system_index,
 from .decoder import NoiseLevels, ScoreDecoder
 from .encoder import CrystalEncoder
 from .heads import PropertyHeads
-from .langevin import DecodeResult, LangevinConfig, decode
+from .langevin import DecodeResult, LangevinConfig, decode, prior_draws
 from .latent_prior import LatentPrior, LatentPriorConfig, closest_to_target, latent_minibatches
 from .lattice_scaler import LatticeScaler
 from .model import CDVAE, MODEL_SIZES, WEIGHTS, CDVAEConfig
 from . import store
 
 __all__ = ["NoiseLevels", "ScoreDecoder", "CrystalEncoder", "PropertyHeads", "DecodeResult", "LangevinConfig",
-           "decode", "LatticeScaler", "CDVAE", "MODEL_SIZES", "WEIGHTS", "CDVAEConfig", "store", "ConCDVAE", "ConCDVAEConfig",
+           "decode", "prior_draws", "LatticeScaler", "CDVAE", "MODEL_SIZES", "WEIGHTS", "CDVAEConfig", "store", "ConCDVAE", "ConCDVAEConfig",
            "ConditionedSamples", "generate", "ConditionSpec", "condition_values", "crystal_system_index",
            "crystal_system_spec", "fill_missing", "LatentPrior", "LatentPriorConfig",
            "closest_to_target", "latent_minibatches"]

@@ -48,6 +48,7 @@ model_size = None      # tiny | small | large; None: the profile's (smoke tiny, 
 batch_size = None      # crystals per training step; None: the profile's (full: 2,048)
 lr = None              # AdamW learning rate; None: the profile's (full: 2e-3)
 lr_schedule = "constant"  # constant | cosine (decayed to zero over this run's budget; a resumed run decays again)
+prior_temperature = 1.0  # z ~ N(0, τ² I) when generating; CDVAE: 1. Below 1: fewer blended compositions, less diversity
 
 # %%
 import dataclasses
@@ -63,7 +64,7 @@ import torch
 from matlib import config, datasets, judges, paths, published, results, viz
 from matlib import io as crystal_io
 from matlib.batching import GraphCache, Minibatches
-from matlib.cdvae import CDVAE, MODEL_SIZES, CrystalEncoder, LangevinConfig, ScoreDecoder, decode, store
+from matlib.cdvae import CDVAE, MODEL_SIZES, CrystalEncoder, LangevinConfig, ScoreDecoder, decode, prior_draws, store
 from matlib.cdvae.langevin import initial_elements
 from matlib.crystal import CrystalBatch
 from matlib.evaluation import evaluate, prepare_reference, process_pool, reconstruction, split_reference
@@ -87,7 +88,7 @@ cfg = config.resolve(profile, seed=seed, device=device, presets={
 config.require_choice("model_size", cfg.model_size, MODEL_SIZES)
 config.require_choice("lr_schedule", lr_schedule, SCHEDULES)
 config.require_reference_count(cfg.n_reference)
-cfg.settings.update(lr_schedule=lr_schedule)
+cfg.settings.update(lr_schedule=lr_schedule, prior_temperature=prior_temperature)
 out = results.resolve_out_dir(out_dir, "02_cdvae")
 explicit_checkpoint = checkpoint is not None
 checkpoint = Path(checkpoint) if checkpoint else paths.checkpoints_dir() / "cdvae" / dataset
@@ -268,7 +269,8 @@ with process_pool() as pool:
     # the whole split's fingerprints are cached in the data cache: computed once per machine
     reference_set = (split_reference(test_set, executor=pool) if cfg.n_reference == "all"
                      else prepare_reference(reference, executor=pool))
-    z = torch.randn(cfg.sweep_samples, model.config.latent, device=cfg.device, generator=generator)
+    z = prior_draws(cfg.sweep_samples, model.config.latent, temperature=prior_temperature, generator=generator,
+                    device=cfg.device)
     for variant in variants:   # the same z for every row
         result = decode(model, z, LangevinConfig(**variant), generator=generator, autocast=cfg.autocast,
                         desc=str(variant))
@@ -291,7 +293,8 @@ sweep_all
 # One trajectory: the atoms of a crystal as the noise anneals (elements are the decoder's argmax).
 
 # %%
-z = torch.randn(cfg.n_samples, model.config.latent, device=cfg.device, generator=generator)
+z = prior_draws(cfg.n_samples, model.config.latent, temperature=prior_temperature, generator=generator,
+                device=cfg.device)
 record = max(1, model.config.levels * cfg.steps_per_level // 6)
 decoding = LangevinConfig(steps_per_level=cfg.steps_per_level, relabel_below=cfg.relabel_below)
 result = decode(model, z, dataclasses.replace(decoding, record_every=record),
@@ -395,3 +398,7 @@ print(f"results -> {path}  ({time.perf_counter() - started:.0f} s)")
 #    posteriors must then spread toward N(0, I), closing the gaps between them where prior draws get
 #    blended compositions. Predict: do more prior draws start from a charge-balanced composition? Do
 #    more decoded crystals end with one? (The README's section 02 has our answer on Perov-5.)
+# 8. **A cooler prior.** Generate with `prior_temperature=0.8` (z ~ N(0, 0.8² I)). The draws stay
+#    nearer the middle of the posteriors. Predict which of composition validity, COV-P and COV-R rise
+#    and which fall, then check on the same checkpoint (`checkpoint=...`). (The README's section 02
+#    has our answer on Perov-5 and MP-20.)

@@ -5,7 +5,7 @@
     averaged weights with a fresh optimizer, as a second call did here: the training state is too big
     to bring back from the GPU host. PROBE_KL sets the KL weight, CDVAE's 0.01 by default.)
 
-Trains notebook 02's `large` CDVAE on perov_5/val (AdamW, EMA 0.999, grad clip 1, bf16), the training
+Trains notebook 02's `large` CDVAE on perov_5/val (PROBE_DATASET to change) (AdamW, EMA 0.999, grad clip 1, bf16), the training
 state in OUTDIR/state_TAG (resumable). Every eval_every steps, with the averaged weights: the SMACT
 validity of the rounded starting composition of 2,000 prior draws (z ~ N(0, I), fixed) and of 2,000
 posterior draws of val crystals, and the KL on them. At the end: 2,000 prior crystals decoded as the
@@ -29,7 +29,7 @@ init = sys.argv[6][5:] if len(sys.argv) > 6 and sys.argv[6].startswith("init:") 
 out.mkdir(parents=True, exist_ok=True)
 cfg = config.resolve("full", seed=0)
 dev = cfg.device
-train = datasets.load_split("perov_5", "val"); batch = train.batch()
+train = datasets.load_split(os.environ.get("PROBE_DATASET", "perov_5"), "val"); batch = train.batch()
 torch.manual_seed(0)
 model = CDVAE.from_data(batch, **MODEL_SIZES["large"]).to(dev) if init is None else store.load(init, device=dev)[0]
 model.config.weights["kl"] = float(os.environ.get("PROBE_KL", model.config.weights["kl"]))
