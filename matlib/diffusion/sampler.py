@@ -29,6 +29,15 @@ from .atom_types import MASK_TOKEN
 from .denoiser import all_pair_edges
 
 
+def type_time(t: float, window: tuple[float, float]) -> float:
+    """The elements' masking time when the positions and cell are at t: 1 until t reaches
+    window[0], then falling linearly to 0 at window[1]."""
+    start, end = window
+    if not 0 <= end < start <= 1:
+        raise ValueError(f"type_window must be (start, end) with 0 <= end < start <= 1, not {window!r}")
+    return min(1.0, max(0.0, (t - end) / (start - end)))
+
+
 @dataclass
 class SamplerConfig:
     steps: int = 200
@@ -45,6 +54,9 @@ class SamplerConfig:
     batch_size: int = 4096
     record_every: int = 0           # >0: keep every k-th state of the first `record_crystals` crystals
     record_crystals: int = 8
+
+    def __post_init__(self):
+        type_time(1.0, self.type_window)   # a bad window fails here, before any network call
 
 
 @dataclass
@@ -109,15 +121,6 @@ def sample(model, num_atoms: torch.Tensor | int, config: SamplerConfig = Sampler
     return SampleResult(CrystalBatch.collate(pieces), trajectory, time.perf_counter() - start, calls)
 
 
-def type_time(t: float, window: tuple[float, float]) -> float:
-    """The elements' masking time when the positions and cell are at t: 1 until t reaches
-    window[0], then falling linearly to 0 at window[1]."""
-    start, end = window
-    if not 0 <= end < start <= 1:
-        raise ValueError(f"type_window must be (start, end) with 0 <= end < start <= 1, not {window!r}")
-    return min(1.0, max(0.0, (t - end) / (start - end)))
-
-
 def _sweep_elements(model, state, call, config, generator):
     """One Gibbs-like round on the finished crystal: reopen a random share of the elements and
     redraw them given the rest and the settled positions. Elements drawn early (while positions were
@@ -142,7 +145,6 @@ def _sample_chunk(model, n, grid, config, generator, denoise_fn, constraint, aut
     ones = torch.ones(len(n), device=device)
     if constraint is not None:
         state = constraint(state, ones)
-    type_time(1.0, config.type_window)   # a bad window fails before any network call
     calls = 0
 
     def call(t_value: float):

@@ -39,7 +39,8 @@ def main():
                               temperature)
     kept = [s for s in structures if s is not None]
     crystal_io.write_extxyz(kept, out)
-    print(f"{n} decoded at {steps} steps per level, τ = {temperature}, {len(kept)} kept, {time.perf_counter() - start:.1f} s", flush=True)
+    print(f"{n} decoded at {steps} steps per level, τ = {temperature}, {len(kept)} kept, "
+          f"{time.perf_counter() - start:.1f} s", flush=True)
 
 
 if __name__ == "__main__":

@@ -5,10 +5,11 @@
     averaged weights with a fresh optimizer, as a second call did here: the training state is too big
     to bring back from the GPU host. PROBE_KL sets the KL weight, CDVAE's 0.01 by default.)
 
-Trains notebook 02's `large` CDVAE on perov_5/val (PROBE_DATASET to change) (AdamW, EMA 0.999, grad clip 1, bf16), the training
-state in OUTDIR/state_TAG (resumable). Every eval_every steps, with the averaged weights: the SMACT
-validity of the rounded starting composition of 2,000 prior draws (z ~ N(0, I), fixed) and of 2,000
-posterior draws of val crystals, and the KL on them. At the end: 2,000 prior crystals decoded as the
+Trains notebook 02's `large` CDVAE on perov_5/val (another dataset's val: PROBE_DATASET) with AdamW,
+EMA 0.999, grad clip 1 and bf16, the training state in OUTDIR/state_TAG (resumable). Every
+eval_every steps, with the averaged weights: the SMACT validity of the rounded starting composition
+of 2,000 prior draws (z ~ N(0, I), fixed) and of 2,000 posterior draws of val crystals, and the KL
+on them. At the end: 2,000 prior crystals decoded as the
 notebook (10 steps per level) written to OUTDIR/TAG.extxyz (scored with score_extxyz.py), and the
 EMA checkpoint."""
 import os, sys, time
