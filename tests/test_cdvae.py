@@ -165,3 +165,18 @@ def test_prior_draws_scale_the_standard_normal_and_reject_a_bad_temperature():
     for bad in (0.0, -1.0, float("nan"), float("inf")):
         with pytest.raises(ValueError, match="temperature"):
             prior_draws(2, 16, temperature=bad)
+
+
+def test_warm_start_returns_the_saved_weights_steps_and_history_and_refuses_another_dataset(tmp_path):
+    from matlib.cdvae import store
+    model, _ = tiny()
+    history = [{"step": 50, "loss": 2.0}, {"step": 100, "loss": 1.5}]
+    store.save(tmp_path / "cdvae", model, step=100, extra={"history": history}, metrics={"dataset": "perov_5"})
+    warm, steps, past = store.warm_start(tmp_path / "cdvae", "perov_5")
+    assert steps == 100 and past == history and warm.config == model.config
+    z = torch.randn(2, 16)
+    assert torch.allclose(warm.heads(z)["lattice"], model.heads(z)["lattice"], atol=0.05)   # fp16 weights
+    with pytest.raises(ValueError, match="trained on perov_5, not mp_20"):
+        store.warm_start(tmp_path / "cdvae", "mp_20")
+    store.save(tmp_path / "older", model, step=7)           # manifests from before the dataset was recorded
+    assert store.warm_start(tmp_path / "older", "mp_20")[1] == 7

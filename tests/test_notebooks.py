@@ -61,7 +61,8 @@ def check_02(metrics, out_dir):
     if not metrics["model"]["loaded_checkpoint"]:                 # a later run can resume this state
         from matlib import checkpoints
         state = checkpoints.load(out_dir / "training_state" / metrics["dataset"])
-        assert state.step == ckpt.step and "optimizer" in state.manifest
+        # a warm-started run's state counts its own steps only
+        assert state.step == ckpt.step - metrics["model"]["steps_before_warm_start"] and "optimizer" in state.manifest
         assert 0 <= metrics["model"]["resumed_from"] <= metrics["model"]["train_steps"]
 
 
@@ -213,3 +214,22 @@ def test_notebook_smoke(notebook, tmp_path):
     assert not errors
     assert notebook.stem in CHECKS, f"add a results check for {notebook.stem} to CHECKS"
     CHECKS[notebook.stem](res["metrics"], results_path.parent)
+
+
+@pytest.mark.notebooks
+def test_cdvae_notebook_trains_on_from_a_warm_start(tmp_path):
+    """A second call on another machine: notebook 02 trains on from a checkpoint's weights."""
+    from matlib import paths
+    from matlib.cdvae import store
+    stem = paths.checkpoints_dir() / "cdvae" / "perov_5"
+    _, before = store.load(stem)
+    notebook = next(nb for nb in NOTEBOOKS if nb.stem == "02_cdvae")
+    res = read_results(execute(notebook, tmp_path, profile="smoke", parameters={"warm_start": str(stem)},
+                               timeout=SMOKE_TIMEOUT_S))
+    model = res["metrics"]["model"]
+    assert model["warm_start"] == str(stem) and model["steps_before_warm_start"] == before.step
+    assert model["train_steps"] == before.step + res["config"]["train_steps"]    # smoke's steps, counted on
+    check_02(res["metrics"], tmp_path / "02_cdvae")            # the saved model is the committed architecture
+    _, after = store.load(tmp_path / "02_cdvae" / "checkpoint" / "perov_5")
+    assert after.metrics["dataset"] == "perov_5" and len(after.manifest["extra"]["history"]) > len(
+        before.manifest["extra"]["history"])

@@ -31,4 +31,16 @@ def load_prior(stem: str | Path, device: str | torch.device = "cpu") -> tuple[La
                                   "latent prior")
 
 
+def warm_start(stem: str | Path, dataset: str, device: str | torch.device = "cpu") -> tuple[CDVAE, int, list]:
+    """A saved model to train on, for a second call when the full training state cannot travel:
+    (model with the checkpoint's averaged weights, steps it was trained for, its loss history).
+    The optimizer starts afresh. A checkpoint that names another dataset is refused."""
+    model, ckpt = load(stem, device=device)
+    saved_on = ckpt.metrics.get("dataset")
+    if saved_on is not None and saved_on != dataset:
+        raise ValueError(f"{stem} was trained on {saved_on}, not {dataset}: its lattice scaling and atom counts "
+                         "would not fit; warm-start from a checkpoint of the same dataset")
+    return model, ckpt.step, list(ckpt.manifest.get("extra", {}).get("history", []))
+
+
 exists = checkpoints.exists

@@ -24,7 +24,9 @@
 # committed checkpoint when there is one, otherwise trains a small model for 5 minutes. `full`: one
 # H100, 5 minutes of training, then sampling and evaluation. Training needs longer? Run it again
 # with `resume=True` and the same `out_dir`: it continues from the saved weights, optimizer and step
-# for another `train_seconds` (the weight average restarts).
+# for another `train_seconds` (the weight average restarts). On another machine, where the 28 MB
+# training state cannot follow, `warm_start=<the first run's out_dir>/checkpoint/<dataset>` trains on
+# from the 5 MB checkpoint's averaged weights with a fresh optimizer.
 #
 # **Data.** Trained on the `val` split (the `train` split is not available here), evaluated against
 # `test`. Published CDVAE trained on `train` for 1,000–4,000 epochs.
@@ -41,6 +43,7 @@ eval_split = "test"
 checkpoint = None      # a CDVAE checkpoint stem; None: data/checkpoints/cdvae/<dataset> if present (teach)
 train_seconds = None   # None: the profile's (full: 300 s)
 resume = False         # True: continue the training state in out_dir (model, optimizer, steps) for train_seconds more
+warm_start = None      # a checkpoint stem of this dataset: train on from its averaged weights, fresh optimizer
 n_samples = None       # None: the profile's (full: 2,000, Carbon-24 1,000; CDVAE used 10,000)
 n_reference = None     # test crystals to compare with, or "all" (CDVAE's protocol); None: the profile's (full: all)
 steps_per_level = None  # Langevin steps at each of the noise levels; None: the profile's (CDVAE: 100)
@@ -89,6 +92,8 @@ if cfg.profile == "full" and dataset == "carbon_24":
     # a carbon framework costs ~3x an MP-20 crystal to fingerprint and match: fewer, to fit 8 minutes
     cfg.settings.update(sweep_samples=100, **({"n_samples": 1000} if n_samples is None else {}))
 config.require_choice("model_size", cfg.model_size, MODEL_SIZES)
+if warm_start and (resume or checkpoint):
+    raise ValueError("warm_start trains on from a checkpoint: leave resume=False and checkpoint=None")
 config.require_choice("lr_schedule", lr_schedule, SCHEDULES)
 config.require_reference_count(cfg.n_reference)
 cfg.settings.update(lr_schedule=lr_schedule, prior_temperature=prior_temperature)
@@ -170,7 +175,7 @@ viz.show_code(ScoreDecoder.forward)
 # (weight 0.01): CDVAE's weights. The decoder sees the true lattice (CDVAE's teacher forcing).
 
 # %%
-loaded = (cfg.use_checkpoint or explicit_checkpoint) and store.exists(checkpoint)
+loaded = (cfg.use_checkpoint and not warm_start or explicit_checkpoint) and store.exists(checkpoint)
 if explicit_checkpoint and not loaded:
     raise FileNotFoundError(f"checkpoint {checkpoint}(.safetensors/.json) not found")
 saved = None
@@ -180,6 +185,10 @@ if loaded:
         ckpt.metrics.get("train_seconds")
     print(f"loaded {checkpoint} ({train_steps} steps, {ckpt.metrics.get('hardware')})")
 else:
+    steps_before, history_before = 0, []
+    if warm_start:   # the architecture and weights come from the checkpoint; the optimizer starts afresh
+        model, steps_before, history_before = store.warm_start(warm_start, dataset, device=cfg.device)
+        print(f"warm start from {warm_start} ({steps_before} steps)")
     model.to(cfg.device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr)
     # full-precision weights and optimizer moments, so a later run (resume=True) can go on training
@@ -195,13 +204,14 @@ else:
               ema_decay=cfg.ema, scheduler=schedule, log_every=max(1, min(100, cfg.train_steps // 20)),
               checkpoint=state, resume=resume, checkpoint_every=2000, config=model.config.as_dict(),
               desc=f"training on {dataset}/{train_split}")
-    history, train_steps, train_seconds = run.history, run.steps, run.seconds
+    history = history_before + [dict(row, step=row["step"] + steps_before) for row in run.history]
+    train_steps, train_seconds = steps_before + run.steps, run.seconds
     if run.resumed_from:
         print(f"resumed at step {run.resumed_from}")
     saved = store.save(out / "checkpoint" / dataset, model, step=train_steps, extra={"history": history},
-                       metrics={"train_seconds": train_seconds, "train_split": train_split,
+                       metrics={"train_seconds": train_seconds, "train_split": train_split, "dataset": dataset,
                                 "hardware": results.hardware(cfg.device)})
-    print(f"{train_steps} steps ({train_steps - run.resumed_from} in {train_seconds:.0f} s in this run)")
+    print(f"{train_steps} steps ({run.steps - run.resumed_from} in {train_seconds:.0f} s in this run)")
 model.to(cfg.device).eval()
 
 # %%
@@ -370,8 +380,11 @@ metrics = {
     "generation": {dataset: ours},
     "reconstruction": {"match_rate": rec.match_rate, "rmse": rec.rmse, "n": rec.n},
     "steps_sweep": sweep_all.to_dict("records"),
-    "model": {"parameters": sum(counts.values()), "loaded_checkpoint": bool(loaded), "train_steps": train_steps,
-              "train_seconds": train_seconds, "resumed_from": 0 if loaded else run.resumed_from},
+    "model": {"parameters": sum(p.numel() for p in model.parameters()), "loaded_checkpoint": bool(loaded),
+              "train_steps": train_steps,
+              "train_seconds": train_seconds, "resumed_from": 0 if loaded else run.resumed_from,
+              "warm_start": None if loaded or not warm_start else str(warm_start),
+              "steps_before_warm_start": 0 if loaded else steps_before},
     "sampling": {"n": len(generated), "steps_per_level": cfg.steps_per_level, "seconds": result.seconds,
                  "decoder_calls": result.decoder_calls},
     "evaluation": {"n_reference": len(reference_set), "reference": "all" if cfg.n_reference == "all" else "subset"},
