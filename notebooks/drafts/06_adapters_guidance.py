@@ -475,3 +475,9 @@ print(f"results -> {path}  ({time.perf_counter() - started:.0f} s)")
 # 6. **Element temperature.** Sample with `type_temperature=1.0`, then `0.5`. Which moves more:
 #    the share in the window, the validity, or the uniqueness? Does the same setting help the
 #    unguided row (γ = 0)?
+# 7. **Guide toward charge balance.** Label each training crystal 1 when its composition passes CDVAE's
+#    SMACT test (`composition_validity` in `matlib.evaluation`) and 0 otherwise, train adapters on that
+#    label with `finetune` and sample with `guided_denoiser(model, 1.0, 2.0)`. Predict first: does
+#    composition validity rise above the base model's, and does the element mix move
+#    (`element_shares`, `share_distance`)? Is a score the model was steered toward still a fair
+#    measure of it?
