@@ -50,3 +50,25 @@ def test_cache_off_computes_and_writes_nothing(isolated_cache):
     split = load_split("perov_5", "test", limit=2, progress_bar=False)
     split_reference(split, cache=False, progress_bar=False)
     assert not list(cache_dir().glob("*fingerprints*"))
+
+
+def test_background_fingerprints_match_the_foreground_ones_and_fill_the_cache(isolated_cache):
+    split = load_split("perov_5", "test", limit=6, progress_bar=False)
+    pending = reference_cache.split_reference_in_background(split, workers=2)
+    background = pending.result(timeout=300)
+    assert (cache_dir() / f"{cache_key(split)}.safetensors").exists()
+    foreground = split_reference(split, cache=False, progress_bar=False)
+    assert same(background.fingerprints.struct, foreground.fingerprints.struct)
+    assert same(background.fingerprints.comp, foreground.fingerprints.comp)
+    assert background.structures == foreground.structures
+
+
+def test_a_failure_in_the_background_reaches_the_caller(isolated_cache, monkeypatch):
+    split = load_split("perov_5", "test", limit=2, progress_bar=False)
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("fingerprinting broke")
+
+    monkeypatch.setattr(reference_cache, "compute_fingerprints", broken)
+    with pytest.raises(RuntimeError, match="fingerprinting broke"):
+        reference_cache.split_reference_in_background(split, workers=1, cache=False).result(timeout=300)

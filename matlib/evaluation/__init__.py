@@ -29,12 +29,13 @@ from .stability import chgnet_energy_judge, relax_structures, stability_summary
 from .success import success_rate
 from .targeted import targeted_report
 from .suite import ReferenceSet, evaluate, prepare_reference
-from .reference_cache import split_reference
+from .reference_cache import split_reference, split_reference_in_background
 from .validity import (SMACT_VERSION, composition_validity, smact_validity, structure_validity,
                        validity_table)
 
 __all__ = [
-    "evaluate", "prepare_reference", "split_reference", "ReferenceSet", "EvaluationReport", "combine_tables", "wide_table",
+    "evaluate", "prepare_reference", "split_reference", "split_reference_in_background", "ReferenceSet",
+    "EvaluationReport", "combine_tables", "wide_table",
     "structure_validity", "composition_validity", "smact_validity", "validity_table", "SMACT_VERSION",
     "Fingerprints", "compute_fingerprints", "structure_fingerprint", "composition_fingerprint", "scale_magpie",
     "coverage", "cov_cutoffs", "CoverageResult",

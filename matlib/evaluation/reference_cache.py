@@ -9,12 +9,16 @@ comes from both), as safetensors plus JSON (no pickle). A cache that cannot be r
 """
 from __future__ import annotations
 
+import concurrent.futures as cf
+import os
+
 import numpy as np
 import torch
 
 from ..datasets import CrystalDataset, read_cached, sha256_file, write_cached
 from ..results import versions
 from .fingerprints import COMP_FP_DIM, STRUCT_FP_DIM, Fingerprints, compute_fingerprints
+from .parallel import process_pool
 from .suite import ReferenceSet
 
 CACHE_VERSION = 1
@@ -83,4 +87,23 @@ def split_reference(split: CrystalDataset, *, executor=None, cache: bool = True,
     return ReferenceSet(list(split.structures), fingerprints)
 
 
-__all__ = ["split_reference", "cache_key", "load_fingerprints", "save_fingerprints"]
+def _split_reference_own_pool(split: CrystalDataset, workers: int, cache: bool) -> ReferenceSet:
+    with process_pool(workers) as pool:
+        return split_reference(split, executor=pool, cache=cache, progress_bar=False)
+
+
+def split_reference_in_background(split: CrystalDataset, *, workers: int | None = None,
+                                  cache: bool = True) -> cf.Future:
+    """Start :func:`split_reference` on a process pool of its own and return at once; ``.result()``
+    gives the ReferenceSet. A notebook starts it before training on a GPU, when its CPUs are idle.
+
+    workers: default all CPUs but two, left to the training process that feeds the GPU."""
+    workers = workers or max(1, (os.cpu_count() or 1) - 2)
+    thread = cf.ThreadPoolExecutor(1, thread_name_prefix="split-reference")
+    future = thread.submit(_split_reference_own_pool, split, workers, cache)
+    thread.shutdown(wait=False)   # the thread ends with its one task
+    return future
+
+
+__all__ = ["split_reference", "split_reference_in_background", "cache_key", "load_fingerprints",
+           "save_fingerprints"]
