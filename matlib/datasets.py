@@ -9,6 +9,7 @@ Lookup order for ``locate(dataset, split)``:
 """
 from __future__ import annotations
 
+import functools
 import gzip
 import hashlib
 import io
@@ -28,8 +29,8 @@ from pymatgen.core import Element, Structure
 from safetensors.torch import load_file, save_file
 
 from .crystal import CrystalBatch, wrap_frac
+from .parallel import parallel_map, process_pool, usable_cpus
 from .paths import data_dir
-from .progress import progress
 from .registry import DatasetSpec, get_spec
 
 log = logging.getLogger(__name__)
@@ -192,6 +193,30 @@ def parse_cif(text: str, niggli: bool = True) -> Structure:
     return Structure(structure.lattice, structure.species, wrap_frac(structure.frac_coords))
 
 
+def _parse_or_reason(text: str, niggli: bool) -> Structure | str:
+    # module level, so a process pool can pickle it; a bad row comes back as its reason
+    try:
+        return parse_cif(text, niggli=niggli)
+    except ValueError as err:
+        return str(err)
+
+
+# below this many rows (or with two CPUs) a process pool's start costs more than it saves
+PARALLEL_PARSE_ROWS = 2000
+
+
+def parse_cifs(texts: list[str], *, niggli: bool = True, progress_bar: bool = True,
+               desc: str = "parsing CIFs") -> list[Structure | str]:
+    """``parse_cif`` of each text, in order, a reason string where one fails; on a process pool
+    when there are many (MP-20's 9,047 CIFs take ~35 s on one CPU)."""
+    parse = functools.partial(_parse_or_reason, niggli=niggli)
+    workers = usable_cpus()
+    if len(texts) < PARALLEL_PARSE_ROWS or workers < 3:
+        return parallel_map(parse, texts, desc=desc, progress_bar=progress_bar)
+    with process_pool(workers) as pool:
+        return parallel_map(parse, texts, executor=pool, desc=desc, progress_bar=progress_bar)
+
+
 @dataclass
 class CrystalDataset:
     """Parsed structures of one split, their property rows, and what was skipped and why."""
@@ -246,16 +271,17 @@ def load_split(dataset: str, split: str, *, path: str | Path | None = None, limi
         raise MalformedRowError(f"{file} has no 'cif' column; columns are {list(df.columns)}")
     id_col = get_spec(dataset).id_column
     structures, kept, skipped = [], [], []
-    rows = progress(df["cif"].items(), total=len(df), desc=f"parsing {dataset}/{split}", disable=not progress_bar)
-    for row, text in rows:
-        try:
-            structures.append(parse_cif(text, niggli=niggli))
+    outcomes = parse_cifs(df["cif"].tolist(), niggli=niggli, progress_bar=progress_bar,
+                          desc=f"parsing {dataset}/{split}")
+    for row, outcome in enumerate(outcomes):
+        if isinstance(outcome, Structure):
+            structures.append(outcome)
             kept.append(row)
-        except ValueError as err:
-            ident = df[id_col].iloc[row] if id_col in df else row
-            if strict:
-                raise MalformedRowError(f"{file}, row {row} ({ident}): {err}") from None
-            skipped.append({"row": row, "id": ident, "reason": str(err)})
+            continue
+        ident = df[id_col].iloc[row] if id_col in df else row
+        if strict:
+            raise MalformedRowError(f"{file}, row {row} ({ident}): {outcome}")
+        skipped.append({"row": row, "id": ident, "reason": outcome})
     skipped_df = pd.DataFrame(skipped, columns=["row", "id", "reason"])
     if len(skipped_df):
         log.warning("%s/%s: skipped %d of %d rows (first: row %s, %s)", dataset, split, len(skipped_df), len(df),

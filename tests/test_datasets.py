@@ -133,6 +133,16 @@ def test_bad_rows_are_counted_not_dropped(broken_csv, isolated_cache):
     assert len(ds.table) == len(ds.structures)
 
 
+def test_a_process_pool_parses_the_same_crystals_and_the_same_bad_rows(broken_csv, isolated_cache, monkeypatch):
+    serial = load_split("perov_5", "val", path=broken_csv, cache=False, progress_bar=False)
+    monkeypatch.setattr(datasets, "PARALLEL_PARSE_ROWS", 2)
+    monkeypatch.setattr(datasets, "usable_cpus", lambda: 3)   # a pool of three, even on a 2-CPU runner
+    pooled = load_split("perov_5", "val", path=broken_csv, cache=False, progress_bar=False)
+    assert pooled.structures == serial.structures and [s.lattice for s in pooled.structures] == [
+        s.lattice for s in serial.structures]
+    assert pooled.skipped.equals(serial.skipped) and pooled.table.equals(serial.table)
+
+
 def test_strict_mode_names_file_and_row(broken_csv, isolated_cache):
     with pytest.raises(MalformedRowError, match=r"broken\.csv, row 1"):
         load_split("perov_5", "val", path=broken_csv, strict=True, cache=False, progress_bar=False)

@@ -1,4 +1,5 @@
 """CrystalNN / Magpie fingerprints: agreement with matminer, failures counted, executors."""
+import os
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 
 import numpy as np
@@ -10,7 +11,7 @@ from pymatgen.core import Composition, Lattice, Structure
 from matlib.datasets import load_split
 from matlib.evaluation import fingerprints as F
 from matlib.evaluation.cdvae_constants import COMP_SCALER_MEANS, COMP_SCALER_STDS
-from matlib.evaluation.parallel import parallel_map
+from matlib.parallel import parallel_map
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")  # matminer's own chatter in the direct calls
 
@@ -101,3 +102,20 @@ def test_parallel_map_keeps_order_with_any_executor():
         [x * x for x in items]
     with ThreadPoolExecutor(3) as ex:
         assert parallel_map(str, items, executor=ex, chunksize=1, progress_bar=False) == [str(x) for x in items]
+
+
+def test_usable_cpus_follow_the_affinity_set_and_a_container_quota(tmp_path, monkeypatch):
+    from matlib import parallel
+
+    assert parallel.usable_cpus() <= len(os.sched_getaffinity(0))
+    quota = tmp_path / "cpu.max"
+    quota.write_text("150000 100000\n")           # 1.5 CPUs: round up, a worker may use part of one
+    assert parallel._cgroup_cpu_quota(str(quota)) == 2
+    quota.write_text("max 100000\n")
+    assert parallel._cgroup_cpu_quota(str(quota)) is None
+    assert parallel._cgroup_cpu_quota(str(tmp_path / "absent")) is None
+    monkeypatch.setattr(parallel, "_cgroup_cpu_quota", lambda: 1)
+    assert parallel.usable_cpus() == 1
+    monkeypatch.setattr(parallel.os, "sched_getaffinity", lambda pid: {0})
+    monkeypatch.setattr(parallel, "_cgroup_cpu_quota", lambda: None)
+    assert parallel.usable_cpus() == 1

@@ -43,8 +43,12 @@ def test_element_shares_count_atoms_and_their_distance_is_the_share_that_must_ch
 
 def test_density_and_element_count_are_cdvaes():
     s = Structure(Lattice.cubic(4.0), ["Na", "Cl", "Cl"], [[0, 0, 0], [.5, .5, .5], [0, .5, .5]])
-    assert density(s) == pytest.approx(s.density)
+    assert density(s) == pytest.approx(s.density, rel=1e-12)
     assert num_elements(s) == len(set(s.species)) == 2
+    ionic = Structure(Lattice.cubic(4.0), ["Na+", "Cl-"], [[0, 0, 0], [.5, .5, .5]])
+    assert density(ionic) == pytest.approx(ionic.density, rel=1e-12)
+    mixed = Structure(Lattice.cubic(4.0), [{"Na": 0.5, "K": 0.5}, "Cl"], [[0, 0, 0], [.5, .5, .5]])
+    assert density(mixed) == pytest.approx(mixed.density, rel=1e-12)   # a disordered site: pymatgen's way
 
 
 def test_run_judge_retries_one_by_one_and_marks_failures_nan():

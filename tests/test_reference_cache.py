@@ -4,7 +4,7 @@ import pytest
 from pymatgen.core import Lattice, Structure
 
 from matlib.datasets import cache_dir, load_split
-from matlib.evaluation import reference_cache
+from matlib.evaluation import CoverageReference, reference_cache
 from matlib.evaluation.reference_cache import cache_key, split_reference
 
 
@@ -72,3 +72,29 @@ def test_a_failure_in_the_background_reaches_the_caller(isolated_cache, monkeypa
     monkeypatch.setattr(reference_cache, "compute_fingerprints", broken)
     with pytest.raises(RuntimeError, match="fingerprinting broke"):
         reference_cache.split_reference_in_background(split, workers=1, cache=False).result(timeout=300)
+
+
+def test_coverage_reference_takes_a_seeded_subset_or_the_whole_split(isolated_cache):
+    split = load_split("perov_5", "test", limit=12, progress_bar=False)
+    subset = CoverageReference(split, 5, seed=3)
+    assert len(subset) == 5 and len({id(s) for s in subset.structures}) == 5   # drawn without replacement
+    assert [s.volume for s in CoverageReference(split, 5, seed=3).structures] == [s.volume for s in subset.structures]
+    assert [s.volume for s in CoverageReference(split, 5, seed=4).structures] != [s.volume for s in subset.structures]
+    assert len(subset.reference_set().structures) == 5
+    assert not list(cache_dir().glob("*fingerprints*"))   # a subset is never cached as the split
+    whole = CoverageReference(split, "all", seed=3)
+    assert sorted(s.volume for s in whole.structures) == sorted(s.volume for s in split.structures)
+    assert len(whole.reference_set().structures) == len(split)
+    assert (cache_dir() / f"{cache_key(split)}.safetensors").exists()
+    assert len(CoverageReference(split, 50).structures) == len(split)   # more than the split: all of it
+
+
+def test_coverage_reference_in_the_background_gives_the_foreground_result(isolated_cache):
+    split = load_split("perov_5", "test", limit=4, progress_bar=False)
+    CoverageReference(split, 3, background=True).reference_set()
+    assert not list(cache_dir().glob("*fingerprints*"))   # a subset starts no whole-split job
+    background = CoverageReference(split, "all", background=True).reference_set()
+    foreground = split_reference(split, cache=False, progress_bar=False)
+    assert same(background.fingerprints.struct, foreground.fingerprints.struct)
+    assert same(background.fingerprints.comp, foreground.fingerprints.comp)
+    assert background.structures == foreground.structures

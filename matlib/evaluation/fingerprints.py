@@ -27,7 +27,7 @@ from pymatgen.core import Composition, Structure
 
 from ..crystal import MIN_VOLUME_PER_ATOM
 from .cdvae_constants import COMP_SCALER_MEANS, COMP_SCALER_STDS
-from .parallel import parallel_map
+from ..parallel import parallel_map
 
 STRUCT_FP_DIM = 61
 COMP_FP_DIM = 132

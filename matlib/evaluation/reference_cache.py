@@ -10,16 +10,16 @@ comes from both), as safetensors plus JSON (no pickle). A cache that cannot be r
 from __future__ import annotations
 
 import concurrent.futures as cf
-import os
 
 import numpy as np
 import torch
+from pymatgen.core import Structure
 
 from ..datasets import CrystalDataset, read_cached, sha256_file, write_cached
 from ..results import versions
 from .fingerprints import COMP_FP_DIM, STRUCT_FP_DIM, Fingerprints, compute_fingerprints
-from .parallel import process_pool
-from .suite import ReferenceSet
+from ..parallel import process_pool, usable_cpus
+from .suite import ReferenceSet, prepare_reference
 
 CACHE_VERSION = 1
 
@@ -98,12 +98,40 @@ def split_reference_in_background(split: CrystalDataset, *, workers: int | None 
     gives the ReferenceSet. A notebook starts it before training on a GPU, when its CPUs are idle.
 
     workers: default all CPUs but two, left to the training process that feeds the GPU."""
-    workers = workers or max(1, (os.cpu_count() or 1) - 2)
+    workers = workers or max(1, usable_cpus() - 2)
     thread = cf.ThreadPoolExecutor(1, thread_name_prefix="split-reference")
     future = thread.submit(_split_reference_own_pool, split, workers, cache)
     thread.shutdown(wait=False)   # the thread ends with its one task
     return future
 
 
-__all__ = ["split_reference", "split_reference_in_background", "cache_key", "load_fingerprints",
+class CoverageReference:
+    """The test crystals COV is scored against: every crystal of ``split`` (``n_reference="all"``,
+    CDVAE's protocol) or a seeded random subset of ``n_reference`` of them.
+
+    With ``background=True`` (a GPU is about to train while the CPUs idle) a whole split starts
+    fingerprinting at once; :meth:`reference_set` collects it, or computes what is missing."""
+
+    def __init__(self, split: CrystalDataset, n_reference: int | str, *, seed: int = 0, background: bool = False):
+        self.split = split
+        self.whole = n_reference == "all"
+        rng = np.random.default_rng(seed)
+        order = (rng.permutation(len(split)) if self.whole
+                 else rng.choice(len(split), min(int(n_reference), len(split)), replace=False))
+        # a seeded random order, so the first few are a fair sample (reconstruction, pictures)
+        self.structures: list[Structure] = [split.structures[i] for i in order]
+        self._pending = split_reference_in_background(split) if self.whole and background else None
+
+    def __len__(self) -> int:
+        return len(self.structures)
+
+    def reference_set(self, executor=None) -> ReferenceSet:
+        if self._pending is not None:
+            return self._pending.result()
+        if self.whole:   # cached in the data cache: computed once per machine
+            return split_reference(self.split, executor=executor)
+        return prepare_reference(self.structures, executor=executor)
+
+
+__all__ = ["CoverageReference", "split_reference", "split_reference_in_background", "cache_key", "load_fingerprints",
            "save_fingerprints"]

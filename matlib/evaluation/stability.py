@@ -37,7 +37,7 @@ import pandas as pd
 from pymatgen.core import Structure
 
 from .matching import make_matcher
-from .parallel import parallel_map
+from ..parallel import parallel_map
 from .validity import MIN_DISTANCE
 
 DEFAULT_STEPS = 100

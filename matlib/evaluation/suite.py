@@ -23,6 +23,7 @@ are shares of *all* samples; COV-R is a share of the reference set. All shares a
 """
 from __future__ import annotations
 
+import functools
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -62,6 +63,15 @@ class ReferenceSet:
 
     def __len__(self) -> int:
         return len(self.structures)
+
+    @functools.cached_property
+    def densities(self) -> np.ndarray:
+        # every evaluate() call compares with these: computed once per reference set
+        return np.array([density(s) for s in self.structures])
+
+    @functools.cached_property
+    def element_counts(self) -> np.ndarray:
+        return np.array([num_elements(s) for s in self.structures])
 
     def judge(self, judge: Judge) -> np.ndarray:
         # keyed by identity; the judge is kept alive with its values so its id cannot be reused
@@ -194,9 +204,7 @@ def evaluate(generated: Sequence[Structure | None] | Any, reference: Any, *, dat
     per["num_elems"] = [num_elements(s) if ok else np.nan for s, ok in zip(structures, valid)]
     if len(sample):
         note = f"{len(sample)} valid samples (at most {n_property_samples}, seed {seed}) vs {len(ref)} reference"
-        ref_density = [density(s) for s in ref.structures]
-        ref_nelem = [num_elements(s) for s in ref.structures]
-        out.add("wdist_density", wasserstein(per["density"].to_numpy()[sample], ref_density)[0], "g/cm^3", len(sample), note)
+        out.add("wdist_density", wasserstein(per["density"].to_numpy()[sample], ref.densities)[0], "g/cm^3", len(sample), note)
         for name, judge in judges.items():
             wanted = np.flatnonzero(valid) if name in targets else sample
             values = np.full(n, np.nan)
@@ -206,7 +214,7 @@ def evaluate(generated: Sequence[Structure | None] | Any, reference: Any, *, dat
             dropped = (len(sample) - n_gen) + (len(ref) - n_ref)
             out.add(f"wdist_prop:{name}", dist if n_gen and n_ref else None, getattr(judge, "unit", ""), n_gen,
                     note + (f"; {dropped} NaN judge values dropped" if dropped else ""))
-        out.add("wdist_num_elems", wasserstein(per["num_elems"].to_numpy()[sample], ref_nelem)[0], "elements",
+        out.add("wdist_num_elems", wasserstein(per["num_elems"].to_numpy()[sample], ref.element_counts)[0], "elements",
                 len(sample), note)
     else:
         for name, judge in judges.items():

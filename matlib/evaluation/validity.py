@@ -31,7 +31,7 @@ import smact
 from pymatgen.core import Composition, Element, Structure
 from smact.screening import pauling_test
 
-from .parallel import parallel_map
+from ..parallel import parallel_map
 
 MIN_DISTANCE = 0.5   # Å, CDVAE's cutoff, the same for every dataset
 MIN_VOLUME = 0.1     # Å³, below this CDVAE marks a crystal "not constructed"

@@ -24,7 +24,7 @@ import pandas as pd
 from ase.data import covalent_radii
 from pymatgen.core import Structure
 
-from ..evaluation.parallel import parallel_map
+from ..parallel import parallel_map
 from ..evaluation.validity import check_structure, composition_validity
 
 MAX_OCCUPATION = 1.7

@@ -70,8 +70,7 @@ from matlib.batching import GraphCache, Minibatches
 from matlib.cdvae import CDVAE, MODEL_SIZES, CrystalEncoder, LangevinConfig, ScoreDecoder, decode, prior_draws, store
 from matlib.cdvae.langevin import initial_elements
 from matlib.crystal import CrystalBatch
-from matlib.evaluation import (evaluate, prepare_reference, process_pool, reconstruction, split_reference,
-                               split_reference_in_background)
+from matlib.evaluation import CoverageReference, evaluate, process_pool, reconstruction
 from matlib.training import SCHEDULES, budget_schedule, fit
 
 
@@ -179,8 +178,8 @@ viz.show_code(ScoreDecoder.forward)
 # COV compares with every test crystal. Their fingerprints (MP-20: about 22 CPU-minutes, then cached) are
 # computed by the otherwise idle CPUs while the GPU trains; on a CPU, training would pay for them
 test_set = datasets.load_split(dataset, eval_split, path=data_dir)
-reference_ready = (split_reference_in_background(test_set)
-                   if cfg.n_reference == "all" and cfg.device.type == "cuda" else None)
+coverage_reference = CoverageReference(test_set, cfg.n_reference, seed=seed,
+                                       background=cfg.device.type == "cuda")
 
 # %%
 loaded = (cfg.use_checkpoint and not warm_start or explicit_checkpoint) and store.exists(checkpoint)
@@ -273,23 +272,13 @@ print(f"independent draws reproduce the rounded counts for {same:.0%} of 2,000 c
 # the decoder relabel from there. The sweep compares both, on the same z.
 # %%
 generator = torch.Generator(device=cfg.device).manual_seed(seed)
-if cfg.n_reference == "all":   # CDVAE's protocol; a subset lowers COV-P (fewer crystals to land near)
-    # every test crystal, in a random order: the first n_recon are the ones reconstructed below
-    reference = [test_set.structures[i] for i in np.random.default_rng(seed).permutation(len(test_set))]
-else:
-    rng = np.random.default_rng(seed)
-    reference = [test_set.structures[i] for i in rng.choice(len(test_set), min(cfg.n_reference, len(test_set)),
-                                                             replace=False)]
 sweep_rows = []
 ours = dict(composition="round", relabel_below=cfg.relabel_below)
 variants = [dict(steps_per_level=steps, **ours) for steps in cfg.sweep] + [
     dict(steps_per_level=cfg.steps_per_level, composition="round", relabel_below=math.inf),    # CDVAE exactly
     dict(steps_per_level=cfg.steps_per_level, composition="sample", relabel_below=math.inf)]   # per-atom draws
 with process_pool() as pool:
-    # the whole split's fingerprints are cached in the data cache: computed once per machine
-    reference_set = (reference_ready.result() if reference_ready is not None
-                     else split_reference(test_set, executor=pool) if cfg.n_reference == "all"
-                     else prepare_reference(reference, executor=pool))
+    reference_set = coverage_reference.reference_set(executor=pool)
     z = prior_draws(cfg.sweep_samples, model.config.latent, temperature=prior_temperature, generator=generator,
                     device=cfg.device)
     for variant in variants:   # the same z for every row
@@ -336,7 +325,7 @@ viz.view(generated[0])
 # Generation: CDVAE's validity and coverage against the test split, next to the published row.
 
 # %%
-recon_true = reference[:cfg.n_recon]
+recon_true = coverage_reference.structures[:cfg.n_recon]   # a seeded random sample
 recon_batch = CrystalBatch.from_structures(recon_true).to(cfg.device)
 with torch.no_grad():
     _, _, z_post = model.encoder(recon_batch)

@@ -15,7 +15,27 @@ import math
 import os
 from typing import Any, Callable, Iterable, Sequence
 
-from ..progress import progress
+from .progress import progress
+
+
+def _cgroup_cpu_quota(path: str = "/sys/fs/cgroup/cpu.max") -> int | None:
+    # containers (Binder, CI) often see every host CPU but may use only their quota ("max" = none)
+    try:
+        quota, period = open(path).read().split()[:2]
+        return None if quota == "max" else max(1, math.ceil(int(quota) / int(period)))
+    except (OSError, ValueError):
+        return None
+
+
+def usable_cpus() -> int:
+    """CPUs this process may use: its affinity set (``taskset``, a job scheduler) capped by a
+    container's CPU quota, rather than the host's count."""
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except AttributeError:   # macOS and Windows have no affinity call
+        cpus = os.cpu_count() or 1
+    quota = _cgroup_cpu_quota()
+    return min(cpus, quota) if quota else cpus
 
 
 def process_pool(max_workers: int | None = None) -> cf.ProcessPoolExecutor:
@@ -26,7 +46,7 @@ def process_pool(max_workers: int | None = None) -> cf.ProcessPoolExecutor:
     """
     import multiprocessing
 
-    return cf.ProcessPoolExecutor(max_workers=max_workers or os.cpu_count(),
+    return cf.ProcessPoolExecutor(max_workers=max_workers or usable_cpus(),
                                   mp_context=multiprocessing.get_context("forkserver"))
 
 
@@ -37,7 +57,7 @@ def _apply_chunk(fn: Callable[[Any], Any], chunk: Sequence[Any]) -> list[Any]:
 
 def _workers(executor: Any) -> int:
     # concurrent.futures pools know their size; other executors get a guess
-    return int(getattr(executor, "_max_workers", None) or os.cpu_count() or 1)
+    return int(getattr(executor, "_max_workers", None) or usable_cpus())
 
 
 def default_chunksize(n: int, executor: Any) -> int:
