@@ -55,6 +55,10 @@ def check_02(metrics, out_dir):
     for row in metrics["steps_sweep"]:                      # every level gets the same number of steps
         assert row["decoder_calls"] % row["steps_per_level"] == 0
     assert metrics["sampling"]["n"] == len(read_extxyz(out_dir / "generated.extxyz"))
+    timings = read_results(out_dir / "results.json")["timings_s"]   # where a run's minutes went
+    stages = {k: v for k, v in timings.items() if k.startswith("evaluate_")}
+    assert "evaluate_fingerprints" in stages and 0 < sum(stages.values()) <= timings["evaluation"]
+    assert timings["sweep"] + timings["evaluation"] + timings["training"] < timings["total"]
     reloaded, ckpt = store.load(out_dir / "checkpoint" / metrics["dataset"])
     assert sum(p.numel() for p in reloaded.parameters()) == metrics["model"]["parameters"]
     assert ckpt.step == metrics["model"]["train_steps"]
