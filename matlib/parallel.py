@@ -13,6 +13,7 @@ from __future__ import annotations
 import concurrent.futures as cf
 import math
 import os
+from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
 
 from .progress import progress
@@ -21,7 +22,7 @@ from .progress import progress
 def _cgroup_cpu_quota(path: str = "/sys/fs/cgroup/cpu.max") -> int | None:
     # containers (Binder, CI) often see every host CPU but may use only their quota ("max" = none)
     try:
-        quota, period = open(path).read().split()[:2]
+        quota, period = Path(path).read_text().split()[:2]
         return None if quota == "max" else max(1, math.ceil(int(quota) / int(period)))
     except (OSError, ValueError):
         return None

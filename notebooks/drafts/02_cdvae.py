@@ -388,7 +388,7 @@ metrics = {
               "steps_before_warm_start": 0 if loaded else steps_before},
     "sampling": {"n": len(generated), "steps_per_level": cfg.steps_per_level, "seconds": result.seconds,
                  "decoder_calls": result.decoder_calls},
-    "evaluation": {"n_reference": len(reference_set), "reference": "all" if cfg.n_reference == "all" else "subset"},
+    "evaluation": {"n_reference": len(reference_set), "reference": "all" if coverage_reference.whole else "subset"},
 }
 path = results.write_results(out, "02_cdvae", cfg, metrics, train_split=train_split, eval_split=eval_split,
                              timings={"total": time.perf_counter() - started, "training": 0.0 if loaded else train_seconds,
