@@ -16,6 +16,7 @@ import io
 import json
 import logging
 import os
+import threading
 import urllib.error
 import urllib.request
 import warnings
@@ -303,8 +304,8 @@ def write_cached(key: str, tensors: dict[str, torch.Tensor], meta: dict) -> None
     """Tensors and JSON metadata into the cache under ``key``."""
     folder = cache_dir()
     folder.mkdir(parents=True, exist_ok=True)
-    # written beside, then renamed: notebooks running side by side may read while another one writes
-    part = f".{os.getpid()}.part"
+    # written beside, then renamed: notebooks (or threads) side by side may read while another one writes
+    part = f".{os.getpid()}.{threading.get_ident()}.part"
     save_file(tensors, str(folder / f"{key}.safetensors{part}"))
     (folder / f"{key}.json{part}").write_text(json.dumps(meta))
     os.replace(folder / f"{key}.safetensors{part}", folder / f"{key}.safetensors")

@@ -39,16 +39,25 @@ def usable_cpus() -> int:
     return min(cpus, quota) if quota else cpus
 
 
+# imported once by the fork server, so that workers start with them: on the GPU host 16 workers
+# importing pymatgen and matminer side by side held up each pool for ~10 s; now the first pool pays
+# for one import (~7 s) and later ones start at once ("__main__": a script's own functions)
+WORKER_PRELOAD = ("__main__", "matlib.datasets", "matlib.evaluation.fingerprints", "matlib.evaluation.matching",
+                  "matminer.featurizers.site.fingerprint", "matminer.featurizers.composition.composite")
+
+
 def process_pool(max_workers: int | None = None) -> cf.ProcessPoolExecutor:
     """A process pool whose workers start clean (``forkserver``), not as forks of this process.
 
     A forked child inherits a parent's OpenMP/CUDA state mid-flight: after the parent ran torch
-    on several threads, CHGNet in a forked worker can hang forever on its first parallel op.
+    on several threads, CHGNet in a forked worker can hang forever on its first parallel op. The
+    fork server has only imported :data:`WORKER_PRELOAD` (a missing one is skipped), never run them.
     """
     import multiprocessing
 
-    return cf.ProcessPoolExecutor(max_workers=max_workers or usable_cpus(),
-                                  mp_context=multiprocessing.get_context("forkserver"))
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(list(WORKER_PRELOAD))   # takes effect when the server first starts
+    return cf.ProcessPoolExecutor(max_workers=max_workers or usable_cpus(), mp_context=context)
 
 
 def _apply_chunk(fn: Callable[[Any], Any], chunk: Sequence[Any]) -> list[Any]:

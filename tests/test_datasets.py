@@ -4,6 +4,7 @@ import shutil
 
 import pandas as pd
 import pytest
+import torch
 
 from matlib import datasets, registry
 from matlib.datasets import ChecksumError, DataNotFoundError, MalformedRowError, load_split, load_table, locate
@@ -178,3 +179,16 @@ def test_every_registered_file_present_is_accepted(data_root):
             if path.exists():
                 datasets.verify(path, name, split)
                 assert sum(1 for _ in pd.read_csv(path, usecols=["cif"]).itertuples()) == spec.splits[split].rows
+
+
+def test_cache_writes_from_several_threads_of_one_process_do_not_collide(isolated_cache):
+    import concurrent.futures as cf
+    from matlib.datasets import read_cached, write_cached
+
+    def write(i):
+        write_cached("shared-key", {"x": torch.full((64,), float(i))}, {"writer": i})
+
+    with cf.ThreadPoolExecutor(4) as threads:
+        list(threads.map(write, range(40)))   # each part file is its own: no rename finds another's gone
+    tensors, meta = read_cached("shared-key")
+    assert torch.equal(tensors["x"], torch.full((64,), float(meta["writer"])))   # one whole write, not a mix

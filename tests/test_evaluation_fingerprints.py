@@ -11,6 +11,7 @@ from pymatgen.core import Composition, Lattice, Structure
 from matlib.datasets import load_split
 from matlib.evaluation import fingerprints as F
 from matlib.evaluation.cdvae_constants import COMP_SCALER_MEANS, COMP_SCALER_STDS
+from matlib import parallel
 from matlib.parallel import parallel_map
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")  # matminer's own chatter in the direct calls
@@ -105,8 +106,6 @@ def test_parallel_map_keeps_order_with_any_executor():
 
 
 def test_usable_cpus_follow_the_affinity_set_and_a_container_quota(tmp_path, monkeypatch):
-    from matlib import parallel
-
     assert parallel.usable_cpus() <= len(os.sched_getaffinity(0))
     quota = tmp_path / "cpu.max"
     quota.write_text("150000 100000\n")           # 1.5 CPUs: round up, a worker may use part of one
@@ -119,3 +118,10 @@ def test_usable_cpus_follow_the_affinity_set_and_a_container_quota(tmp_path, mon
     monkeypatch.setattr(parallel.os, "sched_getaffinity", lambda pid: {0})
     monkeypatch.setattr(parallel, "_cgroup_cpu_quota", lambda: None)
     assert parallel.usable_cpus() == 1
+
+
+def test_pool_workers_start_with_the_fingerprint_modules_already_imported():
+    probe = "'matminer.featurizers.site.fingerprint' in __import__('sys').modules"
+    with parallel.process_pool(1) as pool:
+        assert pool.submit(eval, probe).result(timeout=120)   # inherited from the fork server, not imported
+        assert pool.submit(eval, "__import__('os').getppid() != %d" % os.getpid()).result(timeout=60)   # not forked from us

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 from pymatgen.core import Lattice, Structure
 
-from matlib.datasets import cache_dir, load_split
+from matlib.datasets import MalformedRowError, cache_dir, load_split
 from matlib.evaluation import CoverageReference, reference_cache
 from matlib.evaluation.reference_cache import cache_key, split_reference
 
@@ -98,3 +98,32 @@ def test_coverage_reference_in_the_background_gives_the_foreground_result(isolat
     assert same(background.fingerprints.struct, foreground.fingerprints.struct)
     assert same(background.fingerprints.comp, foreground.fingerprints.comp)
     assert background.structures == foreground.structures
+
+
+def test_coverage_reference_load_parses_in_the_background_to_the_same_reference(isolated_cache):
+    loaded = CoverageReference.load("perov_5", "test", "all", limit=5, seed=2, background=True)
+    split = load_split("perov_5", "test", limit=5, progress_bar=False)
+    direct = CoverageReference(split, "all", seed=2)
+    assert loaded.whole and len(loaded) == len(split)
+    assert [s.volume for s in loaded.structures] == [s.volume for s in direct.structures]   # same seeded order
+    background = loaded.reference_set()
+    foreground = split_reference(split, cache=False, progress_bar=False)
+    assert same(background.fingerprints.struct, foreground.fingerprints.struct)
+    assert background.structures == foreground.structures
+    subset = CoverageReference.load("perov_5", "test", 3, limit=5, seed=2, background=True)   # parsed at once
+    assert [s.volume for s in subset.structures] == [s.volume for s in CoverageReference(split, 3, seed=2).structures]
+
+
+def test_coverage_reference_load_reports_a_missing_file_at_once(isolated_cache, tmp_path):
+    with pytest.raises(FileNotFoundError, match="neither a file nor a folder"):
+        CoverageReference.load("perov_5", "test", "all", path=tmp_path / "nowhere", background=True)
+
+
+def test_coverage_reference_load_hands_a_background_parse_failure_to_the_caller(isolated_cache, tmp_path):
+    table = tmp_path / "test.csv"
+    table.write_text(",material_id,heat_ref\n0,a,1.0\n")   # no cif column
+    reference = CoverageReference.load("perov_5", "test", "all", path=table, background=True)
+    with pytest.raises(MalformedRowError, match="no 'cif' column"):
+        reference.structures
+    with pytest.raises(MalformedRowError):
+        reference.reference_set()
