@@ -1,4 +1,6 @@
 """A whole split as the coverage reference: fingerprinted once, then read from the data cache."""
+import threading
+
 import numpy as np
 import pytest
 from pymatgen.core import Lattice, Structure
@@ -127,3 +129,17 @@ def test_coverage_reference_load_hands_a_background_parse_failure_to_the_caller(
         reference.structures
     with pytest.raises(MalformedRowError):
         reference.reference_set()
+
+
+def test_coverage_reference_load_returns_before_the_split_is_parsed(isolated_cache, monkeypatch):
+    gate = threading.Event()
+    parse = reference_cache.load_split
+
+    def held(*args, **kwargs):
+        assert gate.wait(timeout=30), "load() waited for the parse"
+        return parse(*args, **kwargs)
+
+    monkeypatch.setattr(reference_cache, "load_split", held)
+    reference = CoverageReference.load("perov_5", "test", "all", limit=4, background=True)   # returns at once
+    gate.set()
+    assert len(reference.structures) == 4 and len(reference.reference_set().structures) == 4

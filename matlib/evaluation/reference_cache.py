@@ -148,7 +148,7 @@ class CoverageReference:
 
         def parse_then_fingerprint() -> ReferenceSet:
             try:
-                parsed = load_split(dataset, split, path=file, limit=limit, progress_bar=False)
+                parsed = load_split(dataset, split, path=file, limit=limit, progress_bar=False, workers=workers)
             except BaseException as error:   # whoever asks for the crystals gets the reason
                 reference._split.set_exception(error)
                 raise
