@@ -4,13 +4,15 @@ import math
 import numpy as np
 import pytest
 import torch
-from pymatgen.core import Lattice, Structure
+from pymatgen.core import Element, Lattice, Structure
 
 from matlib.crystal import CrystalBatch
 from matlib.diffusion import (MASK_TOKEN, CrystalDiffusion, DenoiserConfig, MaskedTypeDiffusion, SamplerConfig,
                               SymmetricLatticeVP, WrappedNormalVE, sample, symmetric_lattice, symmetric_noise,
                               wrapped_normal_score)
+from matlib.diffusion import DiffusionConfig, NUM_ELEMENTS, store
 from matlib.diffusion.denoiser import all_pair_edges
+from matlib.diffusion.element_features import NUM_FEATURES, OXIDATION_STATES, element_feature_table
 from matlib.diffusion.sampler import type_time
 
 
@@ -150,11 +152,12 @@ def test_lattice_forward_reaches_prior_and_exact_noise_reverses_it():
     assert torch.allclose(back, cells, atol=1e-4)
 
 
-def tiny_model(structures, global_context=False):
+def tiny_model(structures, global_context=False, element_features=False, **overrides):
     batch = CrystalDiffusion.prepare(CrystalBatch.from_structures(structures))
     torch.manual_seed(0)
-    config = DenoiserConfig(dim=32, layers=2, num_freqs=4, global_context=global_context)
-    return CrystalDiffusion.from_data(batch, config), batch
+    config = DenoiserConfig(dim=32, layers=2, num_freqs=4, global_context=global_context,
+                            element_features=element_features)
+    return CrystalDiffusion.from_data(batch, config, **overrides), batch
 
 
 def rocksalt_like():
@@ -163,9 +166,9 @@ def rocksalt_like():
         Structure(Lattice.hexagonal(3.0, 5.0), ["Mg", "O"], [[0, 0, 0], [1 / 3, 2 / 3, 0.5]])]
 
 
-@pytest.mark.parametrize("global_context", [False, True])
-def test_network_is_invariant_to_atom_order_and_translation(global_context):
-    model, batch = tiny_model(rocksalt_like(), global_context)
+@pytest.mark.parametrize("global_context, element_features", [(False, False), (True, False), (False, True)])
+def test_network_is_invariant_to_atom_order_and_translation(global_context, element_features):
+    model, batch = tiny_model(rocksalt_like(), global_context, element_features)
     model.eval()
     t = torch.full((len(batch.num_atoms),), 0.4)
     base = model.denoise(batch.atom_types, batch.frac_coords, batch.lattice, batch.num_atoms, t)
@@ -194,6 +197,65 @@ def test_global_context_reads_only_the_atoms_own_crystal():
     assert not torch.allclose(out[2][first:], base[2][first:], atol=1e-3)
     without, _ = tiny_model(rocksalt_like())
     assert sum(p.numel() for p in model.parameters()) == sum(p.numel() for p in without.parameters()) + 2 * 32 * 32
+
+
+def test_element_feature_table_describes_chemistry():
+    table = element_feature_table()
+    assert table.shape == (NUM_ELEMENTS, NUM_FEATURES) and torch.isfinite(table).all()
+    row = lambda symbol: table[Element(symbol).Z - 1]
+    common = len(OXIDATION_STATES) + (torch.tensor(list(OXIDATION_STATES)) == -1).nonzero().item()
+    assert row("F")[common] == 1 and row("Cl")[common] == 1 and row("Na")[common] == 0   # common states
+    # alike elements are near, unlike ones far: Na sits closer to K than to Cl
+    assert torch.dist(row("Na"), row("K")) < torch.dist(row("Na"), row("Cl"))
+    # noble gases have no electronegativity: flagged, not NaN
+    unknown_x = 2 * len(OXIDATION_STATES) + 18 + 7 + 4 + 7
+    assert row("Ar")[unknown_x] == 1 and row("Ar")[unknown_x + 1] == 0 and row("O")[unknown_x] == 0
+
+
+def test_element_features_reach_the_logits_and_survive_a_checkpoint(tmp_path):
+    model, batch = tiny_model(rocksalt_like(), element_features=True)
+    plain, _ = tiny_model(rocksalt_like())
+    extra = 2 * NUM_FEATURES * 32
+    assert sum(p.numel() for p in model.parameters()) == sum(p.numel() for p in plain.parameters()) + extra
+    with torch.no_grad():
+        model.network.element_out.weight.normal_()
+    model.eval()
+    t = torch.full((len(batch.num_atoms),), 0.4)
+    logits = model.denoise(batch.atom_types, batch.frac_coords, batch.lattice, batch.num_atoms, t)[2]
+    # the feature part of the logits is h·W·f(element): two elements with equal features get equal shares
+    with torch.no_grad():
+        model.network.element_out.weight.zero_()
+    without = model.denoise(batch.atom_types, batch.frac_coords, batch.lattice, batch.num_atoms, t)[2]
+    assert not torch.allclose(logits, without, atol=1e-3)
+    store.save(tmp_path / "m", model, half=False)
+    loaded, _ = store.load(tmp_path / "m")
+    assert loaded.config.denoiser.element_features
+    assert torch.equal(loaded.network.element_table, model.network.element_table)
+    again = loaded.denoise(batch.atom_types, batch.frac_coords, batch.lattice, batch.num_atoms, t)[2]
+    assert torch.allclose(again, without, atol=1e-5)
+
+
+def test_elbo_type_loss_weights_each_masked_atom_by_one_over_t():
+    types = torch.tensor([8, 8, 11, 17, 26])
+    logits = torch.randn(5, NUM_ELEMENTS, generator=torch.Generator().manual_seed(0))
+    masked = torch.tensor([True, False, True, True, False])
+    t_atom = torch.tensor([0.5, 0.5, 0.1, 1.0, 1.0])
+    ce = torch.nn.functional.cross_entropy(logits, types - 1, reduction="none")
+    process = MaskedTypeDiffusion()
+    assert torch.isclose(process.loss(logits, types, masked), ce[masked].mean())
+    expected = (ce[0] / 0.5 + ce[2] / 0.1 + ce[3] / 1.0) / 5
+    assert torch.isclose(process.loss(logits, types, masked, t_atom), expected)
+    with pytest.raises(ValueError, match="type_loss"):
+        DiffusionConfig(type_loss="ce")
+    # inside the model: the same network, times and noise give the masked mean scaled by masked / (t · atoms)
+    model, batch = tiny_model(rocksalt_like(), type_loss="elbo")
+    t = torch.full((len(batch.num_atoms),), 0.2)
+    elbo = model.loss(batch, generator=torch.Generator().manual_seed(0), t=t)["types"]
+    model.config.type_loss = "masked_mean"
+    mean = model.loss(batch, generator=torch.Generator().manual_seed(0), t=t)["types"]
+    masked = int((torch.rand(batch.atom_types.shape, generator=torch.Generator().manual_seed(0)) < 0.2).sum())
+    assert masked > 0
+    assert torch.isclose(elbo, mean * masked / (0.2 * len(batch.atom_types)), rtol=1e-5)
 
 
 def test_all_pair_edges_cover_every_ordered_pair():

@@ -2,7 +2,8 @@
 
 One concept per module: ``atom_types`` (absorbing-state D3PM with a mask token), ``coords``
 (wrapped normal on the torus), ``lattice`` (symmetric cell drifting to a cubic cell of the mean
-density), ``denoiser`` (the score network), ``model`` (the three processes + network + loss),
+density), ``element_features`` (periodic-table features the network may read elements through),
+``denoiser`` (the score network), ``model`` (the three processes + network + loss),
 ``sampler`` (predictor-corrector reverse process), ``store`` (checkpoints), ``adapters``
 (zero-initialised property adapters) and ``guidance`` (classifier-free guidance).
 """

@@ -20,6 +20,7 @@ from torch import nn
 
 from ..graph import pair_index
 from .atom_types import NUM_ELEMENTS
+from .element_features import NUM_FEATURES, element_feature_table
 
 TRIU = torch.triu_indices(3, 3)
 
@@ -31,6 +32,7 @@ class DenoiserConfig:
     num_freqs: int = 24
     time_dim: int = 64
     global_context: bool = False   # each block also sees its crystal's mean atom state (the cell's make-up)
+    element_features: bool = False  # elements enter and leave through periodic-table features as well
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -86,6 +88,11 @@ class ScoreNetwork(nn.Module):
         self.config = config
         d = config.dim
         self.embed = nn.Embedding(NUM_ELEMENTS + 1, d)  # token 0 = [MASK]
+        if config.element_features:
+            # a buffer, so a checkpoint keeps the table it was trained with; row 0 ([MASK]) stays zero
+            self.register_buffer("element_table", torch.cat([torch.zeros(1, NUM_FEATURES), element_feature_table()]))
+            self.element_in = nn.Linear(NUM_FEATURES, d, bias=False)
+            self.element_out = nn.Linear(d, NUM_FEATURES, bias=False)
         self.time = nn.Sequential(nn.Linear(config.time_dim, d), nn.SiLU(), nn.Linear(d, d))
         context_in = d + 6 + 1  # time, normalised Gram matrix, log N
         self.contexts = nn.ModuleList(nn.Linear(context_in, d, bias=False) for _ in range(config.layers))
@@ -113,6 +120,8 @@ class ScoreNetwork(nn.Module):
         inverse_degree = 1.0 / (num_atoms[batch_index] - 1).clamp_min(1).to(frac.dtype)[:, None]
         inverse_atoms = 1.0 / num_atoms.clamp_min(1).to(frac.dtype)[:, None]
         h = self.embed(tokens) + per_atom_crystal[:, :self.config.dim]
+        if self.config.element_features:
+            h = h + self.element_in(self.element_table[tokens])
         for i, (layer, context) in enumerate(zip(self.layers, self.contexts)):
             h = layer(h, context(per_atom_crystal), centre, neighbour, edge_features, inverse_degree, batch_index,
                       inverse_atoms)
@@ -122,7 +131,11 @@ class ScoreNetwork(nn.Module):
         pooled = torch.zeros(len(num_atoms), h.shape[1], device=h.device, dtype=h.dtype).index_add_(0, batch_index, h)
         pooled = pooled / num_atoms[:, None].to(h.dtype)
         lattice_eps = symmetric_from_six(self.lattice_out(torch.cat([pooled, crystal.to(pooled.dtype)], -1)))
-        return self.coord_out(h), lattice_eps, self.type_out(h)
+        logits = self.type_out(h)
+        if self.config.element_features:
+            # each element's logit also reads its features: chemically alike elements share evidence
+            logits = logits + self.element_out(h) @ self.element_table[1:].to(h.dtype).T
+        return self.coord_out(h), lattice_eps, logits
 
 
 def all_pair_edges(num_atoms: torch.Tensor) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:

@@ -29,6 +29,13 @@ class DiffusionConfig:
     # share of training crystals whose elements are masked at a time of their own, drawn apart from
     # the positions' and cell's: the sampler can then resolve elements on its own clock (type_window)
     independent_type_time: float = 0.0
+    # "masked_mean": the element loss is the mean over masked atoms; "elbo": each masked atom weighted
+    # by 1/t, so that the last choices of a cell (few atoms left masked) weigh as much as the first
+    type_loss: str = "masked_mean"
+
+    def __post_init__(self):
+        if self.type_loss not in ("masked_mean", "elbo"):
+            raise ValueError(f"type_loss must be 'masked_mean' or 'elbo', not {self.type_loss!r}")
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -136,7 +143,8 @@ class CrystalDiffusion(nn.Module):
         coord, lattice_eps, logits = self.denoise(tokens, frac_t, lattice_t, n, t, edges=edges, layer_hook=layer_hook)
         losses = {"coords": self.coords.loss(coord, coord_target),
                   "lattice": self.lattice.loss(lattice_eps, lattice_target),
-                  "types": self.types.loss(logits, batch.atom_types, masked)}
+                  "types": self.types.loss(logits, batch.atom_types, masked,
+                                           t_types[atom_crystal] if self.config.type_loss == "elbo" else None)}
         c = self.config
         losses["loss"] = (c.weight_coords * losses["coords"] + c.weight_lattice * losses["lattice"]
                           + c.weight_types * losses["types"])
