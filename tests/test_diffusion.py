@@ -12,7 +12,7 @@ from matlib.diffusion import (MASK_TOKEN, CrystalDiffusion, DenoiserConfig, Mask
                               wrapped_normal_score)
 from matlib.diffusion import DiffusionConfig, NUM_ELEMENTS, store
 from matlib.diffusion.denoiser import all_pair_edges
-from matlib.diffusion.element_features import NUM_FEATURES, OXIDATION_STATES, element_feature_table
+from matlib.diffusion.element_features import OXIDATION_STATES, element_feature_table
 from matlib.diffusion.sampler import type_time
 
 
@@ -201,7 +201,8 @@ def test_global_context_reads_only_the_atoms_own_crystal():
 
 def test_element_feature_table_describes_chemistry():
     table = element_feature_table()
-    assert table.shape == (NUM_ELEMENTS, NUM_FEATURES) and torch.isfinite(table).all()
+    # 14 + 14 oxidation-state indicators, 18 groups, 7 periods, 4 blocks, 7 flags, unknown X, 3 scalars
+    assert table.shape == (NUM_ELEMENTS, 68) and torch.isfinite(table).all()
     row = lambda symbol: table[Element(symbol).Z - 1]
     common = len(OXIDATION_STATES) + (torch.tensor(list(OXIDATION_STATES)) == -1).nonzero().item()
     assert row("F")[common] == 1 and row("Cl")[common] == 1 and row("Na")[common] == 0   # common states
@@ -215,14 +216,14 @@ def test_element_feature_table_describes_chemistry():
 def test_element_features_reach_the_logits_and_survive_a_checkpoint(tmp_path):
     model, batch = tiny_model(rocksalt_like(), element_features=True)
     plain, _ = tiny_model(rocksalt_like())
-    extra = 2 * NUM_FEATURES * 32
+    extra = 2 * 68 * 32
     assert sum(p.numel() for p in model.parameters()) == sum(p.numel() for p in plain.parameters()) + extra
     with torch.no_grad():
         model.network.element_out.weight.normal_()
     model.eval()
     t = torch.full((len(batch.num_atoms),), 0.4)
     logits = model.denoise(batch.atom_types, batch.frac_coords, batch.lattice, batch.num_atoms, t)[2]
-    # the feature part of the logits is h·W·f(element): two elements with equal features get equal shares
+    # the feature part of the logits, h·W·f(element), moves them; with W = 0 only the plain head is left
     with torch.no_grad():
         model.network.element_out.weight.zero_()
     without = model.denoise(batch.atom_types, batch.frac_coords, batch.lattice, batch.num_atoms, t)[2]

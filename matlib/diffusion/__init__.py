@@ -11,7 +11,7 @@ from .atom_types import MASK_TOKEN, NUM_ELEMENTS, MaskedTypeDiffusion
 from .coords import WrappedNormalVE, wrapped_normal_score
 from .lattice import SymmetricLatticeVP, symmetric_lattice, symmetric_noise
 from .denoiser import DenoiserConfig, ScoreNetwork
-from .model import CrystalDiffusion, DiffusionConfig
+from .model import TYPE_LOSSES, CrystalDiffusion, DiffusionConfig
 from .sampler import SamplerConfig, SampleResult, Trajectory, sample
 from .adapters import ConditionedDiffusion, PropertyAdapters, ScalarEncoding
 from .guidance import guided_denoiser
@@ -19,5 +19,5 @@ from . import store
 
 __all__ = ["MASK_TOKEN", "NUM_ELEMENTS", "MaskedTypeDiffusion", "WrappedNormalVE", "wrapped_normal_score",
            "SymmetricLatticeVP", "symmetric_lattice", "symmetric_noise", "DenoiserConfig", "ScoreNetwork",
-           "CrystalDiffusion", "DiffusionConfig", "SamplerConfig", "SampleResult", "Trajectory", "sample", "store",
+           "CrystalDiffusion", "DiffusionConfig", "TYPE_LOSSES", "SamplerConfig", "SampleResult", "Trajectory", "sample", "store",
            "ConditionedDiffusion", "PropertyAdapters", "ScalarEncoding", "guided_denoiser"]

@@ -20,7 +20,7 @@ from torch import nn
 
 from ..graph import pair_index
 from .atom_types import NUM_ELEMENTS
-from .element_features import NUM_FEATURES, element_feature_table
+from .element_features import element_feature_table
 
 TRIU = torch.triu_indices(3, 3)
 
@@ -90,9 +90,10 @@ class ScoreNetwork(nn.Module):
         self.embed = nn.Embedding(NUM_ELEMENTS + 1, d)  # token 0 = [MASK]
         if config.element_features:
             # a buffer, so a checkpoint keeps the table it was trained with; row 0 ([MASK]) stays zero
-            self.register_buffer("element_table", torch.cat([torch.zeros(1, NUM_FEATURES), element_feature_table()]))
-            self.element_in = nn.Linear(NUM_FEATURES, d, bias=False)
-            self.element_out = nn.Linear(d, NUM_FEATURES, bias=False)
+            table = element_feature_table()
+            self.register_buffer("element_table", torch.cat([table.new_zeros(1, table.shape[1]), table]))
+            self.element_in = nn.Linear(table.shape[1], d, bias=False)
+            self.element_out = nn.Linear(d, table.shape[1], bias=False)
         self.time = nn.Sequential(nn.Linear(config.time_dim, d), nn.SiLU(), nn.Linear(d, d))
         context_in = d + 6 + 1  # time, normalised Gram matrix, log N
         self.contexts = nn.ModuleList(nn.Linear(context_in, d, bias=False) for _ in range(config.layers))

@@ -19,7 +19,6 @@ import torch
 from .atom_types import NUM_ELEMENTS
 
 OXIDATION_STATES = range(-5, 9)
-NUM_FEATURES = 2 * len(OXIDATION_STATES) + 18 + 7 + 4 + 7 + 1 + 3   # indicators, unknown-X flag, scalars
 
 
 def _one_hot(index: int, size: int) -> list[float]:

@@ -13,6 +13,9 @@ from .denoiser import DenoiserConfig, ScoreNetwork, all_pair_edges
 from .lattice import SymmetricLatticeVP, symmetric_lattice
 
 
+TYPE_LOSSES = ("masked_mean", "elbo")   # how the element loss weighs masked atoms (DiffusionConfig.type_loss)
+
+
 @dataclass
 class DiffusionConfig:
     denoiser: DenoiserConfig = field(default_factory=DenoiserConfig)
@@ -34,8 +37,8 @@ class DiffusionConfig:
     type_loss: str = "masked_mean"
 
     def __post_init__(self):
-        if self.type_loss not in ("masked_mean", "elbo"):
-            raise ValueError(f"type_loss must be 'masked_mean' or 'elbo', not {self.type_loss!r}")
+        if self.type_loss not in TYPE_LOSSES:
+            raise ValueError(f"type_loss must be one of {TYPE_LOSSES}, not {self.type_loss!r}")
 
     def as_dict(self) -> dict:
         return asdict(self)

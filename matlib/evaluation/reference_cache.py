@@ -122,15 +122,17 @@ class CoverageReference:
     fingerprinting at once; :meth:`reference_set` collects it, or computes what is missing.
     :meth:`load` also parses the split in the background."""
 
-    def __init__(self, split: CrystalDataset, n_reference: int | str, *, seed: int = 0, background: bool = False):
-        self._setup(n_reference, seed)
+    def __init__(self, split: CrystalDataset | cf.Future, n_reference: int | str, *, seed: int = 0,
+                 background: bool = False):
+        # ``split`` may still be parsing (a future, from ``load``), then ``load`` sets ``_pending``
+        self.whole = n_reference == "all"
+        self._n_reference, self._seed, self._structures = n_reference, seed, None
+        if isinstance(split, cf.Future):
+            self._split, self._pending = split, None
+            return
         self._split = cf.Future()
         self._split.set_result(split)
         self._pending = split_reference_in_background(split) if self.whole and background else None
-
-    def _setup(self, n_reference: int | str, seed: int) -> None:
-        self.whole = n_reference == "all"
-        self._n_reference, self._seed, self._structures = n_reference, seed, None
 
     @classmethod
     def load(cls, dataset: str, split: str, n_reference: int | str, *, path=None, limit: int | None = None,
@@ -141,20 +143,19 @@ class CoverageReference:
         if not (background and n_reference == "all"):
             return cls(load_split(dataset, split, path=path, limit=limit), n_reference, seed=seed)
         file = locate(dataset, split, path)
-        reference = cls.__new__(cls)
-        reference._setup(n_reference, seed)
-        reference._split = cf.Future()
+        parsing = cf.Future()
         workers = _default_workers()
 
         def parse_then_fingerprint() -> ReferenceSet:
             try:
                 parsed = load_split(dataset, split, path=file, limit=limit, progress_bar=False, workers=workers)
             except BaseException as error:   # whoever asks for the crystals gets the reason
-                reference._split.set_exception(error)
+                parsing.set_exception(error)
                 raise
-            reference._split.set_result(parsed)
+            parsing.set_result(parsed)
             return _split_reference_own_pool(parsed, workers, True)
 
+        reference = cls(parsing, n_reference, seed=seed)
         reference._pending = _in_background(parse_then_fingerprint)
         return reference
 
