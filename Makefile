@@ -6,12 +6,15 @@ PROFILE ?= auto
 GPUS    ?=
 export MATLIB_DATA ?= $(abspath ../shared/data)
 
-.PHONY: setup run test smoke lab clean
+.PHONY: setup run test smoke lab clean chromium
 
 $(BIN)/.installed: pyproject.toml constraints.txt
+	@echo "setup: creating $(VENV) and installing matlib with its dependencies (CPU torch, pymatgen, JupyterLab, ...)"
+	@echo "setup: about 2 GB; 1-4 minutes on a 2-core machine"
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[test]"
+	@echo "setup: done"
 	touch $@
 
 setup: $(BIN)/.installed
@@ -21,13 +24,22 @@ setup: $(BIN)/.installed
 run: setup
 	$(BIN)/python -m matlib.runner --profile $(PROFILE) --out outputs $(if $(GPUS),--gpus $(GPUS))
 
-## test: unit tests plus a papermill smoke run of every notebook
-test: setup
+## test: unit tests, a papermill smoke run of every notebook, and JupyterLab in headless Chromium
+test: setup chromium
 	MATLIB_VIEWER=static $(BIN)/python -m pytest
+
+## chromium: Debian's browser for the JupyterLab test (apt, as root; no other browser download)
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "setup: installing Debian's chromium for the browser test (apt-get, about 2 minutes)"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else echo "setup: no chromium; the browser test will be skipped (apt-get install chromium)"; fi; }
 
 ## lab: open JupyterLab on notebooks/
 lab: setup
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[lab]"
+	mkdir -p $(VENV)/share/jupyter/lab/settings && cp binder/overrides.json $(VENV)/share/jupyter/lab/settings/overrides.json
 	$(BIN)/jupyter lab notebooks/
 
 clean:

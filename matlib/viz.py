@@ -45,11 +45,72 @@ def nglview_available() -> bool:
     return os.environ.get("MATLIB_VIEWER", "auto") != "static" and importlib.util.find_spec("nglview") is not None
 
 
+NGLVIEW_EXTENSION = "nglview-js-widgets"
+
+
+def installed_nglview_extension(search_path: Sequence[str] | None = None) -> tuple[str, str] | None:
+    """(version, package.json path) of the nglview lab extension JupyterLab would load, or None.
+
+    JupyterLab takes the first copy along the Jupyter data path (user, environment, system).
+    """
+    import json
+    from pathlib import Path
+
+    if search_path is None:
+        from jupyter_core.paths import jupyter_path
+        search_path = jupyter_path("labextensions")
+    for folder in search_path:
+        package = Path(folder) / NGLVIEW_EXTENSION / "package.json"
+        if package.is_file():
+            return json.loads(package.read_text())["version"], str(package)
+    return None
+
+
+def version_matches(requested: str, installed: str) -> bool:
+    """The widget manager's rule for a plain version request: "4.0" accepts 4.0.x, "3.1.5" only 3.1.5."""
+    want = requested.lstrip("^~=v").split(".")
+    have = installed.split(".")
+    return have[:len(want)] == want
+
+
+def nglview_mismatch(search_path: Sequence[str] | None = None) -> str | None:
+    """Why nglview's 3D view would fail to render here, or None when it can render.
+
+    nglview's Python side asks the browser for a frontend version; the lab extension installed
+    beside it must answer to it, else every view is a red "Failed to load model class" box.
+    """
+    from nglview._frontend import __frontend_version__ as requested
+
+    found = installed_nglview_extension(search_path)
+    if found is None:
+        return f"nglview's lab extension ({NGLVIEW_EXTENSION}) is not installed"
+    installed, where = found
+    if not version_matches(requested, installed):
+        return (f"nglview asks for frontend {requested} but the lab extension is {installed} ({where}); "
+                f"install the pinned nglview (pip install -c constraints.txt -e .)")
+    return None
+
+
+_mismatch_told = False
+
+
+def _nglview_renders() -> bool:
+    """nglview can be imported, no static picture was asked for, and its two halves agree (else say so once)."""
+    global _mismatch_told
+    if not nglview_available():
+        return False
+    problem = nglview_mismatch()
+    if problem and not _mismatch_told:
+        print(f"3D view: static picture instead of nglview, because {problem}.")
+        _mismatch_told = True
+    return problem is None
+
+
 def view(structure: Structure, supercell: Sequence[int] = (1, 1, 1), backend: str = "auto", ax=None):
-    """Show a structure: an nglview widget when available, else a static 3D picture."""
+    """Show a structure: an nglview widget when it can render, else a static 3D picture."""
     if backend not in {"auto", "nglview", "static"}:
         raise ValueError("backend must be 'auto', 'nglview' or 'static'")
-    if backend == "nglview" or (backend == "auto" and nglview_available()):
+    if backend == "nglview" or (backend == "auto" and _nglview_renders()):
         import nglview
 
         widget = nglview.show_pymatgen(structure * tuple(supercell))
