@@ -4,7 +4,11 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 PROFILE ?= auto
 GPUS    ?=
+# The datasets beside the clone when they are there (this project's machines); otherwise matlib
+# downloads and verifies what it needs into data/downloads/.
+ifneq ($(wildcard ../shared/data),)
 export MATLIB_DATA ?= $(abspath ../shared/data)
+endif
 
 .PHONY: setup run test smoke lab clean chromium
 

@@ -17,6 +17,7 @@ from safetensors.torch import load_file, save_file
 
 from .datasets import sha256_file
 from .jsonsafe import jsonable
+from .paths import ordinary_permissions
 
 FORMAT = "matlib-checkpoint/1"
 
@@ -103,6 +104,7 @@ def save(stem: str | Path, model: torch.nn.Module, *, config: dict | None = None
         manifest["optimizer"] = {"param_groups": jsonable(state["param_groups"]), "scalars": scalars}
     tmp = weights.with_suffix(".safetensors.part")
     save_file(tensors, str(tmp))
+    ordinary_permissions(tmp)
     tmp.replace(weights)
     manifest["sha256"] = sha256_file(weights)
     manifest["bytes"] = weights.stat().st_size

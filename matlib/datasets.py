@@ -4,7 +4,8 @@ Lookup order for ``locate(dataset, split)``:
   1. an explicit ``path`` (a file is used as given; a folder is searched like 2),
   2. ``$MATLIB_DATA/<dataset>/<split>.csv[.gz]``,
   3. the download cache ``<data>/downloads/<dataset>/<split>.csv[.gz]``,
-  4. a download from the upstream URL, kept only if its checksum matches,
+  4. a download from the upstream URL (or the mirror in ``$MATLIB_DATA_URL``), kept only if its
+     checksum matches upstream's,
   5. otherwise a :class:`DataNotFoundError` saying what was tried and how to get the file.
 """
 from __future__ import annotations
@@ -31,7 +32,7 @@ from safetensors.torch import load_file, save_file
 
 from .crystal import CrystalBatch, wrap_frac
 from .parallel import parallel_map, process_pool, usable_cpus
-from .paths import data_dir
+from .paths import data_dir, ordinary_permissions
 from .registry import DatasetSpec, get_spec
 
 log = logging.getLogger(__name__)
@@ -130,7 +131,7 @@ def locate(dataset: str, split: str, path: str | Path | None = None, download: b
                 verify(candidate, dataset, split)
                 return candidate
         tried.append(f"{label}: {folder}/{dataset}/{split}.csv[.gz]")
-    url = spec.url(split)
+    url = source_url(dataset, split)
     if download:
         try:
             return fetch(dataset, split, url, timeout=timeout)
@@ -140,6 +141,13 @@ def locate(dataset: str, split: str, path: str | Path | None = None, download: b
         f"{dataset}/{split}.csv not found. Tried:\n  - " + "\n  - ".join(tried) +
         f"\nSet MATLIB_DATA to the folder holding <dataset>/<split>.csv[.gz] (in this repo: "
         f"MATLIB_DATA=../shared/data), or download {url} into {downloads_dir() / dataset}/.")
+
+
+def source_url(dataset: str, split: str) -> str:
+    """Where a split is downloaded from: upstream, or a mirror named by $MATLIB_DATA_URL
+    (a template such as ``https://mirror.example/{dataset}/{split}.csv``); checked against upstream either way."""
+    template = os.environ.get("MATLIB_DATA_URL")
+    return template.format(dataset=dataset, split=split) if template else get_spec(dataset).url(split)
 
 
 def fetch(dataset: str, split: str, url: str, timeout: float = 30.0) -> Path:
@@ -308,6 +316,7 @@ def write_cached(key: str, tensors: dict[str, torch.Tensor], meta: dict) -> None
     # written beside, then renamed: notebooks (or threads) side by side may read while another one writes
     part = f".{os.getpid()}.{threading.get_ident()}.part"
     save_file(tensors, str(folder / f"{key}.safetensors{part}"))
+    ordinary_permissions(folder / f"{key}.safetensors{part}")
     (folder / f"{key}.json{part}").write_text(json.dumps(meta))
     os.replace(folder / f"{key}.safetensors{part}", folder / f"{key}.safetensors")
     os.replace(folder / f"{key}.json{part}", folder / f"{key}.json")

@@ -31,3 +31,21 @@ def outputs_dir(name: str | None = None) -> Path:
     root = project_root()
     base = (root if root else Path.cwd()) / "outputs"
     return base / name if name else base
+
+
+def _umask() -> int:
+    try:                                      # Linux states it without changing it (thread-safe)
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except OSError:
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def ordinary_permissions(path: str | Path) -> None:
+    """Give a file the mode any new file of this user gets (safetensors writes 0600, so a judge
+    saved by one account could not be read by another, e.g. a shared course folder)."""
+    os.chmod(path, 0o666 & ~_umask())

@@ -43,9 +43,47 @@ def notebooks(folder: Path | None = None) -> list[Path]:
     return sorted(p for p in folder.glob("[0-9][0-9]_*.ipynb"))
 
 
+def _kernel_manager_class():
+    """Kernels talk over Unix sockets in a private folder: over TCP, ipykernel warns on every start
+    that anyone on the machine could listen in. (Windows has no IPC transport: TCP there.)"""
+    if os.name == "nt":
+        return None
+    import tempfile
+
+    from jupyter_client.manager import AsyncKernelManager
+    from traitlets import default
+
+    global _IPC_DIR
+    if _IPC_DIR is None:
+        import atexit
+        import shutil
+        _IPC_DIR = tempfile.mkdtemp(prefix="matlib-kernels-")
+        atexit.register(shutil.rmtree, _IPC_DIR, ignore_errors=True)
+
+    class IPCKernelManager(AsyncKernelManager):
+        transport = "ipc"
+
+        @default("ip")
+        def _ip_default(self):
+            return os.path.join(_IPC_DIR, f"kernel-{os.getpid()}-{id(self)}")
+
+    return IPCKernelManager
+
+
+_IPC_DIR: str | None = None
+
+
+def _kernel_options() -> dict:
+    manager = _kernel_manager_class()
+    return {"kernel_manager_class": manager} if manager else {}
+
+
 def execute(notebook: Path, out_root: Path, profile: str, parameters: dict | None = None,
-            timeout: int | None = None) -> Path:
-    """Run one notebook; its executed copy and its results folder go under `out_root`."""
+            timeout: int | None = None, progress_bar: bool = False) -> Path:
+    """Run one notebook; its executed copy and its results folder go under `out_root`.
+
+    `progress_bar` shows cells done of all cells and the time so far (the main job's terminal).
+    """
     import papermill
 
     os.environ.setdefault("MATLIB_VIEWER", "static")  # keep pictures in executed notebooks
@@ -55,8 +93,8 @@ def execute(notebook: Path, out_root: Path, profile: str, parameters: dict | Non
     out_dir = out_root / notebook.stem
     params = {"profile": profile, "out_dir": str(out_dir.resolve()), **(parameters or {})}
     papermill.execute_notebook(str(notebook), str(out_root / notebook.name), parameters=params,
-                               kernel_name="python3", cwd=str(notebook.parent), progress_bar=False,
-                               execution_timeout=timeout)
+                               kernel_name="python3", cwd=str(notebook.parent), progress_bar=progress_bar,
+                               execution_timeout=timeout, **_kernel_options())
     return out_dir / RESULTS_NAME
 
 
@@ -132,18 +170,65 @@ def recorded_runs(out_root: Path) -> list[dict]:
     return rows
 
 
-def summary_markdown(rows: list[dict]) -> str:
-    lines = ["# Run summary", "", "| notebook | profile | status | minutes | device | train / eval split |",
-             "|---|---|---|---|---|---|"]
+# The few numbers that say what each notebook did (flattened metric names, shell-style patterns);
+# every metric stays in its notebook's results.json.
+KEY_METRICS = {
+    "00_crystals_and_data": ["datasets.*.kept", "datasets.*.skipped", "neighbour_list.identical_edge_sets",
+                             "round_trip_ok"],
+    "01_periodic_gnn": ["judges.*.GNN MAE", "judges.*.mean-baseline MAE"],
+    "02_cdvae": ["generation.*.struct_valid", "generation.*.comp_valid", "generation.*.cov_r", "generation.*.cov_p",
+                 "reconstruction.match_rate", "sampling.n", "evaluation.n_reference", "model.train_steps"],
+    "03_matgan": ["table2.recovery_held_out", "table2.novelty", "table2.uniqueness", "table2.chemically_valid",
+                  "table2.generated_samples", "generator.steps"],
+    "04_diffusion": ["generation.*.struct_valid", "generation.*.comp_valid", "generation.*.cov_r",
+                     "generation.*.cov_p", "generation.*.unique_novel", "sampling.n", "evaluation.n_reference",
+                     "model.train_steps"],
+    "05_con_cdvae": ["predictor_mae.*", "model.stage1_steps", "model.prior_steps", "sampling.n_per_task"],
+    "06_adapters_guidance": ["fine_tuning.*.steps", "chosen_gamma", "zero_init_max_difference.*"],
+    "07_scigen": ["retention.*.passes screening (1-3)", "sampling.*.n"],
+    "08_latent_swarm": ["surrogate.holdout_mae", "budget.*"],
+    "09_comparison": ["shared_tasks"],
+}
+MAX_KEY_ROWS = 16
+
+
+def key_metrics(notebook: str, metrics: dict) -> dict:
+    """The notebook's KEY_METRICS that its results hold (the first scalars if it names none)."""
+    from fnmatch import fnmatchcase
+
+    flat = _flatten(metrics)
+    chosen = {k: v for pattern in KEY_METRICS.get(notebook, ()) for k, v in flat.items() if fnmatchcase(k, pattern)}
+    if not chosen:                      # a notebook this table does not know (yet)
+        chosen = {k: v for k, v in flat.items() if not isinstance(v, (list, dict))}
+    return dict(list(chosen.items())[:MAX_KEY_ROWS])
+
+
+def run_table(rows: list[dict]) -> list[str]:
+    lines = ["| notebook | profile | status | minutes | device | train / eval split |", "|---|---|---|---|---|---|"]
     for r in rows:
         res = r.get("results") or {}
         lines.append(f"| {r['notebook']} | {r['profile']} | {r['status']} | {r['seconds'] / 60:.1f} | "
                      f"{res.get('hardware', '-')} | {res.get('train_split') or '-'} / {res.get('eval_split') or '-'} |")
+    return lines
+
+
+def summary_markdown(rows: list[dict], comparison: str | None = None) -> str:
+    """The main job read top-down: the comparison, the runs, then a short table per notebook."""
+    profiles = sorted({r["profile"] for r in rows})
+    lines = ["# Run summary", "",
+             f"{len(rows)} notebook(s), profile {', '.join(profiles) or '-'}. Below: "
+             f"{'the comparison of the methods (notebook 09), ' if comparison else ''}the runs, then each "
+             "notebook's key metrics; every metric is in `<notebook>/results.json`, every figure in "
+             "`<notebook>/figures/`.", ""]
+    if comparison:
+        lines += [("#" + line) if line.startswith("#") else line for line in comparison.strip().splitlines()]
+        lines.append("")
+    lines += ["## Runs", "", *run_table(rows), "", "## Key metrics"]
     for r in rows:
         metrics = (r.get("results") or {}).get("metrics")
         if metrics:
-            lines += ["", f"## {r['notebook']}", "", "| metric | value |", "|---|---|"]
-            lines += [f"| {k} | {_fmt(v)} |" for k, v in _flatten(metrics).items()]
+            lines += ["", f"### {r['notebook']}", "", "| metric | value |", "|---|---|"]
+            lines += [f"| {k} | {_fmt(v)} |" for k, v in key_metrics(r["notebook"], metrics).items()]
     return "\n".join(lines) + "\n"
 
 
@@ -171,7 +256,7 @@ def run_one(notebook: Path, out_root: Path, profile: str, parameters: dict | Non
     row = {"notebook": notebook.stem, "profile": profile, "status": "interrupted",   # e.g. Ctrl-C
            "gpus": os.environ.get("CUDA_VISIBLE_DEVICES"), **({"parameters": parameters} if parameters else {})}
     try:
-        execute(notebook, out_root, profile, parameters)
+        execute(notebook, out_root, profile, parameters, progress_bar=True)
         row["status"] = "ok"
     except Stopped:
         row["status"] = "stopped"
@@ -222,10 +307,8 @@ def run_parallel(chosen: list[Path], out_root: Path, profile: str, gpus: list[st
 
 
 def write_summary(out_root: Path) -> Path:
-    summary = summary_markdown(recorded_runs(out_root))
     comparison = out_root / "comparison.md"          # notebook 09's tables, when it ran
-    if comparison.exists():
-        summary += "\n" + comparison.read_text()
+    summary = summary_markdown(recorded_runs(out_root), comparison.read_text() if comparison.exists() else None)
     path = out_root / "summary.md"
     path.write_text(summary)
     return path

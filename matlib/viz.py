@@ -27,6 +27,18 @@ def set_style(context: str = "notebook") -> None:
     plt.rcParams.update({"figure.dpi": 100, "axes.titleweight": "bold"})
 
 
+def save_figure(fig, out_dir, name: str, dpi: int = 120):
+    """Keep a figure as ``<out_dir>/figures/<name>.png`` beside the notebook's results (not only
+    inside the executed notebook). Returns the path."""
+    from pathlib import Path
+
+    folder = Path(out_dir) / "figures"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{name}.png"
+    fig.savefig(path, dpi=dpi, bbox_inches="tight")
+    return path
+
+
 def widgets_enabled() -> bool:
     """Interactive controls make sense: ipywidgets is installed and no static run was asked for."""
     return os.environ.get("MATLIB_VIEWER", "auto") != "static" and importlib.util.find_spec("ipywidgets") is not None

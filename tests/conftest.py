@@ -7,7 +7,21 @@ ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = ROOT.parent / "shared" / "data"
 
 
+def pytest_runtest_logreport(report):
+    """One line per notebook as it finishes: the notebook tests run for many minutes in all."""
+    if report.when == "call" and ("notebooks" in report.keywords or "browser" in report.keywords):
+        reporter = _CONFIG.pluginmanager.get_plugin("terminalreporter") if _CONFIG else None
+        if reporter is not None:
+            name = report.nodeid.split("::")[-1]
+            reporter.write_line(f"  {name}: {report.outcome} in {report.duration:.0f} s")
+
+
+_CONFIG = None
+
+
 def pytest_configure(config):
+    global _CONFIG
+    _CONFIG = config
     # The benchmark CSVs live beside the project, never in it.
     if "MATLIB_DATA" not in os.environ and SHARED_DATA.is_dir():
         os.environ["MATLIB_DATA"] = str(SHARED_DATA)
@@ -18,10 +32,27 @@ def pytest_configure(config):
 
 @pytest.fixture(scope="session")
 def data_root() -> Path:
+    """The folder of benchmark CSVs: $MATLIB_DATA, else the download cache after fetching and
+    verifying every val and test split (a clone with nothing beside it)."""
+    from matlib import datasets, registry
+
     root = os.environ.get("MATLIB_DATA")
-    if not root or not Path(root).is_dir():
-        pytest.fail("MATLIB_DATA must point at the benchmark datasets (../shared/data)")
-    return Path(root)
+    if root and Path(root).is_dir():
+        return Path(root)
+    missing = []
+    for name in registry.DATASETS:
+        for split in ("val", "test"):
+            try:
+                datasets.locate(name, split)
+            except datasets.DataNotFoundError as err:
+                missing.append(str(err).splitlines()[0])
+    if missing:
+        pytest.fail("the benchmark datasets could not be found or downloaded:\n  " + "\n  ".join(missing) +
+                    "\nSet MATLIB_DATA to a folder holding <dataset>/<split>.csv[.gz] (../shared/data beside "
+                    "this clone), or let the tests download them (network access to the upstream URLs, or a "
+                    "mirror in MATLIB_DATA_URL).", pytrace=False)
+    os.environ["MATLIB_DATA"] = str(datasets.downloads_dir())     # from here on, as if it were set
+    return datasets.downloads_dir()
 
 
 @pytest.fixture

@@ -99,3 +99,16 @@ def test_half_precision_narrows_parameters_but_keeps_buffers_exact(tmp_path):
     checkpoints.load(tmp_path / "h", model=other)
     assert other.target_mean.item() == model.target_mean.item()
     assert torch.allclose(other[0].weight, model[0].weight, rtol=1e-3)
+
+
+def test_saved_files_get_ordinary_permissions(tmp_path):
+    import os
+    import stat
+
+    old = os.umask(0o022)
+    try:
+        checkpoints.save(tmp_path / "model", torch.nn.Linear(2, 1))
+    finally:
+        os.umask(old)
+    for suffix in (".safetensors", ".json"):       # safetensors alone would write 0600
+        assert stat.S_IMODE((tmp_path / f"model{suffix}").stat().st_mode) == 0o644

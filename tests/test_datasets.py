@@ -20,7 +20,7 @@ def place(src, folder, dataset="perov_5", split="val"):
 
 @pytest.fixture
 def perov_val(data_root):
-    return data_root / "perov_5" / "val.csv.gz"
+    return datasets.locate("perov_5", "val", path=data_root, download=False)
 
 
 @pytest.fixture
@@ -36,7 +36,7 @@ def test_environment_variable_is_used(perov_val, isolated_cache, no_download):
 
 def test_explicit_file_wins_over_everything(tmp_path, perov_val, isolated_cache):
     mine = tmp_path / "my_perovskites.csv"
-    mine.write_bytes(gzip.decompress(perov_val.read_bytes()))
+    mine.write_bytes(datasets._read_bytes(perov_val))
     assert locate("perov_5", "val", path=mine) == mine
 
 
@@ -59,7 +59,7 @@ def test_download_cache_used_without_environment(perov_val, isolated_cache, monk
 def upstream_copy(tmp_path, perov_val, content=None):
     folder = tmp_path / "upstream" / "perov_5"
     folder.mkdir(parents=True)
-    (folder / "val.csv").write_bytes(content if content is not None else gzip.decompress(perov_val.read_bytes()))
+    (folder / "val.csv").write_bytes(content if content is not None else datasets._read_bytes(perov_val))
     return "file://" + str(tmp_path / "upstream") + "/{dataset}/{split}.csv"
 
 
@@ -175,8 +175,9 @@ def test_load_table_and_targets(isolated_cache):
 def test_every_registered_file_present_is_accepted(data_root):
     for name, spec in registry.DATASETS.items():
         for split in ("val", "test"):
-            path = data_root / name / f"{split}.csv.gz"
-            if path.exists():
+            for path in (data_root / name / f"{split}.csv.gz", data_root / name / f"{split}.csv"):
+                if not path.exists():
+                    continue
                 datasets.verify(path, name, split)
                 assert sum(1 for _ in pd.read_csv(path, usecols=["cif"]).itertuples()) == spec.splits[split].rows
 
@@ -194,3 +195,67 @@ def test_cache_writes_from_several_threads_of_one_process_do_not_collide(isolate
     # each file is one writer's whole file (the pair may come from two writers: a key's content is
     # the same whoever writes it)
     assert len(set(tensors["x"].tolist())) == 1 and tensors["x"][0].item() in range(40) and meta["writer"] in range(40)
+
+
+@pytest.fixture
+def http_mirror(tmp_path):
+    """A real HTTP server on 127.0.0.1 serving tmp_path/mirror; yields (folder, url template, request log)."""
+    import functools
+    import http.server
+    import threading
+
+    folder = tmp_path / "mirror"
+    folder.mkdir()
+    requests: list[str] = []
+
+    class Handler(http.server.SimpleHTTPRequestHandler):
+        def log_request(self, code="-", size="-"):
+            requests.append(self.path)
+
+        def log_message(self, *args):      # quiet
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Handler, directory=str(folder)))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield folder, f"http://127.0.0.1:{server.server_port}/{{dataset}}/{{split}}.csv", requests
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(5)
+
+
+def test_a_clone_alone_downloads_verifies_and_caches_over_http(http_mirror, perov_val, isolated_cache, monkeypatch):
+    folder, url, requests = http_mirror
+    (folder / "perov_5").mkdir()
+    (folder / "perov_5" / "val.csv").write_bytes(datasets._read_bytes(perov_val))
+    monkeypatch.delenv("MATLIB_DATA")
+    monkeypatch.setenv("MATLIB_DATA_URL", url)
+    got = locate("perov_5", "val")
+    assert got == isolated_cache / "downloads" / "perov_5" / "val.csv" and requests == ["/perov_5/val.csv"]
+    assert len(load_split("perov_5", "val", limit=20, progress_bar=False)) == 20
+    assert locate("perov_5", "val") == got and len(requests) == 1            # the second time from the cache
+
+
+def test_a_tampered_download_over_http_is_refused_and_not_kept(http_mirror, perov_val, isolated_cache, monkeypatch):
+    folder, url, _ = http_mirror
+    (folder / "perov_5").mkdir()
+    real = datasets._read_bytes(perov_val)
+    (folder / "perov_5" / "val.csv").write_bytes(real[:-200] + b"0" * 200)      # same size, other bytes
+    monkeypatch.delenv("MATLIB_DATA")
+    monkeypatch.setenv("MATLIB_DATA_URL", url)
+    with pytest.raises(ChecksumError, match="git blob id"):
+        locate("perov_5", "val")
+    assert not list((isolated_cache / "downloads").rglob("val.csv*"))
+
+
+def test_no_data_and_no_network_says_what_is_missing_and_how_to_get_it(http_mirror, isolated_cache, monkeypatch):
+    _, url, requests = http_mirror                                             # serves nothing: a 404
+    monkeypatch.delenv("MATLIB_DATA")
+    monkeypatch.setenv("MATLIB_DATA_URL", url)
+    with pytest.raises(DataNotFoundError) as err:
+        locate("mp_20", "test")
+    text = str(err.value)
+    assert "mp_20/test.csv not found" in text and url.format(dataset="mp_20", split="test") in text
+    assert "MATLIB_DATA" in text and requests == ["/mp_20/test.csv"]

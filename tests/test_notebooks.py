@@ -216,6 +216,8 @@ def test_notebook_smoke(notebook, tmp_path):
     executed = json.loads((tmp_path / notebook.name).read_text())
     errors = [o for c in executed["cells"] for o in c.get("outputs", []) if o.get("output_type") == "error"]
     assert not errors
+    figures = list((results_path.parent / "figures").glob("*.png")) + list(results_path.parent.glob("*.png"))
+    assert figures and all(f.stat().st_size > 1000 for f in figures), "main figures are kept as PNG files"
     assert notebook.stem in CHECKS, f"add a results check for {notebook.stem} to CHECKS"
     CHECKS[notebook.stem](res["metrics"], results_path.parent)
 

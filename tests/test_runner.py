@@ -83,6 +83,21 @@ def test_summary_covers_every_recorded_run_in_the_folder(tmp_path):
     assert "| validity | 0.99 |" in text and text.count("| 02_cdvae |") == 1
 
 
+def test_summary_opens_with_the_comparison_and_keeps_only_key_metrics(tmp_path):
+    metrics = {"generation": {"mp_20": {"struct_valid": 0.99, "comp_valid": 0.8, "amcd_r": 3.5}},
+               "steps_sweep": [{"steps_per_level": 1}], "model": {"train_steps": 100, "parameters": 12}}
+    (tmp_path / "02_cdvae").mkdir()
+    (tmp_path / "02_cdvae" / "results.json").write_text(json.dumps({"metrics": metrics}))
+    runner.record(tmp_path, {"notebook": "02_cdvae", "profile": "teach", "status": "ok", "seconds": 60})
+    (tmp_path / "comparison.md").write_text("# Comparison of the methods\n\n## Table 1\n\n| a |\n")
+    text = runner.write_summary(tmp_path).read_text()
+    lines = text.splitlines()
+    assert lines[0] == "# Run summary" and lines.index("## Comparison of the methods") < lines.index("## Runs")
+    assert "### Table 1" in lines and lines.index("## Runs") < lines.index("### 02_cdvae")
+    assert "| generation.mp_20.struct_valid | 0.99 |" in text and "| model.train_steps | 100 |" in text
+    assert "amcd_r" not in text and "parameters" not in text and "steps_sweep" not in text
+
+
 def test_runner_parameters_are_typed_like_papermills():
     assert runner.parse_parameters(["rerun_missing=False", "seed=1", "dataset=mp_20", "n=2.5"]) == \
         {"rerun_missing": False, "seed": 1, "dataset": "mp_20", "n": 2.5}
@@ -92,7 +107,7 @@ def test_runner_parameters_are_typed_like_papermills():
 
 def test_a_stopped_run_is_recorded_and_ends_the_job(tmp_path, monkeypatch):
 
-    def execute_until_told_to_stop(notebook, out_root, profile, parameters=None):
+    def execute_until_told_to_stop(notebook, out_root, profile, parameters=None, **options):
         os.kill(os.getpid(), signal.SIGTERM)      # what `timeout` sends
         clock.sleep(5)
         raise AssertionError("the signal should have stopped the run")
@@ -109,7 +124,7 @@ def test_a_stopped_run_is_recorded_and_ends_the_job(tmp_path, monkeypatch):
 
 
 def test_an_interrupted_run_is_recorded_before_the_interrupt_goes_on(tmp_path, monkeypatch):
-    def execute_then_ctrl_c(notebook, out_root, profile, parameters=None):
+    def execute_then_ctrl_c(notebook, out_root, profile, parameters=None, **options):
         raise KeyboardInterrupt
 
     monkeypatch.setattr(runner, "execute", execute_then_ctrl_c)

@@ -233,6 +233,7 @@ if len(curves):
         ax.plot(curves["step"], curves[term].rolling(5, min_periods=1).mean())
         ax.set(title=term, xlabel="step", yscale="log")
     fig.tight_layout()
+    viz.save_figure(fig, out, "loss_curves")
 
 # %% [markdown]
 # ## 5. Generation: annealed Langevin dynamics
@@ -304,6 +305,7 @@ for column in ("struct_valid", "comp_valid", "cov_r", "cov_p"):
 ax.set(xscale="log", xlabel="Langevin steps per noise level", ylabel="%", title="quality against decoding time")
 ax.legend(fontsize=8)
 fig.tight_layout()
+viz.save_figure(fig, out, "steps_per_level")
 sweep_all
 
 # %% [markdown]

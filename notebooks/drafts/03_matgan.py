@@ -231,6 +231,7 @@ axes[2].set(title="2,000 samples: usable and distinct shares", xlabel="step (log
             xscale="log")
 axes[2].legend(fontsize=8)
 fig.tight_layout()
+viz.save_figure(fig, out, "gan_training")
 
 # %% [markdown]
 # **Reading the curves.** The plain GAN's discriminator soon wins (its loss near zero, the
@@ -402,6 +403,7 @@ fig, ax = plt.subplots(figsize=(6.5, 5.5))
 sns.scatterplot(x=embedding[:, 0], y=embedding[:, 1], hue=labels, s=10, alpha=0.6, ax=ax, linewidth=0)
 ax.set(title="Compositions, t-SNE of Magpie features", xticks=[], yticks=[])
 fig.tight_layout()
+viz.save_figure(fig, out, "tsne")
 
 # %% [markdown]
 # ## 8. Export, and the hand-off to structure generators

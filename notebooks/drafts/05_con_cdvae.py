@@ -233,6 +233,7 @@ for ax, term in zip(axes, terms):
     ax.plot(curves["step"], curves[term].rolling(5, min_periods=1).mean())
     ax.set(title=term, xlabel="step", yscale="log")
 fig.tight_layout()
+viz.save_figure(fig, out, "loss_curves")
 
 # %% [markdown]
 # ## 4. The latent space, organised by property
@@ -471,6 +472,7 @@ for ax, (prop, entries) in zip(axes[0], by_property.items()):
     ax.set(xlabel=f"judged {prop}", title=f"{dataset}: generated crystals by target", xlim=(low - margin, high + margin))
     ax.legend(fontsize=8)
 fig.tight_layout()
+viz.save_figure(fig, out, "generated_by_target")
 
 # %%
 best_task = max(tasks, key=lambda t: table[(table.task == t)

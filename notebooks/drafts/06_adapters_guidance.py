@@ -259,6 +259,7 @@ for name, run in runs.items():
 ax.set(xlabel="step", ylabel="training loss (3 terms)", yscale="log", title="fine-tuning curves")
 ax.legend(fontsize=8)
 fig.tight_layout()
+viz.save_figure(fig, out, "fine_tuning")
 
 # %% [markdown]
 # ## 4. Classifier-free guidance
@@ -337,6 +338,7 @@ sns.kdeplot(curves, ax=axes[1], common_norm=False, clip=(-0.5, 9))
 axes[1].axvspan(2.5, 3.5, color="C1", alpha=0.2)
 axes[1].set(xlabel="judged band gap (eV)", title="judged band gaps of valid samples")
 fig.tight_layout()
+viz.save_figure(fig, out, "guidance_tradeoff")
 
 # %% [markdown]
 # ## 5. Other properties, and Perov-5

@@ -207,6 +207,7 @@ fig.tight_layout()
 # %%
 first = runs["kagome"]["structures"][:8]
 fig = viz.gallery(first, titles=[s.composition.reduced_formula for s in first])
+viz.save_figure(fig, out, "kagome_gallery")
 viz.view(runs["kagome"]["structures"][0], supercell=(2, 2, 1))
 
 # %% [markdown]
@@ -287,6 +288,7 @@ for ax, name in zip(np.atleast_1d(axes), MAIN_LATTICES):
     ax.set(xlim=(0, 125), xlabel="% of generated", title=f"{name}: {len(runs[name]['table']):,} samples")
 fig.suptitle("SCIGEN funnel: sampling → screening → CHGNet relaxation")
 fig.tight_layout()
+viz.save_figure(fig, out, "funnel")
 pd.concat({name: f.set_index("stage") for name, f in funnels.items()}, axis=1).round(3)
 
 # %% [markdown]
@@ -336,6 +338,7 @@ if len(relaxed):
     axes[1].axvline(10, color="k", ls=":")
     axes[1].set(xlabel="largest bond-angle error after relaxation (°)", title="kagome: bond angles")
     fig.tight_layout()
+    viz.save_figure(fig, out, "kagome_relaxation")
 
 # %%
 by_element = (kagome["table"].groupby("element")[["passes_screen", "valid", "occupation_ratio"]].mean()

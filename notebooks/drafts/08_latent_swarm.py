@@ -131,6 +131,7 @@ for ax, (name, f, bounds) in zip(axes[1:], [("sphere", sphere, (-6.0, 6.0)), ("R
     toy_rows.append({"function": name, "dims": 10, "evaluations": run.evaluations, "swarm_best": run.best_f,
                      "random_best": float(random_best[-1])})
 fig.tight_layout()
+viz.save_figure(fig, out, "swarm_toys")
 pd.DataFrame(toy_rows)
 
 # %% [markdown]
@@ -276,6 +277,7 @@ axes[1].axvspan(*window, color="gold", alpha=0.3, label="window")
 axes[1].set(xlabel=f"judged {prop} (eV/atom)", title="what the last round decoded to")
 axes[1].legend(fontsize=7)
 fig.tight_layout()
+viz.save_figure(fig, out, "race")
 
 # %% [markdown]
 # ## 4. What the searches found: success, validity, diversity, novelty

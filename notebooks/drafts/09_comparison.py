@@ -48,7 +48,7 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
-from matlib import candidates, comparison, config, judges, results, viz
+from matlib import candidates, comparison, config, judges, registry, results, viz
 from matlib import io as crystal_io
 from matlib.evaluation.targeted import sample_frame
 from matlib.runner import notebooks, run_one
@@ -102,8 +102,11 @@ table1 = comparison.structure_table(found)
 if len(table1):
     long = table1.melt(id_vars=["method", "dataset"], value_vars=["struct_valid", "comp_valid", "cov_r", "cov_p"],
                        var_name="metric", value_name="value").dropna()
-    grid = sns.catplot(long, x="metric", y="value", hue="method", col="dataset", kind="bar", height=3.2, aspect=1.3)
-    grid.set(ylim=(0, 1.05), ylabel="fraction")
+    long["metric"] = long["metric"].map({"struct_valid": "structure\nvalid", "comp_valid": "composition\nvalid",
+                                         "cov_r": "COV-R", "cov_p": "COV-P"})
+    grid = sns.catplot(long, x="metric", y="value", hue="method", col="dataset", kind="bar", height=3.4, aspect=1.6)
+    grid.set(ylim=(0, 1.05), xlabel="", ylabel="fraction of generated crystals")
+    grid.set_titles("{col_name}")
     grid.figure.savefig(out / "table1.png", dpi=120, bbox_inches="tight")
 table1
 
@@ -189,9 +192,10 @@ for stem, res in found.items():
 best_table = pd.DataFrame(picked)
 if len(best_table):
     short = {"formation_energy_per_atom": "E_form", "band_gap": "gap"}
+    unit = lambda dataset, prop: registry.get_spec(dataset).properties[prop].unit
     titles = [f"{r['notebook'][:2]}: {r['formula']}\n"
-              + ", ".join(f"{short.get(key[7:], key[7:])} {value:.2f}" for key, value in r.items()
-                          if key.startswith("judged_"))
+              + ", ".join(f"{short.get(key[7:], key[7:])} {value:.2f} {unit(r['dataset'], key[7:])}"
+                          for key, value in r.items() if key.startswith("judged_"))
               for r in picked]
     fig = viz.gallery(list(best_table.structure), titles, cols=cfg.gallery)
     fig.savefig(out / "best_candidates.png", dpi=100, bbox_inches="tight")
