@@ -10,13 +10,37 @@ SHARED_DATA = ROOT.parent / "shared" / "data"
 def pytest_runtest_logreport(report):
     """One line per notebook as it finishes: the notebook tests run for many minutes in all."""
     if report.when == "call" and ("notebooks" in report.keywords or "browser" in report.keywords):
+        name = report.nodeid.split("::")[-1]
+        _NOTEBOOK_SECONDS[name] = {"seconds": round(report.duration, 1), "outcome": report.outcome}
         reporter = _CONFIG.pluginmanager.get_plugin("terminalreporter") if _CONFIG else None
         if reporter is not None:
-            name = report.nodeid.split("::")[-1]
+            reporter.ensure_newline()
             reporter.write_line(f"  {name}: {report.outcome} in {report.duration:.0f} s")
 
 
+def pytest_sessionfinish(session, exitstatus):
+    """The minutes of a whole run (every notebook's smoke test in it) for the README's generated
+    minutes table: outputs/timings/make_test.json (commit it to docs/results/timings/ to publish)."""
+    import json
+    import platform
+    import time
+
+    if not any(name.startswith("test_notebook_smoke[") for name in _NOTEBOOK_SECONDS) or session.testsfailed:
+        return
+    from matlib.parallel import usable_cpus
+
+    record = {"command": "make test", "pytest_seconds": round(time.time() - _STARTED, 1),
+              "tests": session.testscollected, "cpus": usable_cpus(), "machine": platform.machine(),
+              "python": platform.python_version(), "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+              "notebook_tests": _NOTEBOOK_SECONDS}
+    folder = ROOT / "outputs" / "timings"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "make_test.json").write_text(json.dumps(record, indent=1) + "\n")
+
+
 _CONFIG = None
+_NOTEBOOK_SECONDS: dict[str, dict] = {}
+_STARTED = __import__("time").time()
 
 
 def pytest_configure(config):

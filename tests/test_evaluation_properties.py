@@ -80,3 +80,18 @@ def test_success_rate_on_hand_made_values():
     assert in_window([np.nan, np.inf], None, None).tolist() == [False, False]
     with pytest.raises(ValueError):
         in_window([1.0], 3.0, 2.0)
+
+
+def test_standard_errors_and_what_a_sample_can_separate():
+    import pandas as pd
+
+    from matlib.evaluation.success import noise_notes, standard_error, within_noise
+
+    assert standard_error(0.5, 100) == pytest.approx(0.05) and np.isnan(standard_error(0.5, 0))
+    assert np.allclose(standard_error([0.0, 1.0], [10, 10]), 0.0)
+    assert within_noise(0.16, 100, 0.16, 100) and within_noise(0.20, 100, 0.16, 100)      # issue 41's teach rows
+    assert not within_noise(0.40, 1000, 0.16, 1000)
+    table = pd.DataFrame({"task": ["t", "t", "t"], "method": ["no target", "guided", "much better"],
+                          "success_rate": [0.16, 0.20, 0.60], "n": [100, 100, 100]})
+    notes = noise_notes(table, table.method == "no target")
+    assert len(notes) == 1 and notes[0].startswith("t: guided 20.0% ± 4.0% (n = 100) vs. no target 16.0%")

@@ -48,3 +48,21 @@ def test_the_committed_job_states_windows_judges_and_every_generator_that_ran():
     assert "judge mp_20/band_gap" in comparison.judges_used(table3)
     lattices = comparison.constrained_table(found)
     assert {"kagome", "lieb"} <= set(lattices.lattice) and lattices["passes all (est.)"].between(0, 1).all()
+
+
+def test_minutes_come_from_the_run_records(tmp_path):
+    import json
+
+    from matlib import runner
+
+    runner.record(tmp_path / "teach" if (tmp_path / "teach").mkdir() is None else None,
+                  {"notebook": "03_matgan", "profile": "teach", "status": "ok", "seconds": 120})
+    timings = tmp_path / "make_test.json"
+    timings.write_text(json.dumps({"pytest_seconds": 900, "tests": 400, "cpus": 2, "finished": "2026-12-06T12:00:00Z",
+                                   "notebook_tests": {"test_notebook_smoke[03_matgan]": {"seconds": 66}}}))
+    table = readme.minutes_table(RESULTS, tmp_path / "teach", timings)
+    row = next(line for line in table.splitlines() if line.startswith("| 03_matgan |"))
+    full = next(r for r in runner.recorded_runs(RESULTS) if r["notebook"] == "03_matgan")
+    assert row.startswith(f"| 03_matgan | 1.1 | 2.0 | {full['seconds'] / 60:.1f} (")
+    assert "`make test`: 15.0 min of tests (400 tests, 2 CPUs, 2026-12-06)" in table
+    assert "| 04_diffusion | – | – |" in table                   # not measured: a dash, never a guess

@@ -67,7 +67,7 @@ from matlib.diffusion import (ConditionedDiffusion, CrystalDiffusion, SamplerCon
 from matlib.diffusion.adapters import Adapter
 from matlib.diffusion.finetune import fine_tune, snapshot_model
 from matlib.evaluation import process_pool, targeted_report
-from matlib.evaluation.success import in_window
+from matlib.evaluation.success import in_window, noise_notes, standard_error
 from matlib.training import SCHEDULES
 
 GAMMAS = [0.0, 1.0, 2.0, 4.0]
@@ -372,10 +372,15 @@ else:
 
 # %%
 table["data share in window"] = [data_share.get(task, {}).get(train_split, np.nan) for task in table.task]
-shown = table[["task", "method", "gamma", "success_rate", "valid", "in_window_of_valid", "unique", "novel",
-               "judged_mean", "data share in window", "n"]]
-shown.style.format({c: "{:.1%}" for c in ("success_rate", "valid", "in_window_of_valid", "unique", "novel",
-                                          "data share in window")} | {"judged_mean": "{:.2f}", "gamma": "{:g}"})
+table["success SE"] = standard_error(table.success_rate, table.n)   # binomial: sqrt(p (1 - p) / n)
+table["valid SE"] = standard_error(table.valid, table.n)
+for note in noise_notes(table, table.gamma == 0, label=lambda row: f"{row['method']} (γ {row['gamma']:g})"):
+    print(note)
+shown = table[["task", "method", "gamma", "success_rate", "success SE", "valid", "valid SE", "in_window_of_valid",
+               "unique", "novel", "judged_mean", "data share in window", "n"]]
+shown.style.format({c: "{:.1%}" for c in ("success_rate", "success SE", "valid", "valid SE", "in_window_of_valid",
+                                          "unique", "novel", "data share in window")}
+                   | {"judged_mean": "{:.2f}", "gamma": "{:g}"})
 
 # %% [markdown]
 # **Reading the table.** γ = 0 is the base model (adapters are silent without a condition), so its
