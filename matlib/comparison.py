@@ -71,8 +71,12 @@ def structure_table(found: dict[str, dict], with_published: bool = True) -> pd.D
             continue
         for dataset, metrics in found[stem]["metrics"].get("generation", {}).items():
             metrics = _with_property_distance(metrics, dataset)
+            own = found[stem]["metrics"].get("dataset") == dataset      # the dataset its sampling.n counts
             rows.append({"method": method, "dataset": dataset, "notebook": stem, "property": metrics["property"],
-                         **{c: metrics.get(c, np.nan) for c in TABLE1_COLUMNS}, **_conditions(found[stem])})
+                         **{c: metrics.get(c, np.nan) for c in TABLE1_COLUMNS},
+                         "n_generated": found[stem]["metrics"].get("sampling", {}).get("n") if own else None,
+                         "n_reference": found[stem]["metrics"].get("evaluation", {}).get("n_reference") if own else None,
+                         **_conditions(found[stem])})
     if with_published:
         datasets = {r["dataset"] for r in rows}
         for row in published.table1().to_dict("records"):
@@ -81,8 +85,10 @@ def structure_table(found: dict[str, dict], with_published: bool = True) -> pd.D
                              "property": _property_label(row["dataset"], row["wdist_prop"]),
                              **{c: row.get(c, np.nan) for c in TABLE1_COLUMNS},
                              "train_split": "train"})
-    return pd.DataFrame(rows, columns=["method", "dataset", "notebook", *TABLE1_COLUMNS, "property", "profile",
-                                       "train_split", "hardware"])
+    table = pd.DataFrame(rows, columns=["method", "dataset", "notebook", *TABLE1_COLUMNS, "n_generated", "n_reference",
+                                        "property", "profile", "train_split", "hardware"])
+    table[["n_generated", "n_reference"]] = table[["n_generated", "n_reference"]].astype("Int64")  # NA: not stated
+    return table
 
 
 def composition_table(found: dict[str, dict], with_published: bool = True) -> pd.DataFrame:
@@ -193,6 +199,7 @@ def shared_tasks(table: pd.DataFrame) -> list[str]:
 SHOWN_TABLE3 = ["task", "window_range", "method", "notebook", "success_rate", "valid", "unique", "novel", "n",
                 "seconds_per_1000_successes", "data_share", "profile", "train_split", "hardware"]
 RATES = ("success_rate", "valid", "unique", "novel", "data_share")
+RATE_ERRORS = {"success_rate": "n", "valid": "n"}     # shares over all n samples: shown ± a binomial SE
 
 
 def shared_rows(table: pd.DataFrame) -> pd.DataFrame:
@@ -213,38 +220,53 @@ def report(found: dict[str, dict], level: int = 1, extra: dict[str, str] | None 
                 f"judges.\n",
                 f"{h}# Table 1 (structure generators)", "",
                 markdown(table1.drop(columns=["notebook"]), percent=("struct_valid", "comp_valid", "valid", "cov_r",
-                                                                     "cov_p")),
+                                                                     "cov_p"),
+                         errors={c: "n_generated" for c in ("struct_valid", "comp_valid", "valid")}),
                 f"{h}# Table 2 (MatGAN)", "",
                 markdown(table2, percent=TABLE2_PERCENT) if len(table2) else "(notebook 03 has not run)\n",
                 f"{h}# Structure constraints (SCIGEN on the joint diffusion model)", "",
                 markdown(constrained, percent=CONSTRAINED_PERCENT) if len(constrained)
                 else "(notebook 07 has not run)\n",
                 f"{h}# Table 3 (targets shared by two or more methods)", "",
-                markdown(shared_rows(table3), percent=RATES)]
+                markdown(shared_rows(table3), percent=RATES, errors=RATE_ERRORS)]
     if len(table3):
         sections += ["Judges (success = valid and judged inside `window_range`):", "", judges_used(table3)]
     for title, body in (extra or {}).items():
         sections += [f"{h}# {title}", "", body]
     if every_targeted_row:
-        sections += [f"{h}# Table 3 (every targeted row)", "", markdown(table3[SHOWN_TABLE3], percent=RATES)]
+        sections += [f"{h}# Table 3 (every targeted row)", "",
+                     markdown(table3[SHOWN_TABLE3], percent=RATES, errors=RATE_ERRORS)]
     return "\n".join(sections)
 
 
-def markdown(frame: pd.DataFrame, percent: tuple[str, ...] = (), digits: int = 3) -> str:
-    """A GitHub table; ``percent`` columns are printed as percentages."""
+def markdown(frame: pd.DataFrame, percent: tuple[str, ...] = (), digits: int = 3,
+             errors: dict[str, str] | None = None) -> str:
+    """A GitHub table; ``percent`` columns are printed as percentages, and those named in ``errors``
+    (``{rate column: sample-count column}``) as ``rate ± binomial standard error`` where the count is known."""
+    from .evaluation.success import standard_error
+
     if frame.empty:
         return "(no rows)\n"
     shown = frame.copy()
+    errors = {c: n for c, n in (errors or {}).items() if c in shown.columns and n in frame.columns}
     for column in shown.columns:
-        if column in percent:
+        if column in errors:
+            counts = pd.to_numeric(frame[errors[column]], errors="coerce")
+            shown[column] = ["–" if pd.isna(v) else f"{100 * float(v):.1f}" if pd.isna(n) or n <= 0
+                             else f"{100 * float(v):.1f} ± {100 * float(standard_error(float(v), float(n))):.1f}"
+                             for v, n in zip(frame[column], counts)]
+        elif column in percent:
             shown[column] = [("–" if pd.isna(v) else f"{100 * float(v):.1f}") for v in shown[column]]
         elif pd.api.types.is_float_dtype(shown[column]):
             shown[column] = [_number(v, digits) for v in shown[column]]
     header = "| " + " | ".join(map(str, shown.columns)) + " |"
     rule = "|" + "---|" * len(shown.columns)
-    body = ["| " + " | ".join("–" if v is None or (isinstance(v, float) and math.isnan(v)) else str(v) for v in row)
-            + " |" for row in shown.itertuples(index=False)]
+    body = ["| " + " | ".join("–" if _missing(v) else str(v) for v in row) + " |" for row in shown.itertuples(index=False)]
     return "\n".join([header, rule, *body]) + "\n"
+
+
+def _missing(v) -> bool:
+    return v is None or v is pd.NA or (isinstance(v, float) and math.isnan(v))
 
 
 def _number(v: float, digits: int) -> str:
@@ -256,5 +278,5 @@ def _number(v: float, digits: int) -> str:
 
 
 __all__ = ["STRUCTURE_GENERATORS", "TARGETED", "GENERATORS", "TABLE2_HEADERS", "TABLE2_FRACTIONS", "TABLE2_PERCENT",
-           "SHOWN_TABLE3", "RATES", "CONSTRAINED_PERCENT", "collect", "structure_table", "composition_table", "constrained_table", "task_name",
+           "SHOWN_TABLE3", "RATES", "RATE_ERRORS", "CONSTRAINED_PERCENT", "collect", "structure_table", "composition_table", "constrained_table", "task_name",
            "targeted_table", "judges_used", "shared_tasks", "shared_rows", "report", "markdown"]

@@ -2,6 +2,8 @@
 import json
 import math
 
+import pandas as pd
+
 import pytest
 
 from matlib import comparison
@@ -135,3 +137,17 @@ def test_markdown_never_prints_nan(root):
     table = comparison.structure_table(comparison.collect(root))
     text = comparison.markdown(table, percent=("cov_p",))
     assert "nan" not in text.lower() and "| CDVAE (paper) | perov_5 |" in text and "| 98.5 |" in text
+
+
+def test_rates_carry_their_sample_count_and_standard_error():
+    from pathlib import Path
+
+    committed = Path(__file__).resolve().parents[1] / "docs" / "results" / "full"
+    table1 = comparison.structure_table(comparison.collect(committed))
+    ours = table1[table1.method.str.endswith("(ours)")]
+    assert len(ours) and ours.n_generated.notna().all() and (ours.n_generated >= 1000).all()
+    assert ours.n_reference.notna().all() and table1[~table1.method.str.endswith("(ours)")].n_generated.isna().all()
+    assert " ± " in comparison.report(comparison.collect(committed))
+    frame = pd.DataFrame({"method": ["a", "published"], "valid": [0.9, 0.95], "n": [100, None]})
+    text = comparison.markdown(frame, percent=("valid",), errors={"valid": "n"})
+    assert "| a | 90.0 ± 3.0 | 100 |" in text and "| published | 95.0 | – |" in text
