@@ -71,6 +71,8 @@ def minutes_table(full_root: Path, teach_root: Path, timings: Path) -> str:
 
     def gpu(name: str) -> str:
         hardware = ((full.get(name) or {}).get("results") or {}).get("hardware", "")
+        if hardware.startswith("CPU"):
+            return "CPU"
         return next((kind for kind in ("H200", "H100") if kind in hardware), hardware or "–")
 
     lines = ["| notebook | `smoke` (`make test`, CPU) | `teach` (`make run`, CPU) | `full` (`make run`, one GPU) |",
@@ -85,8 +87,10 @@ def minutes_table(full_root: Path, teach_root: Path, timings: Path) -> str:
         notes.append(f"`make test`: {_minutes(smoke['pytest_seconds'])} min of tests ({smoke['tests']} tests, "
                      f"{smoke['cpus']} CPUs, {smoke['finished'][:10]}), after the one-time install.")
     if teach:
+        repo = project_root() or Path.cwd()
+        where = teach_root.resolve().relative_to(repo) if teach_root.resolve().is_relative_to(repo) else teach_root
         notes.append(f"`make run` at `teach`: {_minutes(teach_total)} min for the {len(teach)} notebooks "
-                     f"({teach_root.as_posix()}/runs.jsonl).")
+                     f"(`{where.as_posix()}/runs.jsonl`).")
     return "\n".join(lines + [""] + notes) + "\n"
 
 

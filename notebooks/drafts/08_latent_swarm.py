@@ -59,7 +59,7 @@ from matlib import config, datasets, judges, paths, results, viz
 from matlib import io as crystal_io
 from matlib.cdvae import LangevinConfig, decode, store
 from matlib.evaluation import process_pool, targeted_report
-from matlib.evaluation.success import in_window, success_flags
+from matlib.evaluation.success import in_window, noise_notes, standard_error, success_flags
 from matlib.evaluation.validity import validity_table
 from matlib.latent_search import encode_posteriors, fit_latent_predictor, gradient_search, window_fitness
 from matlib.swarm import SwarmConfig, bird_swarm, flocks, rastrigin, sphere
@@ -307,8 +307,12 @@ table["vs random"] = table["success_rate"] / random_rate if random_rate > 0 else
 with torch.no_grad():
     spread_on_data = float(surrogate.spread(mu_train).mean())
 print(f"ensemble spread on the {train_split} posteriors: {spread_on_data:.3f} eV/atom")
-(table * pd.Series({c: 100 for c in ("success_rate", "valid", "in_window_of_valid", "unique", "novel",
-                                     "surrogate_says")}).reindex(table.columns).fillna(1)).round(2)
+table.insert(table.columns.get_loc("success_rate") + 1, "success SE", standard_error(table.success_rate, table.n))
+table.insert(table.columns.get_loc("valid") + 1, "valid SE", standard_error(table.valid, table.n))
+for note in noise_notes(table.reset_index().assign(task=prop), table.index == "random prior"):
+    print(note)
+(table * pd.Series({c: 100 for c in ("success_rate", "success SE", "valid", "valid SE", "in_window_of_valid",
+                                     "unique", "novel", "surrogate_says")}).reindex(table.columns).fillna(1)).round(2)
 
 # %% [markdown]
 # The best candidates of the ±6 swarm, by how close the judge puts them to the target (valid only).
