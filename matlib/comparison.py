@@ -225,7 +225,8 @@ def report(found: dict[str, dict], level: int = 1, extra: dict[str, str] | None 
                 f"{h}# Table 2 (MatGAN)", "",
                 markdown(table2, percent=TABLE2_PERCENT) if len(table2) else "(notebook 03 has not run)\n",
                 f"{h}# Structure constraints (SCIGEN on the joint diffusion model)", "",
-                markdown(constrained, percent=CONSTRAINED_PERCENT) if len(constrained)
+                markdown(constrained, percent=CONSTRAINED_PERCENT,
+                         errors={"valid (CDVAE)": "samples", "passes screening (1-3)": "samples"}) if len(constrained)
                 else "(notebook 07 has not run)\n",
                 f"{h}# Table 3 (targets shared by two or more methods)", "",
                 markdown(shared_rows(table3), percent=RATES, errors=RATE_ERRORS)]

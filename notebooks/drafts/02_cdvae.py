@@ -73,6 +73,7 @@ from matlib.cdvae import CDVAE, MODEL_SIZES, CrystalEncoder, LangevinConfig, Sco
 from matlib.cdvae.langevin import initial_elements
 from matlib.crystal import CrystalBatch
 from matlib.evaluation import CoverageReference, evaluate, process_pool, reconstruction
+from matlib.evaluation.success import standard_error
 from matlib.training import SCHEDULES, budget_schedule, fit
 
 
@@ -306,6 +307,9 @@ ax.set(xscale="log", xlabel="Langevin steps per noise level", ylabel="%", title=
 ax.legend(fontsize=8)
 fig.tight_layout()
 viz.save_figure(fig, out, "steps_per_level")
+sweep_all["n"] = cfg.sweep_samples           # every row decodes the same z; validity ± a binomial SE
+for rate in ("struct_valid", "comp_valid"):
+    sweep_all.insert(sweep_all.columns.get_loc(rate) + 1, f"{rate} SE", standard_error(sweep_all[rate], sweep_all["n"]))
 sweep_all
 
 # %% [markdown]

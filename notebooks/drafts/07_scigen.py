@@ -53,6 +53,7 @@ from matlib import config, datasets, paths, results, viz
 from matlib import io as crystal_io
 from matlib.diffusion import SamplerConfig, store
 from matlib.evaluation import novel_flags, process_pool, relax_structures, unique_flags
+from matlib.evaluation.success import standard_error
 from matlib.scigen import (LATTICE_MASK, TEMPLATES, BondLengths, build_constraint, draw, funnel, get_template,
                            motif_deviation, motif_kept, sample_with_motif, screening_table)
 from matlib.scigen.constraint import StructureConstraint
@@ -313,7 +314,10 @@ def summary_row(name, run) -> dict:
 
 
 retention = pd.DataFrame([summary_row(name, run) for name, run in runs.items()]).set_index("lattice")
-retention.style.format("{:.1%}", subset=[c for c in retention.columns if c not in ("samples", "relaxed")])
+shown = retention.copy()
+for rate in ("valid (CDVAE)", "passes screening (1-3)"):     # shares of all samples: ± a binomial SE
+    shown.insert(shown.columns.get_loc(rate) + 1, f"{rate} SE", standard_error(shown[rate], shown["samples"]))
+shown.style.format("{:.1%}", subset=[c for c in shown.columns if c not in ("samples", "relaxed")])
 
 # %% [markdown]
 # **Reading the table.** The motif is kept after sampling in every sample by construction (it is
