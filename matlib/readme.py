@@ -84,12 +84,12 @@ def minutes_table(full_root: Path, teach_root: Path, timings: Path) -> str:
     teach_total = sum(r["seconds"] for r in teach.values() if r["status"] == "ok")
     notes = []
     if smoke:
-        notes.append(f"`make test`: {_minutes(smoke['pytest_seconds'])} min of tests ({smoke['tests']} tests, "
+        notes.append(f"- `make test`: {_minutes(smoke['pytest_seconds'])} min of tests ({smoke['tests']} tests, "
                      f"{smoke['cpus']} CPUs, {smoke['finished'][:10]}), after the one-time install.")
     if teach:
         repo = project_root() or Path.cwd()
         where = teach_root.resolve().relative_to(repo) if teach_root.resolve().is_relative_to(repo) else teach_root
-        notes.append(f"`make run` at `teach`: {_minutes(teach_total)} min for the {len(teach)} notebooks "
+        notes.append(f"- `make run` at `teach`: {_minutes(teach_total)} min for the {len(teach)} notebooks "
                      f"(`{where.as_posix()}/runs.jsonl`).")
     return "\n".join(lines + [""] + notes) + "\n"
 

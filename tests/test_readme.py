@@ -64,5 +64,5 @@ def test_minutes_come_from_the_run_records(tmp_path):
     row = next(line for line in table.splitlines() if line.startswith("| 03_matgan |"))
     full = next(r for r in runner.recorded_runs(RESULTS) if r["notebook"] == "03_matgan")
     assert row.startswith(f"| 03_matgan | 1.1 | 2.0 | {full['seconds'] / 60:.1f} (")
-    assert "`make test`: 15.0 min of tests (400 tests, 2 CPUs, 2026-12-06)" in table
+    assert "- `make test`: 15.0 min of tests (400 tests, 2 CPUs, 2026-12-06)" in table
     assert "| 04_diffusion | – | – |" in table                   # not measured: a dash, never a guess
