@@ -25,20 +25,23 @@ class NotRepresentable(ValueError):
     pass
 
 
-def _formula_of(composition: Composition) -> str:
-    # pymatgen orders elements by electronegativity and warns for He, Ne, Ar, which have none:
-    # expected here (they sort last), so not shown to the student
+def _touch_electronegativities() -> None:
+    """pymatgen orders a formula's elements by electronegativity and warns, once per element, for
+    those without one (He, Ne, Ar, ...): expected here (they sort last), so spend those warnings at
+    import, quietly, instead of inside a student's cell."""
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="No Pauling electronegativity", category=UserWarning)
-        return composition.reduced_formula
+        for element in Element:
+            element.X
+
+
+_touch_electronegativities()
 
 
 def reduced_counts(formula: str | Composition) -> dict[str, int]:
     """Integer reduced formula, e.g. 'Ba2Ti2O6' -> {'Ba': 1, 'Ti': 1, 'O': 3}."""
     comp = formula if isinstance(formula, Composition) else Composition(formula)
-    with warnings.catch_warnings():       # electronegativity order again (see _formula_of)
-        warnings.filterwarnings("ignore", message="No Pauling electronegativity", category=UserWarning)
-        reduced, _ = comp.get_integer_formula_and_factor()
+    reduced, _ = comp.get_integer_formula_and_factor()
     return {str(el): int(round(n)) for el, n in Composition(reduced).items()}
 
 
@@ -85,7 +88,7 @@ def decode(matrices: np.ndarray | torch.Tensor, threshold: float = 0.2, min_elem
             out.append(None)
             continue
         counts = {ELEMENTS[i]: int(cols[i]) + 1 for i in idx}
-        out.append(_formula_of(Composition(counts)))
+        out.append(Composition(counts).reduced_formula)
     return out
 
 
@@ -134,7 +137,7 @@ def counts_of(formulas: Sequence[str]) -> np.ndarray:
 
 def row_formula(row: np.ndarray) -> str:
     """A readable reduced formula for one count row (pymatgen's electronegativity order)."""
-    return _formula_of(Composition({ELEMENTS[i]: int(row[i]) for i in np.flatnonzero(row)}))
+    return Composition({ELEMENTS[i]: int(row[i]) for i in np.flatnonzero(row)}).reduced_formula
 
 
 def row_key(row: np.ndarray) -> bytes:

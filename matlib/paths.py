@@ -45,7 +45,10 @@ def _umask() -> int:
     return mask
 
 
+_UMASK = _umask()      # read once: the fallback briefly changes the umask, unsafe beside writer threads
+
+
 def ordinary_permissions(path: str | Path) -> None:
     """Give a file the mode any new file of this user gets (safetensors writes 0600, so a judge
     saved by one account could not be read by another, e.g. a shared course folder)."""
-    os.chmod(path, 0o666 & ~_umask())
+    os.chmod(path, 0o666 & ~_UMASK)

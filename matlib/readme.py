@@ -81,7 +81,8 @@ def minutes_table(full_root: Path, teach_root: Path, timings: Path) -> str:
         test = smoke_tests.get(f"test_notebook_smoke[{name}]")
         lines.append(f"| {name} | {_minutes(test['seconds']) if test else '–'} | {run_minutes(teach, name)} | "
                      f"{run_minutes(full, name)} ({gpu(name)}) |")
-    teach_total = sum(r["seconds"] for r in teach.values() if r["status"] == "ok")
+    teach_ok = [r for r in teach.values() if r["status"] == "ok"]
+    teach_total = sum(r["seconds"] for r in teach_ok)
     notes = []
     if smoke:
         notes.append(f"- `make test`: {_minutes(smoke['pytest_seconds'])} min of tests ({smoke['tests']} tests, "
@@ -89,7 +90,7 @@ def minutes_table(full_root: Path, teach_root: Path, timings: Path) -> str:
     if teach:
         repo = project_root() or Path.cwd()
         where = teach_root.resolve().relative_to(repo) if teach_root.resolve().is_relative_to(repo) else teach_root
-        notes.append(f"- `make run` at `teach`: {_minutes(teach_total)} min for the {len(teach)} notebooks "
+        notes.append(f"- `make run` at `teach`: {_minutes(teach_total)} min for the {len(teach_ok)} notebooks that ran "
                      f"(`{where.as_posix()}/runs.jsonl`).")
     return "\n".join(lines + [""] + notes) + "\n"
 

@@ -22,6 +22,7 @@ from pathlib import Path
 
 from .config import resolve_profile
 from .paths import project_root
+from .progress import in_jupyter_kernel
 from .results import RESULTS_NAME, read_results
 
 RUNS_LOG = "runs.jsonl"
@@ -61,16 +62,19 @@ def _kernel_manager_class():
         atexit.register(shutil.rmtree, _IPC_DIR, ignore_errors=True)
 
     class IPCKernelManager(AsyncKernelManager):
-        transport = "ipc"
+        @default("transport")
+        def _transport_default(self):
+            return "ipc"
 
         @default("ip")
-        def _ip_default(self):
-            return os.path.join(_IPC_DIR, f"kernel-{os.getpid()}-{id(self)}")
+        def _ip_default(self):      # short: a Unix socket path has about 100 characters at most
+            return os.path.join(_IPC_DIR, f"k{next(_KERNEL_NUMBERS)}")
 
     return IPCKernelManager
 
 
 _IPC_DIR: str | None = None
+_KERNEL_NUMBERS = __import__("itertools").count()
 
 
 def _kernel_options() -> dict:
@@ -256,7 +260,8 @@ def run_one(notebook: Path, out_root: Path, profile: str, parameters: dict | Non
     row = {"notebook": notebook.stem, "profile": profile, "status": "interrupted",   # e.g. Ctrl-C
            "gpus": os.environ.get("CUDA_VISIBLE_DEVICES"), **({"parameters": parameters} if parameters else {})}
     try:
-        execute(notebook, out_root, profile, parameters, progress_bar=True)
+        # papermill's bar is a widget inside a kernel (notebook 09 re-runs others): text outside only
+        execute(notebook, out_root, profile, parameters, progress_bar=not in_jupyter_kernel())
         row["status"] = "ok"
     except Stopped:
         row["status"] = "stopped"

@@ -27,16 +27,15 @@ def set_style(context: str = "notebook") -> None:
     plt.rcParams.update({"figure.dpi": 100, "axes.titleweight": "bold"})
 
 
-def save_figure(fig, out_dir, name: str, dpi: int = 120):
+def save_figure(fig, out_dir, name: str, dpi: int = 120) -> None:
     """Keep a figure as ``<out_dir>/figures/<name>.png`` beside the notebook's results (not only
-    inside the executed notebook). Returns the path."""
+    inside the executed notebook)."""
     from pathlib import Path
 
     folder = Path(out_dir) / "figures"
     folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{name}.png"
-    fig.savefig(path, dpi=dpi, bbox_inches="tight")
-    return path
+    fig.savefig(folder / f"{name}.png", dpi=dpi, bbox_inches="tight")    # returns nothing: a cell that ends
+                                                                       # with this call shows no path
 
 
 def widgets_enabled() -> bool:
@@ -78,24 +77,40 @@ def installed_nglview_extension(search_path: Sequence[str] | None = None) -> tup
     return None
 
 
+def _numbers(version: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in version.split("-")[0].split(".") if part.isdigit())
+
+
 def version_matches(requested: str, installed: str) -> bool:
-    """The widget manager's rule for a plain version request: "4.0" accepts 4.0.x, "3.1.5" only 3.1.5."""
-    want = requested.lstrip("^~=v").split(".")
-    have = installed.split(".")
+    """The widget manager's (semver) rule: "4.0" accepts 4.0.x, "3.1.5" only 3.1.5, "^3.1" any 3.x
+    from 3.1 on, "~3.1.2" any 3.1.x from 3.1.2 on."""
+    want, have = _numbers(requested.lstrip("^~=v")), _numbers(installed)
+    if not want or not have:
+        return False
+    if requested.startswith("^"):
+        fixed = next((k + 1 for k, part in enumerate(want) if part != 0), len(want))   # ^0.3 pins 0.3
+        return have[:fixed] == want[:fixed] and have >= want
+    if requested.startswith("~"):
+        fixed = min(2, len(want))
+        return have[:fixed] == want[:fixed] and have >= want
     return have[:len(want)] == want
 
 
 def nglview_mismatch(search_path: Sequence[str] | None = None) -> str | None:
-    """Why nglview's 3D view would fail to render here, or None when it can render.
+    """Why nglview's 3D view would fail to render here, or None when it can render (or this kernel
+    cannot tell: JupyterLab may run from another environment than the kernel).
 
     nglview's Python side asks the browser for a frontend version; the lab extension installed
     beside it must answer to it, else every view is a red "Failed to load model class" box.
     """
-    from nglview._frontend import __frontend_version__ as requested
+    try:
+        from nglview._frontend import __frontend_version__ as requested
 
-    found = installed_nglview_extension(search_path)
+        found = installed_nglview_extension(search_path)
+    except (ImportError, OSError, KeyError, ValueError) as err:     # an odd install: say so, do not crash
+        return f"nglview's versions could not be read ({type(err).__name__}: {err})"
     if found is None:
-        return f"nglview's lab extension ({NGLVIEW_EXTENSION}) is not installed"
+        return None
     installed, where = found
     if not version_matches(requested, installed):
         return (f"nglview asks for frontend {requested} but the lab extension is {installed} ({where}); "

@@ -102,13 +102,13 @@ def test_half_precision_narrows_parameters_but_keeps_buffers_exact(tmp_path):
 
 
 def test_saved_files_get_ordinary_permissions(tmp_path):
-    import os
     import stat
 
-    old = os.umask(0o022)
-    try:
-        checkpoints.save(tmp_path / "model", torch.nn.Linear(2, 1))
-    finally:
-        os.umask(old)
+    from matlib import paths
+
+    checkpoints.save(tmp_path / "model", torch.nn.Linear(2, 1))
+    expected = 0o666 & ~paths._UMASK                # what any new file of this user gets
     for suffix in (".safetensors", ".json"):       # safetensors alone would write 0600
-        assert stat.S_IMODE((tmp_path / f"model{suffix}").stat().st_mode) == 0o644
+        assert stat.S_IMODE((tmp_path / f"model{suffix}").stat().st_mode) == expected
+    if not paths._UMASK & 0o044:                   # the usual umask 022: others can read a judge
+        assert expected & 0o044 == 0o044

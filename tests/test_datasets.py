@@ -1,6 +1,8 @@
 """Dataset lookup order, checksums, and what happens to bad rows."""
 import gzip
+import os
 import shutil
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -51,7 +53,7 @@ def test_environment_beats_download_cache(tmp_path, perov_val, isolated_cache):
 
 
 def test_download_cache_used_without_environment(perov_val, isolated_cache, monkeypatch, no_download):
-    monkeypatch.delenv("MATLIB_DATA")
+    monkeypatch.delenv("MATLIB_DATA", raising=False)
     cached = place(perov_val, isolated_cache / "downloads")
     assert locate("perov_5", "val") == cached
 
@@ -64,7 +66,7 @@ def upstream_copy(tmp_path, perov_val, content=None):
 
 
 def test_download_is_verified_and_cached(tmp_path, perov_val, isolated_cache, monkeypatch):
-    monkeypatch.delenv("MATLIB_DATA")
+    monkeypatch.delenv("MATLIB_DATA", raising=False)
     url = upstream_copy(tmp_path, perov_val)
     spec = registry.DATASETS["perov_5"]
     monkeypatch.setitem(registry.DATASETS, "perov_5", registry.DatasetSpec(**{**spec.__dict__, "url_template": url}))
@@ -74,7 +76,7 @@ def test_download_is_verified_and_cached(tmp_path, perov_val, isolated_cache, mo
 
 
 def test_download_with_wrong_checksum_is_refused(tmp_path, perov_val, isolated_cache, monkeypatch):
-    monkeypatch.delenv("MATLIB_DATA")
+    monkeypatch.delenv("MATLIB_DATA", raising=False)
     url = upstream_copy(tmp_path, perov_val, content=b"material_id,cif\n1,tampered\n")
     spec = registry.DATASETS["perov_5"]
     monkeypatch.setitem(registry.DATASETS, "perov_5", registry.DatasetSpec(**{**spec.__dict__, "url_template": url}))
@@ -84,7 +86,7 @@ def test_download_with_wrong_checksum_is_refused(tmp_path, perov_val, isolated_c
 
 
 def test_missing_file_error_says_what_was_tried(isolated_cache, monkeypatch, no_download):
-    monkeypatch.delenv("MATLIB_DATA")
+    monkeypatch.delenv("MATLIB_DATA", raising=False)
     with pytest.raises(DataNotFoundError) as err:
         locate("carbon_24", "test")
     text = str(err.value)
@@ -198,7 +200,7 @@ def test_cache_writes_from_several_threads_of_one_process_do_not_collide(isolate
 
 
 @pytest.fixture
-def http_mirror(tmp_path):
+def http_mirror(tmp_path, monkeypatch):
     """A real HTTP server on 127.0.0.1 serving tmp_path/mirror; yields (folder, url template, request log)."""
     import functools
     import http.server
@@ -207,6 +209,8 @@ def http_mirror(tmp_path):
     folder = tmp_path / "mirror"
     folder.mkdir()
     requests: list[str] = []
+    for name in ("no_proxy", "NO_PROXY"):           # a proxy configured for the internet must not take these
+        monkeypatch.setenv(name, "127.0.0.1,localhost")
 
     class Handler(http.server.SimpleHTTPRequestHandler):
         def log_request(self, code="-", size="-"):
@@ -230,7 +234,7 @@ def test_a_clone_alone_downloads_verifies_and_caches_over_http(http_mirror, pero
     folder, url, requests = http_mirror
     (folder / "perov_5").mkdir()
     (folder / "perov_5" / "val.csv").write_bytes(datasets._read_bytes(perov_val))
-    monkeypatch.delenv("MATLIB_DATA")
+    monkeypatch.delenv("MATLIB_DATA", raising=False)
     monkeypatch.setenv("MATLIB_DATA_URL", url)
     got = locate("perov_5", "val")
     assert got == isolated_cache / "downloads" / "perov_5" / "val.csv" and requests == ["/perov_5/val.csv"]
@@ -243,7 +247,7 @@ def test_a_tampered_download_over_http_is_refused_and_not_kept(http_mirror, pero
     (folder / "perov_5").mkdir()
     real = datasets._read_bytes(perov_val)
     (folder / "perov_5" / "val.csv").write_bytes(real[:-200] + b"0" * 200)      # same size, other bytes
-    monkeypatch.delenv("MATLIB_DATA")
+    monkeypatch.delenv("MATLIB_DATA", raising=False)
     monkeypatch.setenv("MATLIB_DATA_URL", url)
     with pytest.raises(ChecksumError, match="git blob id"):
         locate("perov_5", "val")
@@ -252,10 +256,31 @@ def test_a_tampered_download_over_http_is_refused_and_not_kept(http_mirror, pero
 
 def test_no_data_and_no_network_says_what_is_missing_and_how_to_get_it(http_mirror, isolated_cache, monkeypatch):
     _, url, requests = http_mirror                                             # serves nothing: a 404
-    monkeypatch.delenv("MATLIB_DATA")
+    monkeypatch.delenv("MATLIB_DATA", raising=False)
     monkeypatch.setenv("MATLIB_DATA_URL", url)
     with pytest.raises(DataNotFoundError) as err:
         locate("mp_20", "test")
     text = str(err.value)
     assert "mp_20/test.csv not found" in text and url.format(dataset="mp_20", split="test") in text
     assert "MATLIB_DATA" in text and requests == ["/mp_20/test.csv"]
+
+
+def test_a_mirror_template_must_name_dataset_and_split(isolated_cache, monkeypatch):
+    monkeypatch.delenv("MATLIB_DATA", raising=False)
+    monkeypatch.setenv("MATLIB_DATA_URL", "http://127.0.0.1:9/all.csv")
+    with pytest.raises(DataNotFoundError, match="must contain"):
+        locate("perov_5", "val")
+
+
+def test_a_mirror_of_the_series_own_copy_is_accepted_by_its_sha256(http_mirror, isolated_cache, monkeypatch):
+    """MP-20's val/test here are rebuilt (empty index column): not upstream's blob, but a registered sha256."""
+    folder, url, _ = http_mirror
+    shared = Path(os.environ["MATLIB_DATA"]) / "mp_20" / "val.csv.gz" if os.environ.get("MATLIB_DATA") else None
+    if shared is None or not shared.exists():
+        pytest.skip("needs the series' MP-20 copy (../shared/data)")
+    (folder / "mp_20").mkdir()
+    (folder / "mp_20" / "val.csv").write_bytes(datasets._read_bytes(shared))
+    monkeypatch.delenv("MATLIB_DATA")
+    monkeypatch.setenv("MATLIB_DATA_URL", url)
+    got = locate("mp_20", "val")
+    assert datasets.verify(got, "mp_20", "val")

@@ -25,7 +25,8 @@ def test_nglview_asks_for_the_lab_extension_that_is_installed():
 
 @pytest.mark.parametrize("requested, installed, ok", [
     ("3.1.5", "3.1.5", True), ("4.0", "4.0.1", True), ("4.0", "3.1.5", False), ("3.1.5", "3.1.4", False),
-    ("^3.1", "3.1.5", True), ("3.1.5", "3.1", False)])
+    ("^3.1", "3.1.5", True), ("^3.1", "3.2.0", True), ("^3.1", "4.0.0", False), ("^3.1.5", "3.1.4", False),
+    ("~3.1.2", "3.1.9", True), ("~3.1.2", "3.2.0", False), ("3.1.5", "3.1", False), ("", "3.1.5", False)])
 def test_version_matching_follows_the_widget_manager(requested, installed, ok):
     assert viz.version_matches(requested, installed) is ok
 
@@ -51,16 +52,24 @@ def test_view_falls_back_to_a_picture_with_one_notice_when_the_halves_disagree(t
     plt.close("all")
 
 
-def test_a_missing_lab_extension_is_named(tmp_path):
-    assert "not installed" in viz.nglview_mismatch(search_path=[str(tmp_path)])
+def test_an_extension_this_kernel_cannot_see_keeps_nglview(tmp_path):
+    # JupyterLab may run from another environment than the kernel: no verdict, no fallback
+    assert viz.nglview_mismatch(search_path=[str(tmp_path)]) is None
+
+
+def test_an_unreadable_extension_is_a_reason_not_a_crash(tmp_path):
+    (tmp_path / viz.NGLVIEW_EXTENSION).mkdir()
+    (tmp_path / viz.NGLVIEW_EXTENSION / "package.json").write_text("{not json")
+    assert "could not be read" in viz.nglview_mismatch(search_path=[str(tmp_path)])
 
 
 def _conda_pins(path: Path) -> dict[str, str]:
     pins = {}
     for entry in yaml.safe_load(path.read_text())["dependencies"]:
-        if isinstance(entry, str) and "=" in entry:
-            name, version = re.split(r"=+", entry, maxsplit=1)
-            pins[name.strip()] = version.strip()
+        pin = re.match(r"([\w.-]+)\s*(==|=)\s*([^\s=<>]+)", entry) if isinstance(entry, str) else None
+        if pin:                                   # "name=4.0" (4.0.*) or "name==4.0" (exactly); ranges skipped
+            name, operator, version = pin.groups()
+            pins[name] = (operator, version)
     return pins
 
 
@@ -74,13 +83,13 @@ def test_every_environment_file_pins_the_same_jupyter_stack():
 
     nglview = constraints["nglview"]
     assert f"nglview=={nglview}" in requirements
-    assert conda["nglview"] == binder["nglview"] == nglview
+    assert conda["nglview"] == binder["nglview"] == ("==", nglview)      # conda's "=4.0" would take 4.0.1
     ipywidgets_minor = ".".join(constraints["ipywidgets"].split(".")[:2])
-    assert conda["ipywidgets"] == binder["ipywidgets"] == ipywidgets_minor
+    assert conda["ipywidgets"] == binder["ipywidgets"] == ("=", ipywidgets_minor)
     assert any(r.startswith("ipywidgets>=") and f"<{int(ipywidgets_minor.split('.')[0]) + 1}" in r
                for r in requirements)
     lab_major = constraints["jupyterlab"].split(".")[0]
-    assert conda["jupyterlab"] == binder["jupyterlab"] == lab_major
+    assert conda["jupyterlab"] == binder["jupyterlab"] == ("=", lab_major)
     assert f"jupyterlab>={lab_major},<{int(lab_major) + 1}" in requirements
 
 
