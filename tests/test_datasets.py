@@ -67,6 +67,7 @@ def upstream_copy(tmp_path, perov_val, content=None):
 
 def test_download_is_verified_and_cached(tmp_path, perov_val, isolated_cache, monkeypatch):
     monkeypatch.delenv("MATLIB_DATA", raising=False)
+    monkeypatch.delenv("MATLIB_DATA_URL", raising=False)     # the registry's URL is what this test replaces
     url = upstream_copy(tmp_path, perov_val)
     spec = registry.DATASETS["perov_5"]
     monkeypatch.setitem(registry.DATASETS, "perov_5", registry.DatasetSpec(**{**spec.__dict__, "url_template": url}))
@@ -77,6 +78,7 @@ def test_download_is_verified_and_cached(tmp_path, perov_val, isolated_cache, mo
 
 def test_download_with_wrong_checksum_is_refused(tmp_path, perov_val, isolated_cache, monkeypatch):
     monkeypatch.delenv("MATLIB_DATA", raising=False)
+    monkeypatch.delenv("MATLIB_DATA_URL", raising=False)     # the registry's URL is what this test replaces
     url = upstream_copy(tmp_path, perov_val, content=b"material_id,cif\n1,tampered\n")
     spec = registry.DATASETS["perov_5"]
     monkeypatch.setitem(registry.DATASETS, "perov_5", registry.DatasetSpec(**{**spec.__dict__, "url_template": url}))
