@@ -374,3 +374,17 @@ def test_type_window_holds_elements_masked_then_resolves_them_by_its_end():
     assert done and all(not (frame.atom_types == MASK_TOKEN).any() for frame in done)   # all chosen by its end
     with pytest.raises(ValueError, match="type_window"):
         sample(model, 2, SamplerConfig(steps=2, type_window=(0.2, 0.4)))
+
+
+def test_one_seed_gives_the_same_crystals_twice_in_one_process():
+    """Atom counts are drawn with the caller's generator too (notebook 06 pairs its runs by seed)."""
+    model, _ = tiny_model(rocksalt_like())
+    runs = [sample(model, 16, SamplerConfig(steps=4), generator=torch.Generator().manual_seed(7)).crystals
+            for _ in range(2)]
+    torch.manual_seed(123)                                   # the global RNG must not matter
+    third = sample(model, 16, SamplerConfig(steps=4), generator=torch.Generator().manual_seed(7)).crystals
+    for other in (runs[1], third):
+        assert torch.equal(runs[0].num_atoms, other.num_atoms) and torch.equal(runs[0].atom_types, other.atom_types)
+        assert torch.equal(runs[0].frac_coords, other.frac_coords) and torch.equal(runs[0].lattice, other.lattice)
+    counts = {tuple(model.sample_num_atoms(64, torch.Generator().manual_seed(s)).tolist()) for s in range(3)}
+    assert len(counts) == 3                                   # and different seeds differ

@@ -87,7 +87,12 @@ class CrystalDiffusion(nn.Module):
         return (num_atoms.float() / self.config.density) ** (1 / 3)
 
     def sample_num_atoms(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        """Atom counts from the training histogram, drawn with the caller's generator (a GPU generator
+        seeds a CPU one, where the histogram lives), so one seed gives the same sizes every time."""
         weights = self.atom_count_weights.cpu()
+        if generator is not None and generator.device.type != "cpu":
+            seed = int(torch.randint(0, 2**62, (1,), device=generator.device, generator=generator))
+            generator = torch.Generator().manual_seed(seed)
         return torch.multinomial(weights, n, replacement=True, generator=generator).to(self.device)
 
     def denoise(self, tokens, frac, lattice, num_atoms, t, edges=None, layer_hook=None):

@@ -99,7 +99,7 @@ def sample(model, num_atoms: torch.Tensor | int, config: SamplerConfig = Sampler
            desc: str = "sampling") -> SampleResult:
     """Sample crystals; ``num_atoms`` is a tensor of sizes or a count (sizes from the training histogram)."""
     if isinstance(num_atoms, int):
-        num_atoms = model.sample_num_atoms(num_atoms, generator=None)
+        num_atoms = model.sample_num_atoms(num_atoms, generator=generator)
     num_atoms = torch.as_tensor(num_atoms, device=model.device)
     denoise_fn = denoise_fn or model.denoise
     autocast = autocast or contextlib.nullcontext
