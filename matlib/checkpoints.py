@@ -102,6 +102,10 @@ def save(stem: str | Path, model: torch.nn.Module, *, config: dict | None = None
                 else:
                     scalars.setdefault(str(pid), {})[name] = value
         manifest["optimizer"] = {"param_groups": jsonable(state["param_groups"]), "scalars": scalars}
+    broken = [name for name, value in tensors.items() if value.is_floating_point() and not torch.isfinite(value).all()]
+    if broken:
+        raise CheckpointError(f"refusing to save {weights}: {len(broken)} tensor(s) hold NaN or inf "
+                              f"(e.g. {broken[:3]}); a checkpoint never stores non-finite values")
     tmp = weights.with_suffix(".safetensors.part")
     save_file(tensors, str(tmp))
     ordinary_permissions(tmp)

@@ -143,8 +143,20 @@ def fit(model: torch.nn.Module, optimizer: torch.optim.Optimizer, step_fn: StepF
             best_value = scores[keep_best]
             best_state = _state_copy(returned)
 
+    nonfinite = None          # "some loss since the start was not finite", kept on the loss's device:
+    #                           no host sync per step; read before any save and before returning
+
+    def check_losses() -> None:
+        if nonfinite is not None and bool(nonfinite):
+            raise NonFiniteLossError(
+                f"the loss was not finite at a step up to {result.steps} (last logged loss {result.last()}, "
+                f"logged every {log_every} steps). Lower the learning rate, clip gradients, check the inputs "
+                f"for NaN, or turn mixed precision off. Nothing was saved after it; the last good checkpoint "
+                f"is kept.")
+
     def save():
         if checkpoint is not None:
+            check_losses()
             checkpoints.save(checkpoint, model, optimizer=optimizer, step=result.steps, config=config,
                              metrics={"loss": result.last()}, extra={"history": result.history})
 
@@ -157,6 +169,8 @@ def fit(model: torch.nn.Module, optimizer: torch.optim.Optimizer, step_fn: StepF
             with autocast():
                 losses = step_fn(model, batch)
             loss = losses["loss"]
+            bad = ~torch.isfinite(loss.detach())
+            nonfinite = bad if nonfinite is None else nonfinite | bad
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             if grad_clip is not None:
@@ -182,6 +196,7 @@ def fit(model: torch.nn.Module, optimizer: torch.optim.Optimizer, step_fn: StepF
                         f"{', '.join(bad)} became {entry[bad[0]]} at step {result.steps} (last logged loss "
                         f"{result.last()}). Lower the learning rate, clip gradients, check the inputs for NaN, "
                         f"or turn mixed precision off. The last good checkpoint is kept.")
+                check_losses()                 # a bad step between two logged ones
                 result.history.append(entry)
                 bar.set_postfix(loss=f"{entry['loss']:.4g}")
             if evaluate is not None and (result.steps % eval_every == 0 or result.steps == max_steps):
@@ -190,6 +205,7 @@ def fit(model: torch.nn.Module, optimizer: torch.optim.Optimizer, step_fn: StepF
                 save()
         if evaluate is not None and result.stopped == "time_budget":
             run_evaluation()
+        check_losses()                         # a time budget may end right after a bad step
     finally:
         bar.close()
     if best_state is not None:

@@ -160,3 +160,47 @@ def test_budget_schedule_warms_up_then_holds_or_decays():
     assert warmed[0] == pytest.approx(0.25) and max(warmed) < 1.0 and warmed[-1] < 0.05
     with pytest.raises(ValueError, match="lr_schedule"):
         budget_schedule(torch.optim.SGD(torch.nn.Linear(2, 1).parameters(), lr=1.0), "linear", 10, None)
+
+
+def nan_once_step(bad_step: int):
+    """mse_step, but the loss of step `bad_step` (1-based) is NaN: between two logged steps."""
+    calls = {"n": 0}
+
+    def step(model, batch):
+        calls["n"] += 1
+        losses = mse_step(model, batch)
+        if calls["n"] == bad_step:
+            losses["loss"] = losses["loss"] * float("nan")
+        return losses
+    return step
+
+
+def test_a_nan_between_logged_steps_never_reaches_a_checkpoint(tmp_path):
+    torch.manual_seed(0)
+    model = torch.nn.Linear(4, 1)
+    with pytest.raises(NonFiniteLossError, match="not finite at a step up to 4"):
+        fit(model, torch.optim.SGD(model.parameters(), lr=0.01), nan_once_step(3), regression_problem(),
+            max_steps=20, log_every=10, checkpoint=tmp_path / "run", checkpoint_every=2)
+    saved = checkpoints.load(tmp_path / "run")
+    assert saved.step == 2 and all(torch.isfinite(v).all() for v in saved.tensors.values())
+
+
+def test_a_time_budget_ending_after_a_nan_step_raises_instead_of_returning(tmp_path, monkeypatch):
+    import matlib.training as training
+
+    clock = iter([0.0] + [0.0] * 4 + [100.0] * 1000)     # the budget runs out after four steps
+    monkeypatch.setattr(training.time, "perf_counter", lambda: next(clock))
+    model = torch.nn.Linear(4, 1)
+    with pytest.raises(NonFiniteLossError):
+        fit(model, torch.optim.SGD(model.parameters(), lr=0.01), nan_once_step(2), regression_problem(),
+            max_steps=1000, max_seconds=1.0, log_every=100, checkpoint=tmp_path / "run")
+    assert not checkpoints.exists(tmp_path / "run")
+
+
+def test_checkpoints_refuse_non_finite_weights(tmp_path):
+    model = torch.nn.Linear(2, 1)
+    with torch.no_grad():
+        model.weight[0, 0] = float("nan")
+    with pytest.raises(checkpoints.CheckpointError, match="NaN or inf"):
+        checkpoints.save(tmp_path / "bad", model)
+    assert not list(tmp_path.iterdir())
