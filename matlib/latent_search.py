@@ -19,6 +19,7 @@ import torch
 from torch import nn
 
 from .crystal import CrystalBatch
+from .targets import check_finite, check_target, label_range
 
 
 class LatentPredictor(nn.Module):
@@ -39,6 +40,7 @@ class LatentPredictor(nn.Module):
             self.biases.append(nn.Parameter(torch.empty(members, 1, fan_out).uniform_(-bound, bound)))
         self.register_buffer("mean", torch.zeros(()))
         self.register_buffer("std", torch.ones(()))
+        self.value_range: tuple[float, float] | None = None     # of the training values, set when fitted
 
     @property
     def members(self) -> int:
@@ -103,6 +105,7 @@ def fit_latent_predictor(model, batch: CrystalBatch, values: torch.Tensor, *, st
     predictor = LatentPredictor(mu.shape[1], hidden, members=members).to(mu.device)
     predictor.mean.fill_(values[train].mean())
     predictor.std.fill_(values[train].std().clamp_min(1e-6))
+    predictor.value_range = (float(values[train].min()), float(values[train].max()))
     optimizer = torch.optim.AdamW(predictor.parameters(), lr=lr, weight_decay=1e-4)
     for _ in range(steps):
         pick = train[torch.randint(0, len(train), (members, batch_size), generator=generator).to(mu.device)]
@@ -119,14 +122,26 @@ def fit_latent_predictor(model, batch: CrystalBatch, values: torch.Tensor, *, st
     return predictor, PredictorFit(mae, baseline, steps)
 
 
+def _checked_target(predictor: LatentPredictor, target, allow_extrapolation: bool) -> float:
+    lo, hi = label_range(*(predictor.value_range or (None, None)), float(predictor.mean), float(predictor.std))
+    return check_target(target, lo, hi, name="search target", allow_extrapolation=allow_extrapolation)
+
+
 def window_fitness(predictor: LatentPredictor, target: float, power: float = 0.25, inside: float = 0.0,
-                   caution: float = 0.0):
+                   caution: float = 0.0, *, allow_extrapolation: bool = False):
     """MAGECS's fitness |ŷ(z) − target|^power, lower is better (the power only reshapes the swarm's
     fitness-weighted moves, not which z is best). With ``inside`` > 0 every z whose prediction is
     within ``inside`` of the target scores 0: a window, not a point, so a bird keeps the first good z
     it finds instead of chasing the surrogate's idea of a perfect one. ``caution`` adds that many
     ensemble spreads to the distance: a z only counts as close when the members agree, so the swarm
-    cannot win by finding a spot where one surrogate is wrong."""
+    cannot win by finding a spot where one surrogate is wrong. A non-finite target or window, or a
+    target far outside the surrogate's training values (unless ``allow_extrapolation``), is an error."""
+    target = _checked_target(predictor, target, allow_extrapolation)
+    inside, caution, power = (check_finite(v, name) for v, name in ((inside, "window half-width (inside)"),
+                                                                     (caution, "caution"), (power, "power")))
+    if inside < 0:
+        raise ValueError(f"the window half-width (inside) must be >= 0, got {inside}")
+
     @torch.no_grad()
     def fitness(z: torch.Tensor) -> torch.Tensor:
         predictions = predictor.per_member(z)
@@ -138,9 +153,10 @@ def window_fitness(predictor: LatentPredictor, target: float, power: float = 0.2
 
 
 def gradient_search(predictor: LatentPredictor, start: torch.Tensor, target: float, *, steps: int = 1000,
-                    lr: float = 1e-2, record_every: int = 100) -> list[torch.Tensor]:
+                    lr: float = 1e-2, record_every: int = 100, allow_extrapolation: bool = False) -> list[torch.Tensor]:
     """Adam on z against (ŷ(z) − target)² (CDVAE minimised ŷ itself; a window needs a distance).
-    Returns z at step 0 and every ``record_every`` steps."""
+    Returns z at step 0 and every ``record_every`` steps. The target is checked as in window_fitness."""
+    target = _checked_target(predictor, target, allow_extrapolation)
     z = start.detach().clone().requires_grad_(True)
     optimizer = torch.optim.Adam([z], lr=lr)
     frames = [z.detach().clone()]

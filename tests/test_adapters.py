@@ -158,3 +158,50 @@ def test_cosine_schedule_and_snapshot_of_a_shorter_fine_tune():
     cosine, decayed = fine_tune(base, batch, labels, seconds=None, max_steps=6, batch_size=4, seed=1,
                                 lr_schedule="cosine")
     assert decayed.steps == 6 and snapshot_model(cosine, decayed) is cosine
+
+
+@pytest.mark.parametrize("target, gamma, message", [
+    (float("nan"), 2.0, "finite"), (float("inf"), 2.0, "finite"), (-float("inf"), 2.0, "finite"),
+    (3.0, float("nan"), "finite"), ("3 eV", 2.0, "number"), (3.0, -1.0, ">= 0"),
+    (-5.0, 2.0, "outside"), (1000.0, 2.0, "outside"), (1e30, 2.0, "outside")])
+def test_guidance_refuses_absurd_targets_and_strengths(target, gamma, message):
+    from matlib.diffusion import guided_denoiser
+
+    base, _, labels = tiny()                       # labels 0..5: mean 2.5, std 1.87
+    model = ConditionedDiffusion.from_base(base, labels)
+    with pytest.raises(ValueError, match=message):
+        guided_denoiser(model, target, gamma)
+
+
+def test_guidance_extrapolates_only_when_told():
+    from matlib.diffusion import guided_denoiser
+
+    base, batch, labels = tiny()
+    model = ConditionedDiffusion.from_base(base, labels)
+    assert model.adapters.label_range == (0.0, 5.0)
+    guided_denoiser(model, 5.0, 2.0)              # the edge of the labels: allowed
+    with pytest.raises(ValueError, match=r"outside \[0, 5\]"):
+        guided_denoiser(model, 5.5, 2.0)
+    denoise = guided_denoiser(model, 1000.0, 2.0, allow_extrapolation=True)
+    tt = torch.full((len(batch.num_atoms),), 0.5)
+    assert all(torch.isfinite(x).all() for x in denoise(batch.atom_types, batch.frac_coords, batch.lattice,
+                                                          batch.num_atoms, tt))
+
+
+def test_adapter_checkpoints_keep_the_label_range_and_older_ones_fall_back(tmp_path):
+    import json
+
+    from matlib.diffusion import guided_denoiser, store
+
+    base, _, labels = tiny()
+    store.save_adapters(tmp_path / "ad", ConditionedDiffusion.from_base(base, labels), base="tiny", prop="y")
+    loaded, _ = store.load_adapters(tmp_path / "ad", base)
+    assert loaded.adapters.label_range == (0.0, 5.0)
+    manifest = json.loads((tmp_path / "ad.json").read_text())       # as saved before the range was recorded
+    del manifest["config"]["label_range"]
+    (tmp_path / "ad.json").write_text(json.dumps(manifest))
+    older, _ = store.load_adapters(tmp_path / "ad", base)
+    assert older.adapters.label_range is None
+    guided_denoiser(older, 9.0, 2.0)              # mean 2.5 ± 4 × 1.87: still accepted
+    with pytest.raises(ValueError, match="outside"):
+        guided_denoiser(older, 11.0, 2.0)

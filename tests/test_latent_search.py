@@ -64,3 +64,19 @@ def test_gradient_search_and_window_fitness_agree_on_the_target():
     inside = window_fitness(predictor, 2.0, power=1.0, inside=10.0)
     assert (inside(frames[0]) == 0).all()
     assert in_window(np.array([0.9, 1.2, 1.6, np.nan]), 0.75, 1.25).mean() == pytest.approx(0.5)
+
+
+def test_latent_search_refuses_absurd_targets_and_windows():
+    predictor = LatentPredictor(4, hidden=8)
+    predictor.mean.fill_(0.5)
+    predictor.std.fill_(0.25)                      # a Perov-5-like heat_ref: 0.5 ± 0.25 eV/atom
+    for target in (float("nan"), float("inf"), -5.0, 1000.0):
+        with pytest.raises(ValueError, match="finite|outside"):
+            window_fitness(predictor, target)
+        with pytest.raises(ValueError, match="finite|outside"):
+            gradient_search(predictor, torch.randn(2, 4), target, steps=1)
+    for inside in (float("nan"), -0.1):
+        with pytest.raises(ValueError, match="half-width"):
+            window_fitness(predictor, 0.5, inside=inside)
+    fitness = window_fitness(predictor, 5.0, allow_extrapolation=True)   # 18 standard deviations, asked for
+    assert torch.isfinite(fitness(torch.randn(3, 4))).all()

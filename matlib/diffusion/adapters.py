@@ -56,8 +56,10 @@ class Adapter(nn.Module):
 class PropertyAdapters(nn.Module):
     """The trainable part: one encoding and one adapter per score-network block."""
 
-    def __init__(self, dim: int, layers: int, mean: float, std: float, cond_dim: int = 64, hidden: int | None = None):
+    def __init__(self, dim: int, layers: int, mean: float, std: float, cond_dim: int = 64, hidden: int | None = None,
+                 label_range: tuple[float, float] | None = None):
         super().__init__()
+        self.label_range = None if label_range is None else (float(label_range[0]), float(label_range[1]))
         self.encoding = ScalarEncoding(mean, std, cond_dim)
         self.blocks = nn.ModuleList(Adapter(dim, cond_dim, hidden) for _ in range(layers))
 
@@ -79,7 +81,7 @@ class ConditionedDiffusion(nn.Module):
         if len(known) < 2:
             raise ValueError("need at least two labelled crystals to standardise the property")
         adapters = PropertyAdapters(base.config.denoiser.dim, len(base.network.layers), float(known.mean()),
-                                    float(known.std()), cond_dim, hidden)
+                                    float(known.std()), cond_dim, hidden, (float(known.min()), float(known.max())))
         return cls(base, adapters.to(base.device))
 
     @property

@@ -10,13 +10,21 @@ from __future__ import annotations
 
 import torch
 
+from ..targets import check_finite, check_target, label_range
 from .adapters import ConditionedDiffusion
 
 
-def guided_denoiser(model: ConditionedDiffusion, target: float, gamma: float):
-    """A ``denoise_fn`` for ``sampler.sample`` that steers toward ``target`` with strength ``gamma``."""
+def guided_denoiser(model: ConditionedDiffusion, target: float, gamma: float, *, allow_extrapolation: bool = False):
+    """A ``denoise_fn`` for ``sampler.sample`` that steers toward ``target`` with strength ``gamma``.
+
+    A non-finite target or γ is an error (NaN would silently mean "no condition"), and so is a
+    target far outside the fine-tuning labels unless ``allow_extrapolation``."""
+    gamma = check_finite(gamma, "guidance strength gamma")
     if gamma < 0:
         raise ValueError(f"guidance strength must be >= 0, got {gamma}")
+    mean, std = (float(v) for v in model.adapters.encoding.stats)
+    lo, hi = label_range(*(model.adapters.label_range or (None, None)), mean, std)
+    target = check_target(target, lo, hi, name="guidance target", allow_extrapolation=allow_extrapolation)
 
     def denoise_fn(tokens, frac, lattice, num_atoms, t, edges=None):
         unconditional = model.denoise(tokens, frac, lattice, num_atoms, t, edges)

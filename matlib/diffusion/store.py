@@ -33,7 +33,8 @@ def save_adapters(stem: str | Path, model: ConditionedDiffusion, *, base: str, p
     first = adapters.blocks[0]
     config = {"base": base, "property": prop, "dim": first.out.in_features, "layers": len(adapters.blocks),
               "cond_dim": adapters.encoding.dim, "hidden": first.mix[0].out_features,
-              "mean": float(adapters.encoding.stats[0]), "std": float(adapters.encoding.stats[1])}
+              "mean": float(adapters.encoding.stats[0]), "std": float(adapters.encoding.stats[1]),
+              "label_range": adapters.label_range}
     return checkpoints.save(stem, adapters, config=config, metrics=metrics, extra=extra, step=step,
                             weights_dtype=torch.float16)
 
@@ -43,7 +44,8 @@ def load_adapters(stem: str | Path, base: CrystalDiffusion) -> tuple[Conditioned
     def build(c: dict) -> PropertyAdapters:
         if c["dim"] != base.config.denoiser.dim or c["layers"] != len(base.network.layers):
             raise ValueError(f"{stem}: adapters for width {c['dim']} × {c['layers']} blocks do not fit this base model")
-        return PropertyAdapters(c["dim"], c["layers"], c["mean"], c["std"], c["cond_dim"], c["hidden"])
+        return PropertyAdapters(c["dim"], c["layers"], c["mean"], c["std"], c["cond_dim"], c["hidden"],
+                                c.get("label_range"))      # absent from checkpoints saved before it was recorded
 
     adapters, ckpt = checkpoints.load_model(stem, build, base.device, "set of property adapters")
     return ConditionedDiffusion(base, adapters), ckpt
