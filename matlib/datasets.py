@@ -18,9 +18,11 @@ import json
 import logging
 import os
 import threading
+import time
 import urllib.error
 import urllib.request
 import warnings
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -110,15 +112,19 @@ def locate(dataset: str, split: str, path: str | Path | None = None, download: b
     """Find (or fetch) the CSV of one split; see the module docstring for the order."""
     spec = _split_spec(dataset, split)
     tried: list[str] = []
+    folders = []
     if path is not None:
         path = Path(path)
         if path.is_file():
             return path
         if not path.is_dir():
             raise DataNotFoundError(f"path={str(path)!r} is neither a file nor a folder")
-        folders = [("explicit path", path)]
-    else:
-        folders = []
+        found = [c for c in _candidates(path, dataset, split) if c.is_file()]
+        if not found:          # an explicit folder is the answer, not one place among others
+            raise DataNotFoundError(f"path={str(path)!r} holds no {dataset}/{split}.csv[.gz]; put the file there "
+                                    f"or pass path=None to search $MATLIB_DATA and the download cache")
+        verify(found[0], dataset, split)
+        return found[0]
     env = os.environ.get("MATLIB_DATA")
     if env:
         folders.append(("$MATLIB_DATA", Path(env)))
@@ -155,14 +161,34 @@ def source_url(dataset: str, split: str) -> str:
     return template.replace("{dataset}", dataset).replace("{split}", split)
 
 
+MAX_DOWNLOAD_BYTES = 256 * 2**20      # the largest split (MPTS-52 train) is far smaller
+DOWNLOAD_DEADLINE_S = 600.0           # for the whole file, not per read: a trickling server ends too
+
+
+def _download(url: str, timeout: float, deadline_s: float = DOWNLOAD_DEADLINE_S,
+              max_bytes: int = MAX_DOWNLOAD_BYTES) -> bytes:
+    deadline = time.monotonic() + deadline_s
+    chunks, size = [], 0
+    with urllib.request.urlopen(url, timeout=timeout) as response:
+        while True:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"download of {url} took more than {deadline_s:.0f} s: stopped")
+            chunk = response.read(1 << 16)
+            if not chunk:
+                return b"".join(chunks)
+            size += len(chunk)
+            if size > max_bytes:
+                raise ChecksumError(f"download of {url} exceeded {max_bytes:,} bytes: not a benchmark split, stopped")
+            chunks.append(chunk)
+
+
 def fetch(dataset: str, split: str, url: str, timeout: float = 30.0) -> Path:
     """Download one split into the cache; keep it only if it is a known version: upstream's git blob
     id, or one of the registry's sha256 (a mirror of the series' own copies, as verify() accepts)."""
     target = downloads_dir() / dataset / f"{split}.csv"
     target.parent.mkdir(parents=True, exist_ok=True)
     log.info("downloading %s", url)
-    with urllib.request.urlopen(url, timeout=timeout) as response:
-        data = response.read()
+    data = _download(url, timeout)
     spec = get_spec(dataset).splits[split]
     expected, got = spec.upstream_blob, git_blob_id(data)
     if got != expected and hashlib.sha256(data).hexdigest() not in spec.sha256:
@@ -178,8 +204,16 @@ def fetch(dataset: str, split: str, url: str, timeout: float = 30.0) -> Path:
 
 def load_table(dataset: str, split: str, path: str | Path | None = None, limit: int | None = None) -> pd.DataFrame:
     """The split as a DataFrame (CIF strings unparsed): fast, for property statistics."""
-    file = locate(dataset, split, path)
-    df = pd.read_csv(file, index_col=0, nrows=limit)
+    return _read_table(locate(dataset, split, path), limit)
+
+
+def _read_table(file: Path, limit: int | None) -> pd.DataFrame:
+    """The CSV with its CIF column; any read error names the file."""
+    try:
+        df = pd.read_csv(file, index_col=0, nrows=limit)
+    except (OSError, EOFError, zlib.error, UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as err:
+        raise MalformedRowError(f"{file} could not be read ({type(err).__name__}: {err}); it is truncated or "
+                                f"damaged: delete it and fetch it again") from None
     if "cif" not in df.columns:
         raise MalformedRowError(f"{file} has no 'cif' column; columns are {list(df.columns)}")
     return df.reset_index(drop=True)
@@ -282,9 +316,7 @@ def load_split(dataset: str, split: str, *, path: str | Path | None = None, limi
         cached = _read_cache(key, dataset, split, file)
         if cached is not None:
             return cached
-    df = pd.read_csv(file, index_col=0, nrows=limit).reset_index(drop=True)
-    if "cif" not in df.columns:
-        raise MalformedRowError(f"{file} has no 'cif' column; columns are {list(df.columns)}")
+    df = _read_table(file, limit)
     id_col = get_spec(dataset).id_column
     structures, kept, skipped = [], [], []
     outcomes = parse_cifs(df["cif"].tolist(), niggli=niggli, progress_bar=progress_bar,

@@ -286,3 +286,37 @@ def test_a_mirror_of_the_series_own_copy_is_accepted_by_its_sha256(http_mirror, 
     monkeypatch.setenv("MATLIB_DATA_URL", url)
     got = locate("mp_20", "val")
     assert datasets.verify(got, "mp_20", "val")
+
+
+@pytest.mark.parametrize("damage", ["truncate", "flip"])
+def test_a_damaged_explicit_file_is_an_error_that_names_it(tmp_path, perov_val, isolated_cache, damage):
+    import gzip as gz
+
+    raw = gz.compress(datasets._read_bytes(perov_val))
+    bad = raw[:len(raw) // 2] if damage == "truncate" else raw[:20] + bytes([raw[20] ^ 0xFF]) + raw[21:]
+    file = tmp_path / "perov_5" / "val.csv.gz"
+    file.parent.mkdir()
+    file.write_bytes(bad)
+    with pytest.raises(MalformedRowError, match=str(file).replace(".", r"\.")):
+        load_split("perov_5", "val", path=file, cache=False, progress_bar=False)
+
+
+def test_an_explicit_folder_without_the_file_is_an_error_not_a_fallback(tmp_path, isolated_cache):
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(DataNotFoundError, match="holds no perov_5/val.csv"):
+        locate("perov_5", "val", path=tmp_path / "empty")
+
+
+def test_downloads_have_an_overall_deadline_and_a_size_cap(http_mirror, monkeypatch):
+    import time as clock
+
+    folder, url, _ = http_mirror
+    (folder / "big").mkdir()
+    (folder / "big" / "x.csv").write_bytes(b"0" * 300_000)
+    target = url.format(dataset="big", split="x")
+    with pytest.raises(ChecksumError, match="exceeded 100,000 bytes"):
+        datasets._download(target, timeout=5, max_bytes=100_000)
+    ticks = iter(range(0, 10_000, 7))                            # every read "takes" 7 s
+    monkeypatch.setattr(datasets.time, "monotonic", lambda: next(ticks))
+    with pytest.raises(TimeoutError, match="more than 10 s"):
+        datasets._download(target, timeout=5, deadline_s=10)
