@@ -1,6 +1,7 @@
 """Dataset lookup order, checksums, and what happens to bad rows."""
 import gzip
 import os
+import re
 import shutil
 from pathlib import Path
 
@@ -320,3 +321,111 @@ def test_downloads_have_an_overall_deadline_and_a_size_cap(http_mirror, monkeypa
     monkeypatch.setattr(datasets.time, "monotonic", lambda: next(ticks))
     with pytest.raises(TimeoutError, match="more than 10 s"):
         datasets._download(target, timeout=5, deadline_s=10)
+
+
+def _nacl_cif(a=5.64, atoms=None) -> str:
+    from pymatgen.core import Lattice, Structure
+    from pymatgen.io.cif import CifWriter
+
+    structure = atoms or Structure(Lattice.cubic(a), ["Na", "Cl"], [[0, 0, 0], [0.5, 0.5, 0.5]])
+    return str(CifWriter(structure))
+
+
+@pytest.mark.parametrize("edit, reason", [
+    (lambda t: t.replace("_cell_length_a   5.64000000", "_cell_length_a   100000.0"), "outside (0, 500]"),
+    (lambda t: t.replace("_cell_length_a   5.64000000", "_cell_length_a   1e9"), "outside (0, 500]"),
+    (lambda t: t.replace("_cell_length_a   5.64000000", "_cell_length_a   -5.64"), "outside (0, 500]"),
+    (lambda t: t.replace("_cell_length_a   5.64000000", "_cell_length_a   nan"), "_cell_length_a is nan"),
+    (lambda t: t.replace("_cell_angle_beta   90.00000000", "_cell_angle_beta   180.0"), "outside (0, 180)"),
+    (lambda t: t.replace("_cell_length_b   5.64000000", "_cell_length_b   five"), "not a number"),
+])
+def test_absurd_cells_are_refused_before_any_reduction(edit, reason):
+    import time as clock
+
+    text = _nacl_cif()
+    assert "_cell_length_a   5.64000000" in text and "_cell_angle_beta   90.00000000" in text
+    started = clock.perf_counter()
+    with pytest.raises(ValueError, match=re.escape(reason)):
+        datasets.parse_cif(edit(text))
+    assert clock.perf_counter() - started < 1.0                  # microseconds, not a 40-s Niggli reduction
+
+
+def test_crowded_and_degenerate_crystals_are_refused():
+    from pymatgen.core import Lattice, Structure
+
+    close = Structure(Lattice.cubic(5.0), ["Na", "Cl"], [[0, 0, 0], [0.008, 0, 0]])          # 0.04 Å apart
+    with pytest.raises(ValueError, match="0.04 Å apart"):
+        datasets.parse_cif(_nacl_cif(atoms=close))
+    squeezed = Structure(Lattice.cubic(6.6 ** (1 / 3)), ["C"] * 8,                        # 6.6 Å³ for 8 atoms
+                         [[x / 2, y / 2, z / 2] for x in (0, 1) for y in (0, 1) for z in (0, 1)])
+    with pytest.raises(ValueError, match="per atom"):
+        datasets.parse_cif(_nacl_cif(atoms=squeezed))
+    assert len(datasets.parse_cif(_nacl_cif())) == 2                                      # real rock salt is fine
+
+
+def test_rows_larger_than_the_dataset_allows_are_skipped_with_a_reason(tmp_path, isolated_cache):
+    from pymatgen.core import Lattice, Structure
+
+    big = Structure(Lattice.cubic(20.0), ["Na"] * 30, [[i / 30, (i * 7 % 30) / 30, (i * 11 % 30) / 30]
+                                                       for i in range(30)])
+    frame = pd.DataFrame({"material_id": ["ok", "big"], "heat_ref": [0.1, 0.2],
+                          "cif": [_nacl_cif(), _nacl_cif(atoms=big)]})
+    file = tmp_path / "perov_5" / "val.csv"
+    file.parent.mkdir()
+    frame.to_csv(file)
+    ds = load_split("perov_5", "val", path=file, cache=False, progress_bar=False)
+    limit = registry.DATASETS["perov_5"].max_atoms
+    assert limit < 30 and len(ds) == 1 and ds.skipped.reason.tolist() == [f"30 atoms, more than perov_5's {limit}"]
+
+
+def test_pymatgens_own_reason_is_kept():
+    text = _nacl_cif().replace("0.00000000  1\n", "0.00000000  2.0\n").replace("0.50000000  1\n", "0.50000000  2.0\n")
+    with pytest.raises(ValueError, match="Invalid CIF file with no structures") as err:
+        datasets.parse_cif(text)
+    assert "(pymatgen: " in str(err.value) and "Occupancy 2.0 exceeded tolerance" in str(err.value)
+
+
+def test_fuzzed_rows_never_hang_crash_or_vanish(perov_val, tmp_path, isolated_cache):
+    """1,000 real rows mutated (cut short, bytes flipped, huge or NaN numbers, unknown symbols,
+    duplicated sites): each parses or gives a reason, quickly."""
+    import random
+    import time as clock
+
+    cifs = pd.read_csv(perov_val, usecols=["cif"])["cif"].tolist()[:200]
+    rng = random.Random(0)
+
+    def mutate(text: str) -> str:
+        kind = rng.randrange(6)
+        if kind == 0:
+            return text[:rng.randrange(len(text))]
+        if kind == 1:
+            chars = list(text)
+            for _ in range(rng.randrange(1, 6)):
+                i = rng.randrange(len(chars))
+                chars[i] = chr(rng.randrange(32, 127))
+            return "".join(chars)
+        if kind == 2:
+            return re.sub(r"\d+\.\d+", lambda m: rng.choice(["1e30", "nan", "-inf", "1e5", m.group(0)]), text, count=3)
+        if kind == 3:
+            return re.sub(r"\b(Ba|Ti|O|Sr|Ca)\b", "Qq", text, count=1)
+        if kind == 4:
+            lines = text.splitlines()
+            sites = [line for line in lines if re.match(r"\s*[A-Z][a-z]?\s+[A-Z][a-z]?\d+\s", line)]
+            return "\n".join(lines + sites[:2]) + "\n"
+        return text
+
+    mutated = [mutate(cifs[k % len(cifs)]) for k in range(1000)]
+    reasons, slowest = 0, 0.0
+    for text in mutated:                                    # each row within a time limit
+        started = clock.perf_counter()
+        outcome = datasets._parse_or_reason(text, niggli=True)
+        slowest = max(slowest, clock.perf_counter() - started)
+        assert isinstance(outcome, (str, datasets.Structure)), type(outcome)
+        reasons += isinstance(outcome, str)
+    assert 0 < reasons < 1000 and slowest < 5.0
+    file = tmp_path / "perov_5" / "val.csv"                 # and through the loader: every row accounted for
+    file.parent.mkdir()
+    pd.DataFrame({"material_id": range(1000), "heat_ref": 0.0, "cif": mutated}).to_csv(file)
+    ds = load_split("perov_5", "val", path=file, cache=False, progress_bar=False)
+    assert ds.rows_read == 1000 and len(ds) + len(ds.skipped) == 1000 and len(ds.skipped) == reasons
+    assert ds.skipped.reason.str.len().gt(0).all()
