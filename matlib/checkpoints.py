@@ -127,6 +127,8 @@ def load(stem: str | Path, model: torch.nn.Module | None = None, optimizer: torc
         manifest = json.loads(manifest_path.read_text())
     except json.JSONDecodeError as err:
         raise CheckpointError(f"{manifest_path} is not valid JSON ({err}); delete the pair and retrain") from None
+    if not isinstance(manifest, dict):
+        raise CheckpointError(f"{manifest_path} holds a JSON {type(manifest).__name__}, not a checkpoint manifest")
     if manifest.get("format") != FORMAT:
         raise CheckpointError(f"{manifest_path}: unknown format {manifest.get('format')!r}, expected {FORMAT}")
     digest = sha256_file(weights)
@@ -151,8 +153,9 @@ def load_model(stem: str | Path, build: Callable[[dict], torch.nn.Module], devic
     ckpt = load(stem)
     try:
         model = build(ckpt.config)
-    except (KeyError, TypeError) as err:
-        raise ValueError(f"{stem}: the manifest does not describe a {what} ({err})") from err
+    except (KeyError, TypeError, AttributeError) as err:
+        raise CheckpointError(f"{stem}: the manifest does not describe a {what} (its config lacks or "
+                              f"mistypes {err}); is it another kind of checkpoint?") from None
     ckpt.load_into(model)
     return model.to(device), ckpt
 

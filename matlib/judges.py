@@ -88,8 +88,18 @@ def load_judge(dataset: str, prop: str, path: str | Path | None = None, device: 
         raise FileNotFoundError(f"no judge for {dataset}/{prop} at {stem}.safetensors: run notebook "
                                 f"01_periodic_gnn (profile teach or full) to train it")
     ckpt = checkpoints.load(stem)
-    settings = ckpt.config["model"]
-    model = ckpt.load_into(PeriodicGNN(GNNConfig(**{**settings, "targets": tuple(settings["targets"])})))
+    settings = ckpt.config.get("model")
+    if not isinstance(settings, dict) or "targets" not in settings:
+        raise checkpoints.CheckpointError(f"{stem} is not a judge (a property predictor) checkpoint: its manifest "
+                                          f"has no model settings with targets; is it another kind of checkpoint?")
+    # a judge answers for the dataset and property it learnt, never for the names a caller gives
+    recorded = (ckpt.config.get("dataset", dataset), ckpt.config.get("property", settings["targets"][0]))
+    if recorded != (get_spec(dataset).name, prop) or prop not in settings["targets"]:
+        raise checkpoints.CheckpointError(f"{stem} judges {recorded[0]}/{recorded[1]}, not {dataset}/{prop}")
+    try:
+        model = ckpt.load_into(PeriodicGNN(GNNConfig(**{**settings, "targets": tuple(settings["targets"])})))
+    except TypeError as err:
+        raise checkpoints.CheckpointError(f"{stem}: its model settings do not describe a judge ({err})") from None
     return Judge(model.to(device), dataset, prop, ckpt.manifest)
 
 

@@ -1,4 +1,6 @@
 """The periodic GNN's invariances, graph caching, training and the judges' save/load contract."""
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -119,3 +121,24 @@ def test_regression_losses(mp20):
     assert judges.regression_step("l1")(model, item)["loss"].item() == pytest.approx((pred - target).abs().mean().item(), rel=1e-5)
     with pytest.raises(ValueError, match="loss must be one of"):
         judges.regression_step("hinge")
+
+
+def test_a_judge_answers_only_for_what_it_learnt_and_other_checkpoints_are_named(tmp_path):
+    import json
+
+    from matlib import checkpoints
+    from matlib.diffusion import store
+
+    band_gap = judges.judge_stem("mp_20", "band_gap")                       # committed by notebook 01
+    with pytest.raises(checkpoints.CheckpointError, match="judges mp_20/band_gap, not mp_20/formation_energy"):
+        judges.load_judge("mp_20", "formation_energy_per_atom", path=band_gap)
+    with pytest.raises(checkpoints.CheckpointError, match="not perov_5/heat_ref"):
+        judges.load_judge("perov_5", "heat_ref", path=band_gap)
+    diffusion = Path(store.__file__).resolve().parents[2] / "data" / "checkpoints" / "diffusion" / "mp_20"
+    with pytest.raises(checkpoints.CheckpointError, match="not a judge"):
+        judges.load_judge("mp_20", "band_gap", path=diffusion)
+    for name in ("x.safetensors", "x.json"):                                # a manifest that is a JSON list
+        (tmp_path / name).write_bytes((band_gap.parent / f"{band_gap.name}{Path(name).suffix}").read_bytes())
+    (tmp_path / "x.json").write_text(json.dumps([1, 2]))
+    with pytest.raises(checkpoints.CheckpointError, match="JSON list"):
+        judges.load_judge("mp_20", "band_gap", path=tmp_path / "x")
