@@ -202,7 +202,9 @@ def test_con_cdvae_and_prior_checkpoints_round_trip(tmp_path):
     with torch.no_grad():
         assert torch.allclose(again.z_cond(z, values[:4]), model.z_cond(z, values[:4]), atol=2e-2)
     assert torch.allclose(prior_again.std, prior.std, rtol=1e-3)
-    with pytest.raises(ValueError, match="Con-CDVAE"):
+    from matlib.checkpoints import CheckpointError
+
+    with pytest.raises(CheckpointError, match="does not describe a Con-CDVAE"):     # a prior is another kind
         store.load_conditional(tmp_path / "prior")
 
 
