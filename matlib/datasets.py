@@ -32,7 +32,8 @@ import numpy as np
 import pandas as pd
 import torch
 from pymatgen.core import Element, Structure
-from safetensors.torch import load_file, save_file
+from safetensors import safe_open
+from safetensors.torch import save_file
 
 from .crystal import CrystalBatch, wrap_frac
 from .parallel import parallel_map, process_pool, usable_cpus
@@ -403,28 +404,44 @@ def cache_dir() -> Path:
     return data_dir() / "cache"
 
 
+def _content_digest(tensors: dict[str, torch.Tensor], meta_text: str) -> str:
+    h = hashlib.sha256(meta_text.encode())
+    for name in sorted(tensors):
+        value = tensors[name].detach().cpu().contiguous()
+        h.update(name.encode() + str(value.dtype).encode() + str(tuple(value.shape)).encode())
+        h.update(value.view(torch.uint8).numpy().tobytes() if value.numel() else b"")
+    return h.hexdigest()
+
+
 def write_cached(key: str, tensors: dict[str, torch.Tensor], meta: dict) -> None:
-    """Tensors and JSON metadata into the cache under ``key``."""
+    """Tensors and JSON metadata into the cache under ``key``: one file (tensors, metadata and a
+    digest of both), published by one rename, so a reader never pairs two writers' halves."""
     folder = cache_dir()
     folder.mkdir(parents=True, exist_ok=True)
+    meta_text = json.dumps(meta)
     # written beside, then renamed: notebooks (or threads) side by side may read while another one writes
-    part = f".{os.getpid()}.{threading.get_ident()}.part"
-    save_file(tensors, str(folder / f"{key}.safetensors{part}"))
-    ordinary_permissions(folder / f"{key}.safetensors{part}")
-    (folder / f"{key}.json{part}").write_text(json.dumps(meta))
-    os.replace(folder / f"{key}.safetensors{part}", folder / f"{key}.safetensors")
-    os.replace(folder / f"{key}.json{part}", folder / f"{key}.json")
+    part = folder / f"{key}.safetensors.{os.getpid()}.{threading.get_ident()}.part"
+    save_file(tensors, str(part), metadata={"meta": meta_text, "digest": _content_digest(tensors, meta_text)})
+    ordinary_permissions(part)
+    os.replace(part, folder / f"{key}.safetensors")
 
 
 def read_cached(key: str) -> tuple[dict[str, torch.Tensor], dict] | None:
-    """What ``write_cached`` stored under ``key``, or None when it is absent or unreadable."""
-    tensors, meta = cache_dir() / f"{key}.safetensors", cache_dir() / f"{key}.json"
-    if not (tensors.exists() and meta.exists()):
+    """What ``write_cached`` stored under ``key``, or None when it is absent, unreadable or changed
+    since (its digest no longer matches): a cache is rebuilt, never trusted."""
+    path = cache_dir() / f"{key}.safetensors"
+    if not path.exists():
         return None
     try:
-        return load_file(str(tensors)), json.loads(meta.read_text())
-    except Exception as err:  # a broken cache is rebuilt, never trusted
-        log.warning("ignoring unreadable cache %s (%s); it will be rebuilt", tensors, err)
+        with safe_open(str(path), framework="pt") as handle:
+            stored = handle.metadata() or {}
+            tensors = {name: handle.get_tensor(name) for name in handle.keys()}
+        meta_text = stored["meta"]
+        if _content_digest(tensors, meta_text) != stored["digest"]:
+            raise ValueError("content digest mismatch")
+        return tensors, json.loads(meta_text)
+    except Exception as err:  # a broken or edited cache is rebuilt, never trusted
+        log.warning("ignoring unreadable cache %s (%s); it will be rebuilt", path, err)
         return None
 
 

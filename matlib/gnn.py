@@ -98,7 +98,12 @@ class PeriodicGNN(nn.Module):
         self.register_buffer("target_std", torch.ones(len(config.targets)))
 
     def set_target_scale(self, targets: torch.Tensor) -> None:
-        """Standardise with the training targets' mean and std (NaN rows ignored)."""
+        """Standardise with the training targets' mean and std (NaN rows ignored; infinite or
+        absurd values refused)."""
+        from .targets import check_labels
+
+        for column, name in enumerate(self.config.targets):
+            check_labels(targets.reshape(len(targets), -1)[:, column], f"training targets of {name}")
         self.target_mean.copy_(torch.nanmean(targets, 0))
         centred = targets - self.target_mean
         self.target_std.copy_(torch.sqrt(torch.nanmean(centred ** 2, 0)).clamp(min=1e-6))

@@ -19,7 +19,7 @@ import torch
 from torch import nn
 
 from .crystal import CrystalBatch
-from .targets import check_finite, check_target, label_range
+from .targets import check_finite, check_labels, check_target, label_range
 
 
 class LatentPredictor(nn.Module):
@@ -102,6 +102,7 @@ def fit_latent_predictor(model, batch: CrystalBatch, values: torch.Tensor, *, st
     order = torch.randperm(len(values), generator=generator).to(mu.device)
     n_hold = max(1, int(round(holdout * len(values))))
     held, train = order[:n_hold], order[n_hold:]
+    check_labels(values, "surrogate training values")
     predictor = LatentPredictor(mu.shape[1], hidden, members=members).to(mu.device)
     predictor.mean.fill_(values[train].mean())
     predictor.std.fill_(values[train].std().clamp_min(1e-6))

@@ -42,4 +42,22 @@ def check_target(target, lo: float, hi: float, *, name: str = "target", allow_ex
     return value
 
 
-__all__ = ["FALLBACK_SIGMAS", "check_finite", "check_target", "label_range"]
+MAX_ABS_LABEL = 1e6     # no property of these datasets comes near (the largest are energies of about 1e2 eV)
+
+
+def check_labels(values, name: str = "labels") -> None:
+    """Training labels a model may be scaled on: NaN means "not labelled"; ±inf or a magnitude
+    beyond ``MAX_ABS_LABEL`` is a broken row, and would make the scale (and every prediction) absurd."""
+    import torch
+
+    values = torch.as_tensor(values, dtype=torch.float64)
+    known = values[~torch.isnan(values)]
+    if not len(known):
+        raise ValueError(f"{name}: no labelled value (all NaN)")
+    bad = known[~torch.isfinite(known) | (known.abs() > MAX_ABS_LABEL)]
+    if len(bad):
+        raise ValueError(f"{name}: {len(bad)} value(s) are infinite or beyond ±{MAX_ABS_LABEL:g} (e.g. {float(bad[0]):g}); "
+                         f"fix or drop those rows (NaN marks a crystal without a label)")
+
+
+__all__ = ["FALLBACK_SIGMAS", "MAX_ABS_LABEL", "check_finite", "check_labels", "check_target", "label_range"]

@@ -205,3 +205,12 @@ def test_adapter_checkpoints_keep_the_label_range_and_older_ones_fall_back(tmp_p
     guided_denoiser(older, 9.0, 2.0)              # mean 2.5 ± 4 × 1.87: still accepted
     with pytest.raises(ValueError, match="outside"):
         guided_denoiser(older, 11.0, 2.0)
+
+
+def test_absurd_fine_tuning_labels_are_refused():
+    base, _, labels = tiny()
+    for bad in (1e30, float("inf")):
+        broken = labels.clone()
+        broken[2] = bad
+        with pytest.raises(ValueError, match="infinite or beyond"):
+            ConditionedDiffusion.from_base(base, broken)

@@ -197,9 +197,26 @@ def test_cache_writes_from_several_threads_of_one_process_do_not_collide(isolate
     with cf.ThreadPoolExecutor(4) as threads:
         list(threads.map(write, range(40)))   # each part file is its own: no rename finds another's gone
     tensors, meta = read_cached("shared-key")
-    # each file is one writer's whole file (the pair may come from two writers: a key's content is
-    # the same whoever writes it)
-    assert len(set(tensors["x"].tolist())) == 1 and tensors["x"][0].item() in range(40) and meta["writer"] in range(40)
+    # one file per key holds tensors and metadata: whichever writer won, its halves belong together
+    assert len(set(tensors["x"].tolist())) == 1 and tensors["x"][0].item() == meta["writer"]
+    assert not list((isolated_cache / "cache").glob("*.part"))
+
+
+def test_an_edited_or_bit_flipped_cache_is_rebuilt_not_used(isolated_cache):
+    first = load_split("perov_5", "test", limit=10, progress_bar=False)
+    [path] = (isolated_cache / "cache").glob("*.safetensors")
+    pristine = path.read_bytes()
+    data = bytearray(pristine)
+    data[-9] ^= 0x40                                   # one bit of a stored number (the last tensor's bytes)
+    path.write_bytes(bytes(data))
+    again = load_split("perov_5", "test", limit=10, progress_bar=False)
+    assert [a.lattice.abc == b.lattice.abc for a, b in zip(first.structures, again.structures)] == [True] * 10
+    rewritten = path.read_bytes()                       # rebuilt from the CSV, and re-written whole
+    assert rewritten != bytes(data) and datasets.read_cached(path.stem) is not None
+    edited = rewritten.replace(b'heat_ref', b'heat_rex', 1)  # the metadata (a property's table) edited
+    assert edited != rewritten
+    path.write_bytes(edited)
+    assert datasets.read_cached(path.stem) is None
 
 
 @pytest.fixture

@@ -142,3 +142,12 @@ def test_a_judge_answers_only_for_what_it_learnt_and_other_checkpoints_are_named
     (tmp_path / "x.json").write_text(json.dumps([1, 2]))
     with pytest.raises(checkpoints.CheckpointError, match="JSON list"):
         judges.load_judge("mp_20", "band_gap", path=tmp_path / "x")
+
+
+@pytest.mark.parametrize("bad", [1e30, float("inf"), -float("inf")])
+def test_absurd_training_labels_are_refused_before_scaling(bad):
+    model = PeriodicGNN(GNNConfig(targets=("band_gap",), dim=8, layers=1))
+    with pytest.raises(ValueError, match="infinite or beyond"):
+        model.set_target_scale(torch.tensor([[0.5], [bad], [float("nan")]]))
+    model.set_target_scale(torch.tensor([[0.5], [1.5], [float("nan")]]))       # NaN: an unlabelled crystal
+    assert model.target_mean.item() == 1.0

@@ -18,6 +18,7 @@ import torch
 from torch import nn
 
 from ..crystal import CrystalBatch
+from ..targets import check_labels
 from .model import CrystalDiffusion
 
 
@@ -76,7 +77,8 @@ class ConditionedDiffusion(nn.Module):
     @classmethod
     def from_base(cls, base: CrystalDiffusion, labels: torch.Tensor, cond_dim: int = 64,
                   hidden: int | None = None) -> "ConditionedDiffusion":
-        """Adapters standardised on the finite ``labels`` of the fine-tuning data."""
+        """Adapters standardised on the ``labels`` of the fine-tuning data (NaN: unlabelled)."""
+        check_labels(labels, "fine-tuning labels")
         known = labels[torch.isfinite(labels)].float()
         if len(known) < 2:
             raise ValueError("need at least two labelled crystals to standardise the property")
