@@ -139,6 +139,10 @@ def load(stem: str | Path, model: torch.nn.Module | None = None, optimizer: torc
         tensors = load_file(str(weights), device=str(map_location))
     except SafetensorError as err:
         raise CheckpointError(f"{weights} cannot be read: {err}") from None
+    broken = [name for name, value in tensors.items() if value.is_floating_point() and not torch.isfinite(value).all()]
+    if broken:                # e.g. NaN weights whose manifest was re-hashed by hand
+        raise CheckpointError(f"{weights} holds NaN or inf in {len(broken)} tensor(s) (e.g. {broken[:3]}): not a "
+                              f"usable model; retrain it")
     ckpt = Checkpoint(weights, manifest, tensors)
     if model is not None:
         ckpt.load_into(model)

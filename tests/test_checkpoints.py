@@ -112,3 +112,20 @@ def test_saved_files_get_ordinary_permissions(tmp_path):
         assert stat.S_IMODE((tmp_path / f"model{suffix}").stat().st_mode) == expected
     if not paths._UMASK & 0o044:                   # the usual umask 022: others can read a judge
         assert expected & 0o044 == 0o044
+
+
+def test_non_finite_weights_are_refused_on_load_even_with_a_rehashed_manifest(tmp_path):
+    from safetensors.torch import load_file, save_file
+
+    from matlib.datasets import sha256_file
+
+    checkpoints.save(tmp_path / "m", make_model())
+    tensors = load_file(str(tmp_path / "m.safetensors"))
+    name = next(k for k in tensors if k.endswith("weight"))
+    tensors[name][0, 0] = float("nan")
+    save_file(tensors, str(tmp_path / "m.safetensors"))
+    manifest = json.loads((tmp_path / "m.json").read_text())
+    manifest["sha256"] = sha256_file(tmp_path / "m.safetensors")        # the edit covered its tracks
+    (tmp_path / "m.json").write_text(json.dumps(manifest))
+    with pytest.raises(CheckpointError, match="NaN or inf"):
+        checkpoints.load(tmp_path / "m")
