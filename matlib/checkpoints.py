@@ -102,7 +102,7 @@ def save(stem: str | Path, model: torch.nn.Module, *, config: dict | None = None
                 else:
                     scalars.setdefault(str(pid), {})[name] = value
         manifest["optimizer"] = {"param_groups": jsonable(state["param_groups"]), "scalars": scalars}
-    broken = [name for name, value in tensors.items() if value.is_floating_point() and not torch.isfinite(value).all()]
+    broken = _non_finite(tensors)
     if broken:
         raise CheckpointError(f"refusing to save {weights}: {len(broken)} tensor(s) hold NaN or inf "
                               f"(e.g. {broken[:3]}); a checkpoint never stores non-finite values")
@@ -114,6 +114,11 @@ def save(stem: str | Path, model: torch.nn.Module, *, config: dict | None = None
     manifest["bytes"] = weights.stat().st_size
     manifest_path.write_text(json.dumps(manifest, indent=2))
     return weights
+
+
+def _non_finite(tensors: dict[str, torch.Tensor]) -> list[str]:
+    """Names of the floating-point tensors holding NaN or inf (a checkpoint never stores or loads them)."""
+    return [name for name, value in tensors.items() if value.is_floating_point() and not torch.isfinite(value).all()]
 
 
 def load(stem: str | Path, model: torch.nn.Module | None = None, optimizer: torch.optim.Optimizer | None = None,
@@ -139,7 +144,7 @@ def load(stem: str | Path, model: torch.nn.Module | None = None, optimizer: torc
         tensors = load_file(str(weights), device=str(map_location))
     except SafetensorError as err:
         raise CheckpointError(f"{weights} cannot be read: {err}") from None
-    broken = [name for name, value in tensors.items() if value.is_floating_point() and not torch.isfinite(value).all()]
+    broken = _non_finite(tensors)
     if broken:                # e.g. NaN weights whose manifest was re-hashed by hand
         raise CheckpointError(f"{weights} holds NaN or inf in {len(broken)} tensor(s) (e.g. {broken[:3]}): not a "
                               f"usable model; retrain it")

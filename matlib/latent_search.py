@@ -124,7 +124,7 @@ def fit_latent_predictor(model, batch: CrystalBatch, values: torch.Tensor, *, st
 
 
 def _checked_target(predictor: LatentPredictor, target, allow_extrapolation: bool) -> float:
-    lo, hi = label_range(*(predictor.value_range or (None, None)), float(predictor.mean), float(predictor.std))
+    lo, hi = label_range(predictor.value_range, float(predictor.mean), float(predictor.std))
     return check_target(target, lo, hi, name="search target", allow_extrapolation=allow_extrapolation)
 
 

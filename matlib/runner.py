@@ -10,6 +10,8 @@ sharing one results folder) still ends with one `summary.md`.
 from __future__ import annotations
 
 import argparse
+import functools
+import itertools
 import ast
 import json
 import os
@@ -44,22 +46,23 @@ def notebooks(folder: Path | None = None) -> list[Path]:
     return sorted(p for p in folder.glob("[0-9][0-9]_*.ipynb"))
 
 
-def _kernel_manager_class():
-    """Kernels talk over Unix sockets in a private folder: over TCP, ipykernel warns on every start
-    that anyone on the machine could listen in. (Windows has no IPC transport: TCP there.)"""
+@functools.cache
+def _kernel_options() -> dict:
+    """Kernels talk over Unix sockets in a private folder (made once per process): over TCP,
+    ipykernel warns on every start that anyone on the machine could listen in. Windows has no IPC
+    transport, so TCP there."""
     if os.name == "nt":
-        return None
+        return {}
+    import atexit
+    import shutil
     import tempfile
 
     from jupyter_client.manager import AsyncKernelManager
     from traitlets import default
 
-    global _IPC_DIR
-    if _IPC_DIR is None:
-        import atexit
-        import shutil
-        _IPC_DIR = tempfile.mkdtemp(prefix="matlib-kernels-")
-        atexit.register(shutil.rmtree, _IPC_DIR, ignore_errors=True)
+    folder = tempfile.mkdtemp(prefix="matlib-kernels-")
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    numbers = itertools.count()
 
     class IPCKernelManager(AsyncKernelManager):
         @default("transport")
@@ -68,18 +71,9 @@ def _kernel_manager_class():
 
         @default("ip")
         def _ip_default(self):      # short: a Unix socket path has about 100 characters at most
-            return os.path.join(_IPC_DIR, f"k{next(_KERNEL_NUMBERS)}")
+            return os.path.join(folder, f"k{next(numbers)}")
 
-    return IPCKernelManager
-
-
-_IPC_DIR: str | None = None
-_KERNEL_NUMBERS = __import__("itertools").count()
-
-
-def _kernel_options() -> dict:
-    manager = _kernel_manager_class()
-    return {"kernel_manager_class": manager} if manager else {}
+    return {"kernel_manager_class": IPCKernelManager}
 
 
 def execute(notebook: Path, out_root: Path, profile: str, parameters: dict | None = None,

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import math
 
+import torch
+
 FALLBACK_SIGMAS = 4.0
 
 
@@ -24,11 +26,12 @@ def check_finite(value, name: str) -> float:
     return number
 
 
-def label_range(lo, hi, mean: float, std: float, sigmas: float = FALLBACK_SIGMAS) -> tuple[float, float]:
-    """The labels' range when a model recorded it, else mean ± ``sigmas`` standard deviations
-    (for checkpoints saved before models recorded their range)."""
-    if lo is not None and hi is not None:
-        return float(lo), float(hi)
+def label_range(recorded: tuple[float, float] | None, mean: float, std: float,
+                sigmas: float = FALLBACK_SIGMAS) -> tuple[float, float]:
+    """The labels' range a model recorded, else mean ± ``sigmas`` standard deviations (for
+    checkpoints saved before models recorded their range)."""
+    if recorded is not None:
+        return float(recorded[0]), float(recorded[1])
     return mean - sigmas * std, mean + sigmas * std
 
 
@@ -48,8 +51,6 @@ MAX_ABS_LABEL = 1e6     # no property of these datasets comes near (the largest 
 def check_labels(values, name: str = "labels") -> None:
     """Training labels a model may be scaled on: NaN means "not labelled"; ±inf or a magnitude
     beyond ``MAX_ABS_LABEL`` is a broken row, and would make the scale (and every prediction) absurd."""
-    import torch
-
     values = torch.as_tensor(values, dtype=torch.float64)
     known = values[~torch.isnan(values)]
     if not len(known):

@@ -23,7 +23,7 @@ def guided_denoiser(model: ConditionedDiffusion, target: float, gamma: float, *,
     if gamma < 0:
         raise ValueError(f"guidance strength must be >= 0, got {gamma}")
     mean, std = (float(v) for v in model.adapters.encoding.stats)
-    lo, hi = label_range(*(model.adapters.label_range or (None, None)), mean, std)
+    lo, hi = label_range(model.adapters.label_range, mean, std)
     target = check_target(target, lo, hi, name="guidance target", allow_extrapolation=allow_extrapolation)
 
     def denoise_fn(tokens, frac, lattice, num_atoms, t, edges=None):
