@@ -1,11 +1,15 @@
 """Checkpoints as safetensors plus a JSON manifest (config, metrics, sha256). Nothing is unpickled.
 
-``save(stem, model, ...)`` writes ``stem.safetensors`` and ``stem.json``; ``load`` refuses a file
-whose sha256 differs from its manifest.
+``save(stem, model, ...)`` writes ``stem.safetensors`` and ``stem.json``. The manifest holds the
+weights' sha256 and a digest of the manifest itself (config, metrics, what it was trained on and
+that sha256), so ``load`` refuses changed weights and an edited manifest alike. ``trained_on``
+records the dataset, split and property; ``require`` checks them where a checkpoint is used.
 """
 from __future__ import annotations
 
+import argparse
 import datetime as _dt
+import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +23,7 @@ from .datasets import sha256_file
 from .jsonsafe import jsonable
 from .paths import ordinary_permissions
 
-FORMAT = "matlib-checkpoint/1"
+FORMAT = "matlib-checkpoint/2"         # /1 manifests carried no digest of their own; see ``reseal``
 
 
 class CheckpointError(RuntimeError):
@@ -39,6 +43,10 @@ class Checkpoint:
     @property
     def metrics(self) -> dict:
         return self.manifest.get("metrics", {})
+
+    @property
+    def trained_on(self) -> dict:
+        return self.manifest.get("trained_on", {})
 
     @property
     def step(self) -> int:
@@ -71,8 +79,11 @@ def exists(stem: str | Path) -> bool:
 
 def save(stem: str | Path, model: torch.nn.Module, *, config: dict | None = None, metrics: dict | None = None,
          optimizer: torch.optim.Optimizer | None = None, step: int = 0, extra: dict | None = None,
-         weights_dtype: torch.dtype | None = None) -> Path:
+         weights_dtype: torch.dtype | None = None, trained_on: dict | None = None) -> Path:
     """Write weights (and optimizer state, for resuming) plus the manifest. Returns the weights path.
+
+    ``trained_on``: e.g. ``{"dataset": "mp_20", "split": "val", "property": "band_gap"}``, checked by
+    ``require`` wherever the checkpoint is loaded for a dataset or property.
 
     ``weights_dtype=torch.float16`` halves a committed checkpoint; loading casts back to the model's dtype.
     It applies to parameters only: buffers (target means, scalers) stay exact, since fp16 keeps three
@@ -91,6 +102,7 @@ def save(stem: str | Path, model: torch.nn.Module, *, config: dict | None = None
     manifest: dict[str, Any] = {"format": FORMAT, "created": _dt.datetime.now(_dt.timezone.utc).isoformat(),
                                 "config": jsonable(config or {}), "metrics": jsonable(metrics or {}),
                                 "step": step, "extra": jsonable(extra or {}),
+                                "trained_on": jsonable(trained_on or {}),
                                 "versions": {"torch": torch.__version__}}
     if optimizer is not None:
         state = optimizer.state_dict()
@@ -101,7 +113,7 @@ def save(stem: str | Path, model: torch.nn.Module, *, config: dict | None = None
                     tensors[f"optimizer/{pid}/{name}"] = value.detach().cpu().contiguous()
                 else:
                     scalars.setdefault(str(pid), {})[name] = value
-        manifest["optimizer"] = {"param_groups": jsonable(state["param_groups"]), "scalars": scalars}
+        manifest["optimizer"] = {"param_groups": jsonable(state["param_groups"]), "scalars": jsonable(scalars)}
     broken = _non_finite(tensors)
     if broken:
         raise CheckpointError(f"refusing to save {weights}: {len(broken)} tensor(s) hold NaN or inf "
@@ -112,8 +124,22 @@ def save(stem: str | Path, model: torch.nn.Module, *, config: dict | None = None
     tmp.replace(weights)
     manifest["sha256"] = sha256_file(weights)
     manifest["bytes"] = weights.stat().st_size
-    manifest_path.write_text(json.dumps(manifest, indent=2))
+    _write_manifest(manifest_path, manifest)
     return weights
+
+
+def manifest_digest(manifest: dict) -> str:
+    """sha256 of the manifest's canonical JSON, leaving out the digest itself."""
+    body = {k: v for k, v in manifest.items() if k != "digest"}
+    return hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":"), allow_nan=False).encode()).hexdigest()
+
+
+def _write_manifest(path: Path, manifest: dict) -> None:
+    manifest["digest"] = manifest_digest(manifest)
+    part = path.with_suffix(".json.part")
+    part.write_text(json.dumps(manifest, indent=2, allow_nan=False))
+    ordinary_permissions(part)
+    part.replace(path)
 
 
 def _non_finite(tensors: dict[str, torch.Tensor]) -> list[str]:
@@ -134,8 +160,15 @@ def load(stem: str | Path, model: torch.nn.Module | None = None, optimizer: torc
         raise CheckpointError(f"{manifest_path} is not valid JSON ({err}); delete the pair and retrain") from None
     if not isinstance(manifest, dict):
         raise CheckpointError(f"{manifest_path} holds a JSON {type(manifest).__name__}, not a checkpoint manifest")
+    if manifest.get("format") == "matlib-checkpoint/1":
+        raise CheckpointError(f"{manifest_path} was written by an older matlib, whose manifests carried no digest of "
+                              f"their own. Retrain, or check its config and run `python -m matlib.checkpoints reseal "
+                              f"{manifest_path.with_suffix('')} --dataset NAME --split SPLIT` once.")
     if manifest.get("format") != FORMAT:
         raise CheckpointError(f"{manifest_path}: unknown format {manifest.get('format')!r}, expected {FORMAT}")
+    if manifest.get("digest") != manifest_digest(manifest):
+        raise CheckpointError(f"{manifest_path} was edited after it was saved (its digest no longer matches its "
+                              f"config, metrics and weights' sha256): restore it from git or retrain")
     digest = sha256_file(weights)
     if digest != manifest.get("sha256"):
         raise CheckpointError(f"{weights} is corrupt or was changed: sha256 {digest} != manifest "
@@ -152,8 +185,39 @@ def load(stem: str | Path, model: torch.nn.Module | None = None, optimizer: torc
     if model is not None:
         ckpt.load_into(model)
     if optimizer is not None:
-        optimizer.load_state_dict(_optimizer_state(ckpt))
+        optimizer.load_state_dict(optimizer_state(ckpt))
     return ckpt
+
+
+def require(ckpt: Checkpoint, **expected: str | None) -> None:
+    """Refuse a checkpoint trained on another dataset or property than the one it is used for
+    (``require(ckpt, dataset="mp_20", property="band_gap")``; a None value is not checked)."""
+    recorded = ckpt.trained_on
+    for key, wanted in expected.items():
+        if wanted is None:
+            continue
+        if key not in recorded:
+            raise CheckpointError(f"{ckpt.path} records no {key} it was trained on, so it cannot be checked "
+                                  f"against {wanted!r}; re-save it (see `python -m matlib.checkpoints reseal`)")
+        if recorded[key] != wanted:
+            raise CheckpointError(f"{ckpt.path} was trained on {key} {recorded[key]!r}, not {wanted!r}; "
+                                  f"use a checkpoint trained on {wanted!r}")
+
+
+def reseal(stem: str | Path, trained_on: dict) -> dict:
+    """Bring a manifest written before digests (format /1) to this format, recording ``trained_on``.
+    The weights must still match the manifest's sha256; nothing else is changed."""
+    weights, manifest_path = _paths(stem)
+    manifest = json.loads(manifest_path.read_text())
+    if manifest.get("format") != "matlib-checkpoint/1":
+        raise CheckpointError(f"{manifest_path} is {manifest.get('format')!r}; only matlib-checkpoint/1 manifests "
+                              f"are resealed (an edited newer one is restored from git or retrained)")
+    if sha256_file(weights) != manifest.get("sha256"):
+        raise CheckpointError(f"{weights} does not match its manifest's sha256: not resealed")
+    manifest.update(format=FORMAT, trained_on=jsonable(trained_on))
+    _write_manifest(manifest_path, manifest)
+    load(stem)                # the result must be a loadable checkpoint (finite weights, valid digest)
+    return manifest
 
 
 def load_model(stem: str | Path, build: Callable[[dict], torch.nn.Module], device: str | torch.device = "cpu",
@@ -169,7 +233,7 @@ def load_model(stem: str | Path, build: Callable[[dict], torch.nn.Module], devic
     return model.to(device), ckpt
 
 
-def _optimizer_state(ckpt: Checkpoint) -> dict:
+def optimizer_state(ckpt: Checkpoint) -> dict:
     info = ckpt.manifest.get("optimizer")
     if info is None:
         raise CheckpointError(f"{ckpt.path} holds no optimizer state, so training cannot resume from it")
@@ -199,3 +263,23 @@ def load_or_train(stem: str | Path, model: torch.nn.Module, train: Callable[[tor
     metrics = train(model)
     save(stem, model, config=config, metrics=metrics)
     return metrics, False
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m matlib.checkpoints",
+                                     description="reseal a checkpoint saved before manifests carried a digest")
+    parser.add_argument("command", choices=["reseal"])
+    parser.add_argument("stem", help="the checkpoint's path without .safetensors/.json")
+    parser.add_argument("--dataset", required=True)
+    parser.add_argument("--split", required=True, help="the split it was trained on (val, train, ...)")
+    parser.add_argument("--property", help="for judges and adapters: the property it learnt")
+    args = parser.parse_args(argv)
+    trained_on = {"dataset": args.dataset, "split": args.split}
+    if args.property:
+        trained_on["property"] = args.property
+    reseal(args.stem, trained_on)
+    print(f"resealed {args.stem}: trained on {trained_on}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,7 +1,8 @@
 """Finding, verifying and loading the benchmark CSVs.
 
 Lookup order for ``locate(dataset, split)``:
-  1. an explicit ``path`` (a file is used as given; a folder is searched like 2),
+  1. an explicit ``path`` (a file, or a folder searched like 2); a file is verified like every other
+     copy unless ``own_file=True`` says it is your own edit,
   2. ``$MATLIB_DATA/<dataset>/<split>.csv[.gz]``,
   3. the download cache ``<data>/downloads/<dataset>/<split>.csv[.gz]``,
   4. a download from the upstream URL (or the mirror in ``$MATLIB_DATA_URL``), kept only if its
@@ -85,12 +86,13 @@ def verify(path: Path, dataset: str, split: str) -> str:
     try:
         if git_blob_id(_read_bytes(path)) == spec.upstream_blob:
             return digest
-    except (OSError, EOFError):  # a truncated or damaged .gz is just another mismatch
+    except (OSError, EOFError, zlib.error):  # a truncated or damaged .gz is just another mismatch
         pass
     raise ChecksumError(
         f"{path} does not match any known version of {dataset}/{split} (sha256 {digest}, expected one of "
         f"{list(spec.sha256) or '-'} or upstream git blob {spec.upstream_blob}). The file is corrupt or a "
-        f"different dataset: delete it and fetch it again, or pass path=... explicitly to use your own file.")
+        f"different dataset: delete it and fetch it again, or pass path=<the file>, own_file=True to use "
+        f"your own edited copy.")
 
 
 # ---- lookup -------------------------------------------------------------------------------
@@ -111,14 +113,20 @@ def downloads_dir() -> Path:
 
 
 def locate(dataset: str, split: str, path: str | Path | None = None, download: bool = True,
-           timeout: float = 30.0) -> Path:
-    """Find (or fetch) the CSV of one split; see the module docstring for the order."""
+           timeout: float = 30.0, own_file: bool = False) -> Path:
+    """Find (or fetch) the CSV of one split; see the module docstring for the order.
+
+    ``own_file=True`` (with ``path`` naming a file) skips the checksum: for a copy you edited on purpose."""
     spec = _split_spec(dataset, split)
     tried: list[str] = []
     folders = []
+    if own_file and (path is None or not Path(path).is_file()):
+        raise DataNotFoundError(f"own_file=True needs path= naming your file; {path!r} is not a file")
     if path is not None:
         path = Path(path)
         if path.is_file():
+            if not own_file:
+                verify(path, dataset, split)
             return path
         if not path.is_dir():
             raise DataNotFoundError(f"path={str(path)!r} is neither a file nor a folder")
@@ -205,9 +213,10 @@ def fetch(dataset: str, split: str, url: str, timeout: float = 30.0) -> Path:
 
 # ---- loading ------------------------------------------------------------------------------
 
-def load_table(dataset: str, split: str, path: str | Path | None = None, limit: int | None = None) -> pd.DataFrame:
+def load_table(dataset: str, split: str, path: str | Path | None = None, limit: int | None = None,
+               own_file: bool = False) -> pd.DataFrame:
     """The split as a DataFrame (CIF strings unparsed): fast, for property statistics."""
-    return _read_table(locate(dataset, split, path), limit)
+    return _read_table(locate(dataset, split, path, own_file=own_file), limit)
 
 
 def _read_table(file: Path, limit: int | None) -> pd.DataFrame:
@@ -357,13 +366,14 @@ class CrystalDataset:
 
 def load_split(dataset: str, split: str, *, path: str | Path | None = None, limit: int | None = None,
                niggli: bool = True, cache: bool = True, strict: bool = False,
-               progress_bar: bool = True, workers: int | None = None) -> CrystalDataset:
+               progress_bar: bool = True, workers: int | None = None, own_file: bool = False) -> CrystalDataset:
     """Parse a split into pymatgen Structures (Niggli-reduced as CDVAE does), with a tensor cache.
 
     Bad rows are skipped and counted (``dataset.skipped`` says which and why); ``strict=True``
     raises on the first one instead. ``workers``: processes that parse a large split (default: all).
+    ``own_file=True``: ``path`` is your own edited copy, used without the checksum (see ``locate``).
     """
-    file = locate(dataset, split, path)
+    file = locate(dataset, split, path, own_file=own_file)
     key = None
     if cache:
         key = f"{dataset}-{split}-{sha256_file(file)[:16]}-n{limit or 'all'}-{'niggli' if niggli else 'raw'}-v{CACHE_VERSION}"

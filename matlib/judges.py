@@ -93,9 +93,7 @@ def load_judge(dataset: str, prop: str, path: str | Path | None = None, device: 
         raise checkpoints.CheckpointError(f"{stem} is not a judge (a property predictor) checkpoint: its manifest "
                                           f"has no model settings with targets; is it another kind of checkpoint?")
     # a judge answers for the dataset and property it learnt, never for the names a caller gives
-    recorded = (ckpt.config.get("dataset", dataset), ckpt.config.get("property", settings["targets"][0]))
-    if recorded != (get_spec(dataset).name, prop) or prop not in settings["targets"]:
-        raise checkpoints.CheckpointError(f"{stem} judges {recorded[0]}/{recorded[1]}, not {dataset}/{prop}")
+    checkpoints.require(ckpt, dataset=get_spec(dataset).name, property=prop)
     try:
         model = ckpt.load_into(PeriodicGNN(GNNConfig(**{**settings, "targets": tuple(settings["targets"])})))
     except TypeError as err:
@@ -169,4 +167,5 @@ def save_judge(model: PeriodicGNN, dataset: str, prop: str, *, train_split: str,
     config = {"model": model.config.as_dict(), "dataset": dataset, "property": prop, "train_split": train_split,
               **(extra_config or {})}
     return checkpoints.save(judge_stem(dataset, prop, folder), model, config=config,
-                            metrics={**metrics, "stored_dtype": "float16"}, weights_dtype=torch.float16)
+                            metrics={**metrics, "stored_dtype": "float16"}, weights_dtype=torch.float16,
+                            trained_on={"dataset": dataset, "split": train_split, "property": prop})

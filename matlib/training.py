@@ -101,7 +101,7 @@ def fit(model: torch.nn.Module, optimizer: torch.optim.Optimizer, step_fn: StepF
         evaluate: Callable[[torch.nn.Module], Mapping[str, float]] | None = None, eval_every: int = 100,
         keep_best: str | None = None, config: dict | None = None, ema_decay: float | None = None,
         resume: bool = True, snapshot_budget: tuple[int, float | None] | None = None,
-        desc: str = "training") -> TrainResult:
+        trained_on: dict | None = None, desc: str = "training") -> TrainResult:
     """Train until `max_steps` (total, counting resumed ones) or `max_seconds` of this call.
 
     ``step_fn(model, batch)`` returns a dict of losses whose ``"loss"`` entry is minimised; every
@@ -116,10 +116,15 @@ def fit(model: torch.nn.Module, optimizer: torch.optim.Optimizer, step_fn: StepF
     averaged weights (the ones this call returns), and ``keep_best`` keeps the best of those.
     ``snapshot_budget=(steps, seconds)`` copies the weights (averaged ones with EMA) the first time
     either is reached, so one long run also gives the model a shorter budget would have given.
+    ``trained_on`` (e.g. ``{"dataset": "perov_5", "split": "val"}``) is recorded in the checkpoints,
+    and a checkpoint of other data is never resumed.
     """
     result = TrainResult()
     if resume and checkpoint is not None and checkpoints.exists(checkpoint):
-        ckpt = checkpoints.load(checkpoint, model=model, optimizer=optimizer)
+        ckpt = checkpoints.load(checkpoint)
+        checkpoints.require(ckpt, **(trained_on or {}))
+        ckpt.load_into(model)
+        optimizer.load_state_dict(checkpoints.optimizer_state(ckpt))
         result.steps = result.resumed_from = ckpt.step
         result.history = list(ckpt.manifest.get("extra", {}).get("history", []))
     autocast = autocast or contextlib.nullcontext
@@ -158,7 +163,8 @@ def fit(model: torch.nn.Module, optimizer: torch.optim.Optimizer, step_fn: StepF
         if checkpoint is not None:
             check_losses()
             checkpoints.save(checkpoint, model, optimizer=optimizer, step=result.steps, config=config,
-                             metrics={"loss": result.last()}, extra={"history": result.history})
+                             metrics={"loss": result.last()}, extra={"history": result.history},
+                             trained_on=trained_on)
 
     try:
         while result.steps < max_steps:

@@ -4,6 +4,7 @@ import pytest
 import torch
 from pymatgen.core import Lattice, Structure
 
+from matlib import checkpoints
 from matlib.crystal import CrystalBatch
 from matlib.diffusion import (ConditionedDiffusion, CrystalDiffusion, DenoiserConfig, SamplerConfig, ScalarEncoding,
                               guided_denoiser, sample)
@@ -116,8 +117,8 @@ def test_fine_tune_modes_leave_the_base_untouched_and_adapters_round_trip(tmp_pa
     with pytest.raises(ValueError, match="lr_schedule"):
         fine_tune(base, batch, labels, lr_schedule="linear")
     stem = tmp_path / "band_gap"
-    store.save_adapters(stem, adapted, base="tiny", prop="band_gap", step=run.steps)
-    reloaded, ckpt = store.load_adapters(stem, base)
+    store.save_adapters(stem, adapted, base="tiny", dataset="mp_20", split="val", prop="band_gap", step=run.steps)
+    reloaded, ckpt = store.load_adapters(stem, base, dataset="mp_20", prop="band_gap")
     assert ckpt.config["property"] == "band_gap" and ckpt.step == 15
     values = torch.full_like(labels, 2.0)
     for a, b in zip(outputs(reloaded, batch, values), outputs(adapted, batch, values)):
@@ -125,6 +126,12 @@ def test_fine_tune_modes_leave_the_base_untouched_and_adapters_round_trip(tmp_pa
     other = CrystalDiffusion.from_data(batch, DenoiserConfig(dim=16, layers=2, num_freqs=4))
     with pytest.raises(ValueError, match="do not fit"):
         store.load_adapters(stem, other)
+    from matlib.checkpoints import CheckpointError
+
+    with pytest.raises(CheckpointError, match="trained on property 'band_gap', not 'formation_energy_per_atom'"):
+        store.load_adapters(stem, base, dataset="mp_20", prop="formation_energy_per_atom")
+    with pytest.raises(CheckpointError, match="trained on dataset 'mp_20', not 'perov_5'"):
+        store.load_adapters(stem, base, dataset="perov_5", prop="band_gap")
 
 
 def test_targeted_report_counts_success_over_all_samples():
@@ -194,11 +201,13 @@ def test_adapter_checkpoints_keep_the_label_range_and_older_ones_fall_back(tmp_p
     from matlib.diffusion import guided_denoiser, store
 
     base, _, labels = tiny()
-    store.save_adapters(tmp_path / "ad", ConditionedDiffusion.from_base(base, labels), base="tiny", prop="y")
+    store.save_adapters(tmp_path / "ad", ConditionedDiffusion.from_base(base, labels), base="tiny", dataset="mp_20",
+                        split="val", prop="y")
     loaded, _ = store.load_adapters(tmp_path / "ad", base)
     assert loaded.adapters.label_range == (0.0, 5.0)
     manifest = json.loads((tmp_path / "ad.json").read_text())       # as saved before the range was recorded
     del manifest["config"]["label_range"]
+    manifest["digest"] = checkpoints.manifest_digest(manifest)
     (tmp_path / "ad.json").write_text(json.dumps(manifest))
     older, _ = store.load_adapters(tmp_path / "ad", base)
     assert older.adapters.label_range is None

@@ -8,6 +8,7 @@ from pymatgen.core import Lattice, Structure
 
 from matlib.cdvae import (CDVAE, CDVAEConfig, CrystalEncoder, LangevinConfig, LatticeScaler, NoiseLevels, decode,
                           prior_draws)
+from matlib.checkpoints import CheckpointError
 from matlib.crystal import CrystalBatch
 from matlib.diffusion.denoiser import DenoiserConfig
 from matlib.gnn import GNNConfig
@@ -85,7 +86,7 @@ def test_training_lowers_every_decoder_loss_and_config_round_trips(tmp_path):
     too_big = CrystalBatch.from_structures([Structure(Lattice.cubic(9.0), ["Na"] * 30, np.random.rand(30, 3))])
     with pytest.raises(ValueError, match="at most"):
         model.loss(too_big)
-    store.save(tmp_path / "cdvae", model, step=120)
+    store.save(tmp_path / "cdvae", model, dataset="perov_5", split="val", step=120)
     reloaded, ckpt = store.load(tmp_path / "cdvae")
     assert ckpt.step == 120 and reloaded.config == model.config
     assert torch.allclose(reloaded.lattice_scaler.mean, model.lattice_scaler.mean, rtol=1e-3)
@@ -171,12 +172,12 @@ def test_warm_start_returns_the_saved_weights_steps_and_history_and_refuses_anot
     from matlib.cdvae import store
     model, _ = tiny()
     history = [{"step": 50, "loss": 2.0}, {"step": 100, "loss": 1.5}]
-    store.save(tmp_path / "cdvae", model, step=100, extra={"history": history}, metrics={"dataset": "perov_5"})
+    store.save(tmp_path / "cdvae", model, dataset="perov_5", split="val", step=100, extra={"history": history})
     warm, steps, past = store.warm_start(tmp_path / "cdvae", "perov_5")
     assert steps == 100 and past == history and warm.config == model.config
     z = torch.randn(2, 16)
     assert torch.allclose(warm.heads(z)["lattice"], model.heads(z)["lattice"], atol=0.05)   # fp16 weights
-    with pytest.raises(ValueError, match="trained on perov_5, not mp_20"):
+    with pytest.raises(CheckpointError, match="trained on dataset 'perov_5', not 'mp_20'"):
         store.warm_start(tmp_path / "cdvae", "mp_20")
-    store.save(tmp_path / "older", model, step=7)           # manifests from before the dataset was recorded
-    assert store.warm_start(tmp_path / "older", "mp_20")[1] == 7
+    with pytest.raises(CheckpointError, match="trained on dataset 'perov_5', not 'mp_20'"):
+        store.load(tmp_path / "cdvae", dataset="mp_20")

@@ -126,6 +126,63 @@ def test_non_finite_weights_are_refused_on_load_even_with_a_rehashed_manifest(tm
     save_file(tensors, str(tmp_path / "m.safetensors"))
     manifest = json.loads((tmp_path / "m.json").read_text())
     manifest["sha256"] = sha256_file(tmp_path / "m.safetensors")        # the edit covered its tracks
+    manifest["digest"] = checkpoints.manifest_digest(manifest)
     (tmp_path / "m.json").write_text(json.dumps(manifest))
     with pytest.raises(CheckpointError, match="NaN or inf"):
         checkpoints.load(tmp_path / "m")
+
+
+@pytest.mark.parametrize("edit", ["config", "metrics", "trained_on", "step", "sha256"])
+def test_an_edited_manifest_is_refused(tmp_path, edit):
+    checkpoints.save(tmp_path / "m", make_model(), config={"width": 8}, metrics={"mae": 0.1}, step=3,
+                     trained_on={"dataset": "mp_20", "split": "val"})
+    manifest = json.loads((tmp_path / "m.json").read_text())
+    (tmp_path / "m.json").write_text(json.dumps(manifest))            # layout alone is no edit
+    assert checkpoints.load(tmp_path / "m").metrics == {"mae": 0.1}
+    changed = {"config": {"width": 9}, "metrics": {"mae": 0.01}, "trained_on": {"dataset": "perov_5", "split": "val"},
+               "step": 30, "sha256": "0" * 64}[edit]
+    (tmp_path / "m.json").write_text(json.dumps({**manifest, edit: changed}))
+    with pytest.raises(CheckpointError, match="was edited after it was saved"):
+        checkpoints.load(tmp_path / "m")
+
+
+def test_require_checks_what_a_checkpoint_was_trained_on(tmp_path):
+    checkpoints.save(tmp_path / "m", make_model(), trained_on={"dataset": "mp_20", "split": "val", "property": "band_gap"})
+    ckpt = checkpoints.load(tmp_path / "m")
+    checkpoints.require(ckpt, dataset="mp_20", property="band_gap", split=None)     # None: not checked
+    with pytest.raises(CheckpointError, match="trained on dataset 'mp_20', not 'perov_5'"):
+        checkpoints.require(ckpt, dataset="perov_5")
+    with pytest.raises(CheckpointError, match="trained on property 'band_gap', not 'heat_ref'"):
+        checkpoints.require(ckpt, property="heat_ref")
+    checkpoints.save(tmp_path / "bare", make_model())
+    with pytest.raises(CheckpointError, match="records no dataset"):
+        checkpoints.require(checkpoints.load(tmp_path / "bare"), dataset="mp_20")
+
+
+def test_an_older_manifest_is_refused_until_resealed(tmp_path):
+    checkpoints.save(tmp_path / "m", make_model(), config={"width": 8})
+    manifest = json.loads((tmp_path / "m.json").read_text())
+    for key in ("digest", "trained_on"):                                  # as matlib-checkpoint/1 wrote it
+        del manifest[key]
+    manifest["format"] = "matlib-checkpoint/1"
+    (tmp_path / "m.json").write_text(json.dumps(manifest))
+    with pytest.raises(CheckpointError, match="older matlib.*reseal"):
+        checkpoints.load(tmp_path / "m")
+    checkpoints.main(["reseal", str(tmp_path / "m"), "--dataset", "perov_5", "--split", "val"])
+    ckpt = checkpoints.load(tmp_path / "m")
+    assert ckpt.trained_on == {"dataset": "perov_5", "split": "val"} and ckpt.config == {"width": 8}
+    with pytest.raises(CheckpointError, match="only matlib-checkpoint/1"):     # no way round the digest
+        checkpoints.reseal(tmp_path / "m", {"dataset": "mp_20", "split": "val"})
+
+
+def test_committed_checkpoints_load_and_record_what_they_were_trained_on():
+    from matlib import paths
+
+    manifests = sorted((paths.project_root() / "data" / "checkpoints").glob("*/*.json"))
+    assert len(manifests) >= 8
+    for manifest in manifests:
+        ckpt = checkpoints.load(manifest.with_suffix(""))
+        assert {"dataset", "split"} <= set(ckpt.trained_on), manifest
+        for key, recorded in (("dataset", "dataset"), ("train_split", "split"), ("property", "property")):
+            if key in ckpt.config:                       # judges and MatGAN also name them in their config
+                assert ckpt.config[key] == ckpt.trained_on[recorded], manifest

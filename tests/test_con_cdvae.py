@@ -193,8 +193,8 @@ def test_con_cdvae_and_prior_checkpoints_round_trip(tmp_path):
     prior = LatentPrior(LatentPriorConfig(model.config.cdvae.latent, SPECS, steps=5, condition_dim=8, time_dim=8,
                                           width=32, blocks=1))
     prior.fit_scale(torch.randn(20, model.config.cdvae.latent) * 3)
-    store.save(tmp_path / "stage1", model)
-    store.save(tmp_path / "prior", prior)
+    store.save(tmp_path / "stage1", model, dataset="perov_5", split="val")
+    store.save(tmp_path / "prior", prior, dataset="perov_5", split="val")
     again, ckpt = store.load_conditional(tmp_path / "stage1")
     prior_again, _ = store.load_prior(tmp_path / "prior")
     assert again.conditions == SPECS and ckpt.config["predictor_weight"] == 3.0

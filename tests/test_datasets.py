@@ -131,7 +131,7 @@ def broken_csv(tmp_path, perov_val):
 
 
 def test_bad_rows_are_counted_not_dropped(broken_csv, isolated_cache):
-    ds = load_split("perov_5", "val", path=broken_csv, progress_bar=False)
+    ds = load_split("perov_5", "val", path=broken_csv, own_file=True, progress_bar=False)
     assert ds.rows_read == 6 and len(ds) == 4 and len(ds.skipped) == 2
     assert ds.skipped["row"].tolist() == [1, 3]
     assert "unparsable CIF" in ds.skipped["reason"].iloc[0] or "not a CIF" in ds.skipped["reason"].iloc[0]
@@ -140,10 +140,10 @@ def test_bad_rows_are_counted_not_dropped(broken_csv, isolated_cache):
 
 
 def test_a_process_pool_parses_the_same_crystals_and_the_same_bad_rows(broken_csv, isolated_cache, monkeypatch):
-    serial = load_split("perov_5", "val", path=broken_csv, cache=False, progress_bar=False)
+    serial = load_split("perov_5", "val", path=broken_csv, own_file=True, cache=False, progress_bar=False)
     monkeypatch.setattr(datasets, "PARALLEL_PARSE_ROWS", 2)
     monkeypatch.setattr(datasets, "usable_cpus", lambda: 3)   # a pool of three, even on a 2-CPU runner
-    pooled = load_split("perov_5", "val", path=broken_csv, cache=False, progress_bar=False)
+    pooled = load_split("perov_5", "val", path=broken_csv, own_file=True, cache=False, progress_bar=False)
     assert pooled.structures == serial.structures and [s.lattice for s in pooled.structures] == [
         s.lattice for s in serial.structures]
     assert pooled.skipped.equals(serial.skipped) and pooled.table.equals(serial.table)
@@ -151,7 +151,7 @@ def test_a_process_pool_parses_the_same_crystals_and_the_same_bad_rows(broken_cs
 
 def test_strict_mode_names_file_and_row(broken_csv, isolated_cache):
     with pytest.raises(MalformedRowError, match=r"broken\.csv, row 1"):
-        load_split("perov_5", "val", path=broken_csv, strict=True, cache=False, progress_bar=False)
+        load_split("perov_5", "val", path=broken_csv, own_file=True, strict=True, cache=False, progress_bar=False)
 
 
 def test_tensor_cache_round_trip_and_repair(isolated_cache):
@@ -315,8 +315,23 @@ def test_a_damaged_explicit_file_is_an_error_that_names_it(tmp_path, perov_val, 
     file = tmp_path / "perov_5" / "val.csv.gz"
     file.parent.mkdir()
     file.write_bytes(bad)
-    with pytest.raises(MalformedRowError, match=str(file).replace(".", r"\.")):
+    named = str(file).replace(".", r"\.")
+    with pytest.raises(ChecksumError, match=named):          # a known split is verified, even from path=
         load_split("perov_5", "val", path=file, cache=False, progress_bar=False)
+    with pytest.raises(MalformedRowError, match=named):      # and one declared your own still names the file
+        load_split("perov_5", "val", path=file, own_file=True, cache=False, progress_bar=False)
+
+
+def test_an_edited_explicit_file_is_refused_unless_declared_your_own(tmp_path, perov_val, isolated_cache):
+    df = pd.read_csv(perov_val, index_col=0, nrows=5)
+    df.loc[df.index[0], "heat_ref"] = 123.0                    # one property edited, the CSV still well-formed
+    file = tmp_path / "edited.csv"
+    df.to_csv(file)
+    with pytest.raises(ChecksumError, match="own_file=True"):
+        load_table("perov_5", "val", path=file)
+    assert load_table("perov_5", "val", path=file, own_file=True)["heat_ref"].iloc[0] == 123.0
+    with pytest.raises(DataNotFoundError, match="own_file=True needs path="):
+        locate("perov_5", "val", own_file=True)
 
 
 def test_an_explicit_folder_without_the_file_is_an_error_not_a_fallback(tmp_path, isolated_cache):
@@ -390,7 +405,7 @@ def test_rows_larger_than_the_dataset_allows_are_skipped_with_a_reason(tmp_path,
     file = tmp_path / "perov_5" / "val.csv"
     file.parent.mkdir()
     frame.to_csv(file)
-    ds = load_split("perov_5", "val", path=file, cache=False, progress_bar=False)
+    ds = load_split("perov_5", "val", path=file, own_file=True, cache=False, progress_bar=False)
     limit = registry.DATASETS["perov_5"].max_atoms
     assert limit < 30 and len(ds) == 1 and ds.skipped.reason.tolist() == [f"30 atoms, more than perov_5's {limit}"]
 
@@ -443,6 +458,6 @@ def test_fuzzed_rows_never_hang_crash_or_vanish(perov_val, tmp_path, isolated_ca
     file = tmp_path / "perov_5" / "val.csv"                 # and through the loader: every row accounted for
     file.parent.mkdir()
     pd.DataFrame({"material_id": range(1000), "heat_ref": 0.0, "cif": mutated}).to_csv(file)
-    ds = load_split("perov_5", "val", path=file, cache=False, progress_bar=False)
+    ds = load_split("perov_5", "val", path=file, own_file=True, cache=False, progress_bar=False)
     assert ds.rows_read == 1000 and len(ds) + len(ds.skipped) == 1000 and len(ds.skipped) == reasons
     assert ds.skipped.reason.str.len().gt(0).all()

@@ -228,7 +228,7 @@ def test_element_features_reach_the_logits_and_survive_a_checkpoint(tmp_path):
         model.network.element_out.weight.zero_()
     without = model.denoise(batch.atom_types, batch.frac_coords, batch.lattice, batch.num_atoms, t)[2]
     assert not torch.allclose(logits, without, atol=1e-3)
-    store.save(tmp_path / "m", model, half=False)
+    store.save(tmp_path / "m", model, dataset="mp_20", split="val", half=False)
     loaded, _ = store.load(tmp_path / "m")
     assert loaded.config.denoiser.element_features
     assert torch.equal(loaded.network.element_table, model.network.element_table)

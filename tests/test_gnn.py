@@ -130,9 +130,9 @@ def test_a_judge_answers_only_for_what_it_learnt_and_other_checkpoints_are_named
     from matlib.diffusion import store
 
     band_gap = judges.judge_stem("mp_20", "band_gap")                       # committed by notebook 01
-    with pytest.raises(checkpoints.CheckpointError, match="judges mp_20/band_gap, not mp_20/formation_energy"):
+    with pytest.raises(checkpoints.CheckpointError, match="trained on property 'band_gap', not 'formation_energy_per_atom'"):
         judges.load_judge("mp_20", "formation_energy_per_atom", path=band_gap)
-    with pytest.raises(checkpoints.CheckpointError, match="not perov_5/heat_ref"):
+    with pytest.raises(checkpoints.CheckpointError, match="trained on dataset 'mp_20', not 'perov_5'"):
         judges.load_judge("perov_5", "heat_ref", path=band_gap)
     diffusion = Path(store.__file__).resolve().parents[2] / "data" / "checkpoints" / "diffusion" / "mp_20"
     with pytest.raises(checkpoints.CheckpointError, match="not a judge"):

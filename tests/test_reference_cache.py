@@ -124,7 +124,7 @@ def test_coverage_reference_load_reports_a_missing_file_at_once(isolated_cache, 
 def test_coverage_reference_load_hands_a_background_parse_failure_to_the_caller(isolated_cache, tmp_path):
     table = tmp_path / "test.csv"
     table.write_text(",material_id,heat_ref\n0,a,1.0\n")   # no cif column
-    reference = CoverageReference.load("perov_5", "test", "all", path=table, background=True)
+    reference = CoverageReference.load("perov_5", "test", "all", path=table, background=True, own_file=True)
     with pytest.raises(MalformedRowError, match="no 'cif' column"):
         reference.structures
     with pytest.raises(MalformedRowError):

@@ -58,6 +58,20 @@ def test_time_budget_then_resume(tmp_path):
     assert fresh.resumed_from == 0 and fresh.steps == 5 and checkpoints.load(stem).step == 5   # overwritten
 
 
+def test_a_run_never_resumes_a_checkpoint_of_other_data(tmp_path):
+    model = torch.nn.Linear(4, 1)
+    perov = {"dataset": "perov_5", "split": "val"}
+    fit(model, torch.optim.Adam(model.parameters()), mse_step, regression_problem(), max_steps=3,
+        checkpoint=tmp_path / "run", trained_on=perov)
+    assert checkpoints.load(tmp_path / "run").trained_on == perov
+    other = torch.nn.Linear(4, 1)
+    before = [p.clone() for p in other.parameters()]
+    with pytest.raises(checkpoints.CheckpointError, match="trained on dataset 'perov_5', not 'mp_20'"):
+        fit(other, torch.optim.Adam(other.parameters()), mse_step, regression_problem(), max_steps=6,
+            checkpoint=tmp_path / "run", trained_on={"dataset": "mp_20", "split": "val"})
+    assert all(torch.equal(a, b) for a, b in zip(before, other.parameters()))      # refused before loading
+
+
 def test_empty_batches_are_an_error():
     model = torch.nn.Linear(4, 1)
     with pytest.raises(ValueError, match="empty"):

@@ -12,22 +12,28 @@ from .adapters import ConditionedDiffusion, PropertyAdapters
 from .model import CrystalDiffusion, DiffusionConfig
 
 
-def save(stem: str | Path, model: CrystalDiffusion, *, metrics: dict | None = None, extra: dict | None = None,
-         step: int = 0, half: bool = True) -> Path:
+def save(stem: str | Path, model: CrystalDiffusion, *, dataset: str, split: str, metrics: dict | None = None,
+         extra: dict | None = None, step: int = 0, half: bool = True) -> Path:
+    """``dataset`` and ``split``: what it was trained on, recorded and checked wherever it is loaded."""
     return checkpoints.save(stem, model, config=model.config.as_dict(), metrics=metrics, extra=extra, step=step,
-                            weights_dtype=torch.float16 if half else None)
+                            weights_dtype=torch.float16 if half else None,
+                            trained_on={"dataset": dataset, "split": split})
 
 
-def load(stem: str | Path, device: str | torch.device = "cpu") -> tuple[CrystalDiffusion, checkpoints.Checkpoint]:
-    """Rebuild the model from the manifest and load the (sha256-verified) weights in float32."""
-    return checkpoints.load_model(stem, lambda config: CrystalDiffusion(DiffusionConfig.from_dict(config)), device,
-                                  "diffusion model")
+def load(stem: str | Path, device: str | torch.device = "cpu",
+         dataset: str | None = None) -> tuple[CrystalDiffusion, checkpoints.Checkpoint]:
+    """Rebuild the model from the manifest and load the (sha256-verified) weights in float32; with
+    ``dataset``, a model trained on another dataset is refused."""
+    model, ckpt = checkpoints.load_model(stem, lambda config: CrystalDiffusion(DiffusionConfig.from_dict(config)),
+                                         device, "diffusion model")
+    checkpoints.require(ckpt, dataset=dataset)
+    return model, ckpt
 
 exists = checkpoints.exists
 
 
-def save_adapters(stem: str | Path, model: ConditionedDiffusion, *, base: str, prop: str, metrics: dict | None = None,
-                  extra: dict | None = None, step: int = 0) -> Path:
+def save_adapters(stem: str | Path, model: ConditionedDiffusion, *, base: str, dataset: str, split: str, prop: str,
+                  metrics: dict | None = None, extra: dict | None = None, step: int = 0) -> Path:
     """Only the adapters (the base model lives in its own checkpoint, named by ``base``)."""
     adapters = model.adapters
     first = adapters.blocks[0]
@@ -36,11 +42,14 @@ def save_adapters(stem: str | Path, model: ConditionedDiffusion, *, base: str, p
               "mean": float(adapters.encoding.stats[0]), "std": float(adapters.encoding.stats[1]),
               "label_range": adapters.label_range}
     return checkpoints.save(stem, adapters, config=config, metrics=metrics, extra=extra, step=step,
-                            weights_dtype=torch.float16)
+                            weights_dtype=torch.float16,
+                            trained_on={"dataset": dataset, "split": split, "property": prop})
 
 
-def load_adapters(stem: str | Path, base: CrystalDiffusion) -> tuple[ConditionedDiffusion, checkpoints.Checkpoint]:
-    """Adapters from ``stem`` on top of ``base`` (which must have the architecture they were trained on)."""
+def load_adapters(stem: str | Path, base: CrystalDiffusion, *, dataset: str | None = None,
+                  prop: str | None = None) -> tuple[ConditionedDiffusion, checkpoints.Checkpoint]:
+    """Adapters from ``stem`` on top of ``base`` (which must have the architecture they were trained on);
+    adapters trained on another dataset or property than the ones named are refused."""
     def build(c: dict) -> PropertyAdapters:
         if c["dim"] != base.config.denoiser.dim or c["layers"] != len(base.network.layers):
             raise ValueError(f"{stem}: adapters for width {c['dim']} × {c['layers']} blocks do not fit this base model")
@@ -48,4 +57,5 @@ def load_adapters(stem: str | Path, base: CrystalDiffusion) -> tuple[Conditioned
                                 c.get("label_range"))      # absent from checkpoints saved before it was recorded
 
     adapters, ckpt = checkpoints.load_model(stem, build, base.device, "set of property adapters")
+    checkpoints.require(ckpt, dataset=dataset, property=prop)
     return ConditionedDiffusion(base, adapters), ckpt

@@ -136,19 +136,20 @@ class CoverageReference:
 
     @classmethod
     def load(cls, dataset: str, split: str, n_reference: int | str, *, path=None, limit: int | None = None,
-             seed: int = 0, background: bool = False) -> "CoverageReference":
+             seed: int = 0, background: bool = False, own_file: bool = False) -> "CoverageReference":
         """``load_split`` then the reference. With ``background=True`` and a whole split, return at
         once: parsing (MP-20 test: ~11 s on 16 CPUs) and fingerprinting run while the GPU trains. A
         missing file still raises here; a parse failure is raised where the crystals are first used."""
         if not (background and n_reference == "all"):
-            return cls(load_split(dataset, split, path=path, limit=limit), n_reference, seed=seed)
-        file = locate(dataset, split, path)
+            return cls(load_split(dataset, split, path=path, limit=limit, own_file=own_file), n_reference, seed=seed)
+        file = locate(dataset, split, path, own_file=own_file)
         parsing = cf.Future()
         workers = _default_workers()
 
         def parse_then_fingerprint() -> ReferenceSet:
             try:
-                parsed = load_split(dataset, split, path=file, limit=limit, progress_bar=False, workers=workers)
+                parsed = load_split(dataset, split, path=file, limit=limit, progress_bar=False, workers=workers,
+                                    own_file=own_file)
             except BaseException as error:   # whoever asks for the crystals gets the reason
                 parsing.set_exception(error)
                 raise

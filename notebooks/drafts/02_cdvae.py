@@ -191,7 +191,7 @@ if explicit_checkpoint and not loaded:
     raise FileNotFoundError(f"checkpoint {checkpoint}(.safetensors/.json) not found")
 saved = None
 if loaded:
-    model, ckpt = store.load(checkpoint, device=cfg.device)
+    model, ckpt = store.load(checkpoint, device=cfg.device, dataset=dataset)
     history, train_steps, train_seconds = ckpt.manifest.get("extra", {}).get("history", []), ckpt.step, \
         ckpt.metrics.get("train_seconds")
     print(f"loaded {checkpoint} ({train_steps} steps, {ckpt.metrics.get('hardware')})")
@@ -214,12 +214,14 @@ else:
               max_steps=cfg.train_steps, max_seconds=cfg.train_seconds, grad_clip=1.0, autocast=cfg.autocast,
               ema_decay=cfg.ema, scheduler=schedule, log_every=max(1, min(100, cfg.train_steps // 20)),
               checkpoint=state, resume=resume, checkpoint_every=2000, config=model.config.as_dict(),
+              trained_on={"dataset": dataset, "split": train_split},
               desc=f"training on {dataset}/{train_split}")
     history = history_before + [dict(row, step=row["step"] + steps_before) for row in run.history]
     train_steps, train_seconds = steps_before + run.steps, run.seconds
     if run.resumed_from:
         print(f"resumed at step {run.resumed_from}")
-    saved = store.save(out / "checkpoint" / dataset, model, step=train_steps, extra={"history": history},
+    saved = store.save(out / "checkpoint" / dataset, model, dataset=dataset, split=train_split, step=train_steps,
+                       extra={"history": history},
                        metrics={"train_seconds": train_seconds, "train_split": train_split, "dataset": dataset,
                                 "hardware": results.hardware(cfg.device)})
     print(f"{train_steps} steps ({run.steps - run.resumed_from} in {train_seconds:.0f} s in this run)")

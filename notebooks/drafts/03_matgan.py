@@ -258,6 +258,7 @@ checkpoint_files = {}
 if pretrained is None:
     saved = checkpoints.save(out / "checkpoint" / f"{dataset}__generator", copy.deepcopy(generator).half(),
                              config=train_settings, step=wgan_steps,
+                             trained_on={"dataset": dataset, "split": train_split},
                              metrics={"history": wgan.rows, "train_seconds": wgan.seconds, "profile": cfg.profile,
                                       "hardware": results.hardware(cfg.device)})
     checkpoint_files = {"generator_checkpoint": saved, "generator_manifest": saved.with_suffix(".json")}

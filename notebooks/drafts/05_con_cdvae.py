@@ -190,7 +190,7 @@ if any(s.name == "crystal_system" for s in specs):
 viz.show_code(LatentMixer)
 train_batch = train_set.batch()
 if base_stem is not None:
-    base, base_ckpt = store.load(base_stem, device=cfg.device)
+    base, base_ckpt = store.load(base_stem, device=cfg.device, dataset=dataset)
     print(f"base CDVAE: {base_stem} ({base_ckpt.step} steps, trained on {base_ckpt.metrics.get('train_split')})")
 else:
     base = CDVAE.from_data(train_batch, **MODEL_SIZES[cfg.model_size]).to(cfg.device)
@@ -223,7 +223,8 @@ schedule = budget_schedule(optimizer, cfg.lr_schedule, cfg.train_steps, cfg.trai
 run = fit(model, optimizer, lambda m, item: m.loss(item[0], item[2], graph=item[1]), minibatches,
           max_steps=cfg.train_steps, max_seconds=cfg.train_seconds, grad_clip=1.0, autocast=cfg.autocast,
           scheduler=schedule, ema_decay=cfg.ema, log_every=max(1, min(100, cfg.train_steps // 20)),
-          checkpoint=state, resume=resume, checkpoint_every=2000, config=model.config.as_dict(), desc=f"stage 1 on {dataset}/{train_split}")
+          checkpoint=state, resume=resume, checkpoint_every=2000, config=model.config.as_dict(),
+          trained_on={"dataset": dataset, "split": train_split}, desc=f"stage 1 on {dataset}/{train_split}")
 model.eval()
 print(f"stage 1: {run.steps} steps ({run.steps - run.resumed_from} in {run.seconds:.0f} s in this run)")
 curves = pd.DataFrame(run.history)
@@ -555,11 +556,12 @@ kept = [(task, s) for (task, method), (structures, _) in generated.items() if me
 xyz = crystal_io.write_extxyz([s for _, s in kept], out / "generated.extxyz",   # each crystal says what it aimed at
                               info=[{"task": task, **{f"target_{prop}": t for prop, (t, _) in tasks[task].items()}}
                                     for task, _ in kept])
-stage1 = store.save(out / "checkpoint" / f"{dataset}_stage1", model, step=run.steps,
+stage1 = store.save(out / "checkpoint" / f"{dataset}_stage1", model, dataset=dataset, split=train_split, step=run.steps,
                     extra={"history": run.history},
                     metrics={"train_seconds": run.seconds, "train_split": train_split,
                              "predictor_mae": predictor_mae, "hardware": results.hardware(cfg.device)})
-prior_file = store.save(out / "checkpoint" / f"{dataset}_prior", prior, step=prior_run.steps,
+prior_file = store.save(out / "checkpoint" / f"{dataset}_prior", prior, dataset=dataset, split=train_split,
+                        step=prior_run.steps,
                         metrics={"train_seconds": prior_run.seconds, "loss": prior_run.last()})
 metrics = {
     "dataset": dataset,

@@ -149,7 +149,7 @@ pd.DataFrame(data_share).T.style.format("{:.1%}")
 viz.show_code(Adapter)
 
 # %%
-base, base_ckpt = store.load(base_stem, device=cfg.device)
+base, base_ckpt = store.load(base_stem, device=cfg.device, dataset="mp_20")
 base.eval()
 labels = train_set.targets("band_gap")
 fresh = ConditionedDiffusion.from_base(base, labels)
@@ -203,7 +203,7 @@ def finetune(batch, values, mode="adapters", seconds=None, steps=None, desc="fin
 
 runs, same_budget_model = {}, None
 if adapter_stem is not None and store.exists(adapter_stem):
-    band_gap_model, adapter_ckpt = store.load_adapters(adapter_stem, base)
+    band_gap_model, adapter_ckpt = store.load_adapters(adapter_stem, base, dataset="mp_20", prop="band_gap")
     runs["band gap, adapters"] = dict(history=adapter_ckpt.manifest.get("extra", {}).get("history", []),
                                       seconds=adapter_ckpt.metrics.get("seconds"), steps=adapter_ckpt.step,
                                       loaded=str(adapter_stem))
@@ -220,7 +220,7 @@ else:
         runs["band gap, adapters, same budget"] = dict(history=[], seconds=run.snapshot["seconds"],
                                                        steps=run.snapshot["steps"], snapshot_of="band gap, adapters")
 saved = store.save_adapters(out / "checkpoint" / "mp_20__band_gap", band_gap_model, base=base_stem.name,
-                            prop="band_gap", step=runs["band gap, adapters"]["steps"],
+                            dataset="mp_20", split=train_split, prop="band_gap", step=runs["band gap, adapters"]["steps"],
                             extra={"history": runs["band gap, adapters"]["history"]},
                             metrics={"seconds": runs["band gap, adapters"]["seconds"], "train_split": train_split,
                                      "hardware": results.hardware(cfg.device)})
@@ -348,7 +348,7 @@ viz.save_figure(fig, out, "guidance_tradeoff")
 
 # %%
 if store.exists(perov_stem):
-    perov_base, _ = store.load(perov_stem, device=cfg.device)
+    perov_base, _ = store.load(perov_stem, device=cfg.device, dataset="perov_5")
     perov_train = datasets.load_split("perov_5", train_split, path=data_dir, limit=cfg.train_limit)
     perov_model, run = finetune(CrystalDiffusion.prepare(perov_train.batch()), perov_train.targets("heat_ref"),
                                 "adapters", cfg.compare_seconds, cfg.compare_steps, desc="Perov-5 heat_ref, adapters",

@@ -155,7 +155,7 @@ pd.DataFrame({"element Z": example.tokens.tolist(), "known": example.known_atom.
 viz.show_code(StructureConstraint.inpainter)
 
 # %%
-model, ckpt = store.load(checkpoint, device=cfg.device)
+model, ckpt = store.load(checkpoint, device=cfg.device, dataset=dataset)
 model.eval()
 print(f"base model: {checkpoint.name} ({sum(p.numel() for p in model.parameters()):,} parameters, "
       f"{ckpt.step} steps, trained on {ckpt.metrics.get('train_split')} with {ckpt.metrics.get('hardware')})")

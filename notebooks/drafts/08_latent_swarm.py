@@ -147,7 +147,7 @@ pd.DataFrame(toy_rows)
 # different model: a search that only fools its surrogate gains nothing there.
 
 # %%
-model, cdvae_ckpt = store.load(cdvae_stem, device=cfg.device)
+model, cdvae_ckpt = store.load(cdvae_stem, device=cfg.device, dataset=dataset)
 print(f"CDVAE {cdvae_stem.name}: {sum(p.numel() for p in model.parameters()):,} parameters, "
       f"{cdvae_ckpt.step} training steps ({cdvae_ckpt.metrics.get('hardware')}, split "
       f"{cdvae_ckpt.metrics.get('train_split')})")

@@ -63,7 +63,7 @@ if __name__ == "__main__":   # not when a process pool's fork server imports thi
     for h in run.history:
         if "prior_init_comp" in h:
             print(tag, h["step"], {k: round(h[k], 4) for k in ("prior_init_comp", "post_init_comp", "kl_probe")}, flush=True)
-    store.save(out / f"ck_{tag}", model, step=run.steps, extra={"history": run.history},
+    store.save(out / f"ck_{tag}", model, dataset=train.name, split="val", step=run.steps, extra={"history": run.history},
                metrics={"train_seconds": run.seconds, "train_split": "val", "batch": bs, "lr": lr,
                         "kl_weight": model.config.weights["kl"]})
     model.eval()

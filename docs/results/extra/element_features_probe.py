@@ -34,7 +34,7 @@ def main():
               max_steps=200000, max_seconds=seconds, grad_clip=1.0, autocast=cfg.autocast, ema_decay=0.999,
               scheduler=schedule, log_every=100)
     if len(sys.argv) > 6:
-        store.save(sys.argv[6], model, step=run.steps)
+        store.save(sys.argv[6], model, dataset="mp_20", split="val", step=run.steps)
     model.eval()
     losses = {}
     for split, s in (("val", train_set), ("test", test_set)):

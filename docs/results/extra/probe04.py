@@ -74,7 +74,7 @@ def main():
     model, run, kept = train(train_set, seconds, wd, float(os.environ.get("PROBE_FRACTION", 1.0)),
                              os.environ.get("PROBE_GLOBAL") == "1")
     if os.environ.get("PROBE_SAVE"):
-        store.save(os.environ["PROBE_SAVE"], model, step=run.steps)
+        store.save(os.environ["PROBE_SAVE"], model, dataset="mp_20", split="val", step=run.steps)
     with process_pool() as pool:
         score(model, name, pool, dict(weight_decay=wd, train_seconds=seconds, steps=run.steps,
                                       global_context=model.config.denoiser.global_context,

@@ -22,7 +22,7 @@ def main():
     train_set = datasets.load_split("mp_20", "val")
     model, run, _ = train(train_set, seconds, independent_type_time=share)
     if len(sys.argv) > 5:
-        store.save(sys.argv[5], model, step=run.steps)
+        store.save(sys.argv[5], model, dataset="mp_20", split="val", step=run.steps)
     model.eval()
     val_mix = element_shares(train_set.structures)
     with process_pool() as pool:
