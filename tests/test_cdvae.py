@@ -181,3 +181,13 @@ def test_warm_start_returns_the_saved_weights_steps_and_history_and_refuses_anot
         store.warm_start(tmp_path / "cdvae", "mp_20")
     with pytest.raises(CheckpointError, match="trained on dataset 'perov_5', not 'mp_20'"):
         store.load(tmp_path / "cdvae", dataset="mp_20")
+
+
+def test_the_committed_perov_5_cdvae_refuses_a_warm_start_on_mp_20():
+    from matlib import paths
+    from matlib.cdvae import store
+
+    committed = paths.project_root() / "data" / "checkpoints" / "cdvae" / "perov_5"
+    with pytest.raises(CheckpointError, match="trained on dataset 'perov_5', not 'mp_20'"):
+        store.warm_start(committed, "mp_20")
+    assert store.warm_start(committed, "perov_5")[1] > 0
