@@ -84,11 +84,29 @@ def structure_table(found: dict[str, dict], with_published: bool = True) -> pd.D
                 rows.append({"method": row["method"], "dataset": row["dataset"], "notebook": row["source"],
                              "property": _property_label(row["dataset"], row["wdist_prop"]),
                              **{c: row.get(c, np.nan) for c in TABLE1_COLUMNS},
+                             "n_generated": published.TABLE1_PROTOCOL["n_generated"],
+                             "n_reference": get_spec(row["dataset"]).splits["test"].rows,
                              "train_split": "train"})
     table = pd.DataFrame(rows, columns=["method", "dataset", "notebook", *TABLE1_COLUMNS, "n_generated", "n_reference",
                                         "property", "profile", "train_split", "hardware"])
     table[["n_generated", "n_reference"]] = table[["n_generated", "n_reference"]].astype("Int64")  # NA: not stated
+    table.insert(table.columns.get_loc("property"), "protocol",
+                 [protocol(r.dataset, r.n_generated, r.n_reference) for r in table.itertuples()])
     return table
+
+
+def protocol(dataset: str, n_generated, n_reference) -> str:
+    """Whether a Table 1 row follows CDVAE's protocol (10,000 crystals against the whole test split);
+    fewer of either lowers COV (fewer chances to cover, fewer references to be covered by)."""
+    whole = get_spec(dataset).splits["test"].rows
+    if pd.isna(n_generated) or pd.isna(n_reference):
+        return "not stated"
+    wanted = published.TABLE1_PROTOCOL["n_generated"]
+    if n_generated >= wanted and n_reference >= whole:
+        return "CDVAE's"
+    reference = f"all {whole:,}" if n_reference >= whole else f"{int(n_reference):,} of {whole:,}"
+    return (f"smaller: {int(n_generated):,} generated (not {wanted:,}) against {reference} test crystals, "
+            f"the full profile's time budget")
 
 
 def composition_table(found: dict[str, dict], with_published: bool = True) -> pd.DataFrame:
@@ -249,17 +267,22 @@ def markdown(frame: pd.DataFrame, percent: tuple[str, ...] = (), digits: int = 3
     if frame.empty:
         return "(no rows)\n"
     shown = frame.copy()
+    # the papers' rows keep the digits they were printed with
+    quoted = (frame["method"].astype(str).str.contains("(paper", regex=False) if "method" in frame
+              else pd.Series(False, index=frame.index))
     errors = {c: n for c, n in (errors or {}).items() if c in shown.columns and n in frame.columns}
     for column in shown.columns:
         if column in errors:
             counts = pd.to_numeric(frame[errors[column]], errors="coerce")
-            shown[column] = ["–" if pd.isna(v) else f"{100 * float(v):.1f}" if pd.isna(n) or n <= 0
+            shown[column] = ["–" if pd.isna(v) else published.printed(v) if paper
+                             else f"{100 * float(v):.1f}" if pd.isna(n) or n <= 0
                              else f"{100 * float(v):.1f} ± {100 * float(standard_error(float(v), float(n))):.1f}"
-                             for v, n in zip(frame[column], counts)]
+                             for v, n, paper in zip(frame[column], counts, quoted)]
         elif column in percent:
-            shown[column] = [("–" if pd.isna(v) else f"{100 * float(v):.1f}") for v in shown[column]]
+            shown[column] = [("–" if pd.isna(v) else published.printed(v) if paper else f"{100 * float(v):.1f}")
+                             for v, paper in zip(shown[column], quoted)]
         elif pd.api.types.is_float_dtype(shown[column]):
-            shown[column] = [_number(v, digits) for v in shown[column]]
+            shown[column] = [_quoted_number(v) if paper else _number(v, digits) for v, paper in zip(shown[column], quoted)]
     header = "| " + " | ".join(map(str, shown.columns)) + " |"
     rule = "|" + "---|" * len(shown.columns)
     body = ["| " + " | ".join("–" if _missing(v) else str(v) for v in row) + " |" for row in shown.itertuples(index=False)]
@@ -268,6 +291,13 @@ def markdown(frame: pd.DataFrame, percent: tuple[str, ...] = (), digits: int = 3
 
 def _missing(v) -> bool:
     return v is None or v is pd.NA or (isinstance(v, float) and math.isnan(v))
+
+
+def _quoted_number(v: float) -> str:
+    """A published number with every digit it was printed with (counts whole)."""
+    if pd.isna(v):
+        return "–"
+    return f"{v:.0f}" if float(v).is_integer() else repr(float(v))
 
 
 def _number(v: float, digits: int) -> str:

@@ -1,65 +1,49 @@
-"""The README's main-job results, generated from the committed results files so they never drift.
+"""The README's generated blocks and docs/RESULTS.md, written from committed files so they never drift.
 
-    python -m matlib.readme            # rewrite the generated blocks of README.md from docs/results/
-    python -m matlib.readme --check    # exit 1 when README.md and the files disagree (the tests run this)
+    python -m matlib.readme            # rewrite README.md's generated blocks and docs/RESULTS.md
+    python -m matlib.readme --check    # exit 1 when either differs from what the files say (the tests run this)
 
-The block lies between two HTML comments in README.md. Its source is a results root as the main job
-writes it (`<notebook>/results.json` and `runs.jsonl`); only those small files are committed.
+Two blocks of README.md lie between HTML comments: the notebooks with their measured minutes
+(from the run records in docs/results/timings, docs/results/teach and docs/results/full) and the
+headline table (from the main job's results in docs/results/full and ``matlib.published``).
+docs/RESULTS.md is generated whole (``matlib.results_document``).
 """
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
-from . import comparison
+from . import comparison, headline, results_document
 from .paths import project_root
 from .runner import notebooks, recorded_runs
 
-BEGIN = "<!-- begin generated results: `python -m matlib.readme` writes this block from docs/results/full -->"
-END = "<!-- end generated results -->"
 RESULTS = Path("docs") / "results" / "full"
-
-
-def run_table(root: Path) -> str:
-    """One row per notebook of the series, run or not, with where and how long it ran."""
-    runs = {r["notebook"]: r for r in recorded_runs(root)}
-    lines = ["| notebook | status | minutes | hardware | GPU | train / eval split | finished (UTC) |",
-             "|---|---|---|---|---|---|---|"]
-    for name in [nb.stem for nb in notebooks()]:
-        row = runs.get(name)
-        if row is None:
-            lines.append(f"| {name} | not run in this job yet | – | – | – | – | – |")
-            continue
-        res = row.get("results") or {}
-        lines.append(f"| {name} | {row['status']} | {row['seconds'] / 60:.1f} | {res.get('hardware', '–')} | "
-                     f"{row.get('gpus') if row.get('gpus') not in (None, '') else '–'} | "
-                     f"{res.get('train_split') or '–'} / {res.get('eval_split') or '–'} | "
-                     f"{(res.get('finished') or '–')[:16].replace('T', ' ')} |")
-    return "\n".join(lines) + "\n"
-
-
-def block(root: Path) -> str:
-    found = comparison.collect(root)
-    return "\n".join([BEGIN, "", run_table(root),
-                      comparison.report(found, level=3), END])
-
-
-MINUTES_BEGIN = ("<!-- begin generated minutes: `python -m matlib.readme` writes this block from "
-                 "docs/results/timings, docs/results/teach and docs/results/full -->")
-MINUTES_END = "<!-- end generated minutes -->"
 TIMINGS = Path("docs") / "results" / "timings" / "make_test.json"
 TEACH = Path("docs") / "results" / "teach"
+DOCUMENT = Path("docs") / "RESULTS.md"
+
+NOTEBOOKS_BEGIN = ("<!-- begin generated notebooks: `python -m matlib.readme` writes this block from the notebooks' "
+                   "titles and the run records in docs/results -->")
+NOTEBOOKS_END = "<!-- end generated notebooks -->"
+HEADLINE_BEGIN = ("<!-- begin generated headline: `python -m matlib.readme` writes this block from docs/results/full "
+                  "and matlib/published.py -->")
+HEADLINE_END = "<!-- end generated headline -->"
 
 
 def _minutes(seconds: float | None) -> str:
     return "–" if seconds is None else f"{seconds / 60:.1f}"
 
 
-def minutes_table(full_root: Path, teach_root: Path, timings: Path) -> str:
-    """Measured minutes per notebook and profile, from committed run records (never typed)."""
-    import json
+def title(notebook: Path) -> str:
+    """What a notebook teaches, as its own first heading says (``# 02 · CDVAE from scratch: ...``)."""
+    first = "".join(json.loads(notebook.read_text())["cells"][0]["source"]).splitlines()[0]
+    return first.lstrip("# ").split("·", 1)[-1].strip()
 
+
+def minutes_table(full_root: Path, teach_root: Path, timings: Path) -> str:
+    """One row per notebook: what it teaches and its measured minutes per profile (never typed)."""
     smoke = json.loads(timings.read_text()) if timings.exists() else {}
     smoke_tests = smoke.get("notebook_tests", {})
     teach = {r["notebook"]: r for r in recorded_runs(teach_root)} if teach_root.exists() else {}
@@ -75,65 +59,57 @@ def minutes_table(full_root: Path, teach_root: Path, timings: Path) -> str:
             return "CPU"
         return next((kind for kind in ("H200", "H100") if kind in hardware), hardware or "–")
 
-    lines = ["| notebook | `smoke` (`make test`, CPU) | `teach` (`make run`, CPU) | `full` (`make run`, one GPU) |",
-             "|---|---|---|---|"]
-    for name in [nb.stem for nb in notebooks()]:
+    lines = ["| notebook | what it teaches | `smoke` (CPU) | `teach` (CPU) | `full` (one GPU) |", "|---|---|---|---|---|"]
+    for nb in notebooks():
+        name = nb.stem
         test = smoke_tests.get(f"test_notebook_smoke[{name}]")
-        lines.append(f"| {name} | {_minutes(test['seconds']) if test else '–'} | {run_minutes(teach, name)} | "
-                     f"{run_minutes(full, name)} ({gpu(name)}) |")
+        lines.append(f"| `{name}` | {title(nb)} | {_minutes(test['seconds']) if test else '–'} | "
+                     f"{run_minutes(teach, name)} | {run_minutes(full, name)} ({gpu(name)}) |")
     teach_ok = [r for r in teach.values() if r["status"] == "ok"]
-    teach_total = sum(r["seconds"] for r in teach_ok)
-    notes = []
+    notes = ["", "Minutes, measured: `smoke` in `make test` on the 2-core CI machine, `teach` in a `make run` on the "
+             "same machine, `full` in the main job (the GPU in brackets)."]
     if smoke:
-        notes.append(f"- `make test`: {_minutes(smoke['pytest_seconds'])} min of tests ({smoke['tests']} tests, "
-                     f"{smoke['cpus']} CPUs, {smoke['finished'][:10]}), after the one-time install.")
-    if teach:
-        repo = project_root() or Path.cwd()
-        where = teach_root.resolve().relative_to(repo) if teach_root.resolve().is_relative_to(repo) else teach_root
-        notes.append(f"- `make run` at `teach`: {_minutes(teach_total)} min for the {len(teach_ok)} notebooks that ran "
-                     f"(`{where.as_posix()}/runs.jsonl`).")
-    return "\n".join(lines + [""] + notes) + "\n"
-
-
-def minutes_block(full_root: Path, teach_root: Path, timings: Path) -> str:
-    return "\n".join([MINUTES_BEGIN, "", minutes_table(full_root, teach_root, timings), MINUTES_END])
+        notes.append(f"`make test` took {_minutes(smoke['pytest_seconds'])} min ({smoke['tests']} tests, "
+                     f"{smoke['cpus']} CPUs, {smoke['finished'][:10]}) after the one-time install; `make run` at "
+                     f"`teach` {_minutes(sum(r['seconds'] for r in teach_ok))} min for {len(teach_ok)} notebooks.")
+    return "\n".join(lines + notes) + "\n"
 
 
 def _replace(text: str, begin: str, end: str, content: str) -> str:
     start, stop = text.find(begin), text.find(end)
     if start < 0 or stop < start:
         raise ValueError(f"README has no generated block: add the lines\n{begin}\n{end}")
-    return text[:start] + content + text[stop + len(end):]
+    return text[:start] + "\n".join([begin, "", content.rstrip("\n"), "", end]) + text[stop + len(end):]
 
 
 def render(text: str, root: Path, teach_root: Path | None = None, timings: Path | None = None) -> str:
-    """`text` with its generated blocks replaced by what the committed files say."""
-    text = _replace(text, BEGIN, END, block(root))
-    if MINUTES_BEGIN in text:
-        repo = project_root() or Path.cwd()
-        text = _replace(text, MINUTES_BEGIN, MINUTES_END,
-                        minutes_block(root, teach_root or repo / TEACH, timings or repo / TIMINGS))
-    return text
+    """README text with its generated blocks replaced by what the committed files say."""
+    repo = project_root() or Path.cwd()
+    text = _replace(text, NOTEBOOKS_BEGIN, NOTEBOOKS_END,
+                    minutes_table(root, teach_root or repo / TEACH, timings or repo / TIMINGS))
+    return _replace(text, HEADLINE_BEGIN, HEADLINE_END, headline.markdown(comparison.collect(root)))
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     repo = project_root() or Path.cwd()
     ap.add_argument("--readme", type=Path, default=repo / "README.md")
+    ap.add_argument("--document", type=Path, default=repo / DOCUMENT, help="the results document to write")
     ap.add_argument("--results", type=Path, default=repo / RESULTS)
     ap.add_argument("--teach", type=Path, default=repo / TEACH, help="a teach main job's results root")
     ap.add_argument("--timings", type=Path, default=repo / TIMINGS, help="make test's timing record")
-    ap.add_argument("--check", action="store_true", help="only compare; exit 1 when they differ")
+    ap.add_argument("--check", action="store_true", help="only compare; exit 1 when a file differs")
     args = ap.parse_args(argv)
-    text = args.readme.read_text()
-    wanted = render(text, args.results, args.teach, args.timings)
+    wanted = {args.readme: render(args.readme.read_text(), args.results, args.teach, args.timings),
+              args.document: results_document.render(args.results)}
+    stale = [path for path, text in wanted.items() if not path.exists() or path.read_text() != text]
     if args.check:
-        if wanted != text:
-            print(f"{args.readme} is out of date with {args.results}: run python -m matlib.readme", file=sys.stderr)
-            return 1
-        return 0
-    args.readme.write_text(wanted)
-    print(f"wrote the results block of {args.readme} from {args.results}")
+        for path in stale:
+            print(f"{path} is out of date with {args.results}: run python -m matlib.readme", file=sys.stderr)
+        return 1 if stale else 0
+    for path in stale:
+        path.write_text(wanted[path])
+        print(f"wrote {path}")
     return 0
 
 
