@@ -211,6 +211,31 @@ def fetch(dataset: str, split: str, url: str, timeout: float = 30.0) -> Path:
     return target
 
 
+def resolve_train_split(names: str | list[str] | tuple[str, ...], requested: str = "auto", *,
+                        path: str | Path | None = None, download: bool = True) -> str:
+    """The split to train on. ``"auto"``: ``train`` when every named dataset's train split is found or
+    downloads and verifies, else ``val``, with a one-line notice of why and what it costs. Any other
+    value is returned as given (after checking the datasets have it)."""
+    names = [names] if isinstance(names, str) else list(names)
+    if requested != "auto":
+        for name in names:
+            _split_spec(name, requested)
+        return requested
+    for name in names:
+        try:
+            locate(name, "train", path, download=download)
+        except (DataNotFoundError, ChecksumError, MalformedRowError, OSError) as err:
+            spec = get_spec(name).splits
+            val, train = spec["val"].rows, spec["train"].rows
+            cost = (f"{val:,} crystals instead of {train:,} ({train / val:.1f}x fewer)" if val and train
+                    else "a smaller training set")
+            reason = str(err).splitlines()[0].removesuffix(" Tried:").rstrip(".")
+            print(f"train_split='auto': {name}'s train split is not available ({reason}); training on val: {cost}, "
+                  f"so expect lower validity, coverage and success than the papers, which trained on train.")
+            return "val"
+    return "train"
+
+
 # ---- loading ------------------------------------------------------------------------------
 
 def load_table(dataset: str, split: str, path: str | Path | None = None, limit: int | None = None,

@@ -233,3 +233,15 @@ def test_matched_fill_works_in_chunks_for_many_samples():
     filled = fill_missing(targets, reference, torch.Generator().manual_seed(0), nearest=10)
     assert filled.shape == (1300, 2) and (filled[:, 0] == -4.0).all()
     assert filled[:, 1].min() >= reference[9, 1] - 1e-6            # only the ten rows nearest -4 eV/atom
+
+
+def test_successes_that_are_single_elements_are_counted():
+    from pymatgen.core import Lattice, Structure
+
+    lattice = Lattice.cubic(3.6)
+    copper = Structure(lattice, ["Cu"] * 4, [[0, 0, 0], [0.5, 0.5, 0], [0.5, 0, 0.5], [0, 0.5, 0.5]])
+    salt = Structure(Lattice.cubic(5.6), ["Na", "Cl"], [[0, 0, 0], [0.5, 0.5, 0.5]])
+    zero = lambda ss: np.zeros(len(ss))                                   # noqa: E731  every crystal judged 0 eV/atom
+    summary, frame = targeted_report([copper, salt, copper, None], zero, (-0.25, 0.25), diversity=False)
+    assert frame["single_element"].tolist() == [True, False, True, False]
+    assert summary["n_success"] == 3 and summary["single_element"] == 2

@@ -461,3 +461,31 @@ def test_fuzzed_rows_never_hang_crash_or_vanish(perov_val, tmp_path, isolated_ca
     ds = load_split("perov_5", "val", path=file, own_file=True, cache=False, progress_bar=False)
     assert ds.rows_read == 1000 and len(ds) + len(ds.skipped) == 1000 and len(ds.skipped) == reasons
     assert ds.skipped.reason.str.len().gt(0).all()
+
+
+def test_auto_training_split_is_train_when_a_verified_train_file_is_found(tmp_path, perov_val, isolated_cache,
+                                                                          monkeypatch, capsys):
+    # a train file of the dataset, registered as a known version (as the real upstream file is)
+    folder = tmp_path / "data"
+    train = folder / "perov_5" / "train.csv"
+    train.parent.mkdir(parents=True)
+    train.write_bytes(datasets._read_bytes(perov_val))
+    spec = registry.get_spec("perov_5")
+    monkeypatch.setitem(spec.splits, "train", registry.SplitSpec(spec.splits["train"].upstream_blob,
+                                                                 (datasets.sha256_file(train),), rows=11356))
+    monkeypatch.setenv("MATLIB_DATA", str(folder))
+    assert datasets.resolve_train_split("perov_5") == "train"
+    assert capsys.readouterr().out == ""                                  # no notice when nothing was given up
+    assert datasets.resolve_train_split("perov_5", "val") == "val"       # an explicit choice is kept
+
+
+def test_auto_training_split_falls_back_to_val_with_a_notice_without_file_or_network(tmp_path, isolated_cache,
+                                                                                     monkeypatch, capsys):
+    monkeypatch.setenv("MATLIB_DATA", str(tmp_path))                      # holds no train split
+    monkeypatch.setenv("MATLIB_DATA_URL", "http://127.0.0.1:9/{dataset}/{split}.csv")   # nothing listens there
+    assert datasets.resolve_train_split(["perov_5", "mp_20"]) == "val"
+    notice = capsys.readouterr().out.strip().splitlines()
+    assert len(notice) == 1 and notice[0].startswith("train_split='auto': perov_5's train split is not available")
+    assert "3,787 crystals instead of 11,356 (3.0x fewer)" in notice[0]
+    with pytest.raises(DataNotFoundError, match="no split 'training'"):
+        datasets.resolve_train_split("perov_5", "training")

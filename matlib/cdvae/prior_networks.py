@@ -7,7 +7,7 @@
   are LayerNorm, then a scale and shift computed from (condition, time) (FiLM), then two layers.
   On our MP-20 latents the U-Net's samples lie about twice as far from the encoder's latents as
   test crystals do and read −2.3 eV/atom when −4 is asked; this network reaches a third of its
-  loss on the same latents, and its samples follow the target (README, section 05).
+  loss on the same latents, and its samples follow the target (`lab/findings_by_notebook.md`, section 05).
 
 Both take ``unconditioned`` (rows that see a learnt "no condition" vector) for classifier-free
 guidance when the prior is trained with condition dropout.

@@ -13,7 +13,7 @@ and the positions took shape, can then be chosen again later.
 Unmasking order, ``order="confidence"`` (MaskGIT, Chang et al. 2022): each crystal unmasks as many
 atoms as the plain step would, but the ones whose drawn element the network is surest of, so the
 cell's backbone is settled before its uncertain sites. This leaves the learned distribution: on
-MP-20 the network is surest of oxygen, and half the atoms become O (README, section 04).
+MP-20 the network is surest of oxygen, and half the atoms become O (`lab/findings_by_notebook.md`, section 04).
 ``order_noise`` = τ > 0 ranks by log p + τ·Gumbel instead: τ = 1 picks atoms in proportion to p,
 large τ is the random order again.
 """

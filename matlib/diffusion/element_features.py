@@ -5,7 +5,7 @@ oxidation states pymatgen lists.
 A plain embedding learns each element from its own crystals only, and on 9,000 training crystals
 a rare element has few. Shared chemistry (Na behaves like K, F like Cl, both sides of a charge
 balance carry their states) lets every element learn from its neighbours. On MP-20 it lowered the
-held-out element loss a little and left composition validity where it was (README, section 04).
+held-out element loss a little and left composition validity where it was (`lab/findings_by_notebook.md`, section 04).
 """
 from __future__ import annotations
 

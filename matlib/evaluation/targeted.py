@@ -36,6 +36,8 @@ def sample_frame(structures: Sequence[Structure | None], *, train: Sequence[Stru
     and score the same samples against several targets with ``window_report``."""
     frame = validity_table(structures, executor=executor, progress_bar=progress_bar)
     frame["valid"] = frame["struct_valid"] & frame["comp_valid"]
+    # a single element has formation energy 0 by definition: a success at that target says little
+    frame["single_element"] = [s is not None and len(s.composition.elements) == 1 for s in structures]
     valid_index = np.flatnonzero(frame["valid"].to_numpy())
     valid = [structures[i] for i in valid_index]
     frame["unique"] = False
@@ -77,6 +79,7 @@ def window_report(frame: pd.DataFrame, judged: np.ndarray, window: Window,
     summary = {
         "n": n, "success_rate": float(frame["success"].mean()) if n else float("nan"),
         "n_success": int(frame["success"].sum()), "valid": n_valid / n if n else float("nan"),
+        "single_element": int((frame["success"] & frame["single_element"]).sum()) if "single_element" in frame else 0,
         "in_window_of_valid": float(frame["in_window"].to_numpy()[valid_index].mean()) if n_valid else float("nan"),
         "unique": float(frame["unique"].to_numpy()[valid_index].mean()) if diversity and n_valid else float("nan"),
         "novel": float(frame["novel"].to_numpy()[valid_index].mean()) if novelty and n_valid else float("nan"),

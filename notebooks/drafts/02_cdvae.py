@@ -26,8 +26,8 @@
 # with `resume=True` and the same `out_dir`: it continues from the saved weights, optimizer and step
 # for another `train_seconds` (the weight average restarts). On another machine, where the 28 MB
 # training state cannot follow, `warm_start=<the first run's out_dir>/checkpoint/<dataset>` trains on
-# from the 5 MB checkpoint's averaged weights with a fresh optimizer. The README's MP-20 and
-# Perov-5 rows that meet CDVAE-level targets took two such calls: `full`, then `warm_start=…`, `lr_schedule="cosine"`,
+# from the 5 MB checkpoint's averaged weights with a fresh optimizer. Our MP-20 and Perov-5 models
+# that meet CDVAE-level targets (`lab/findings_by_notebook.md`, section 02) took two such calls: `full`, then `warm_start=…`, `lr_schedule="cosine"`,
 # `train_seconds=325`, `prior_temperature=0.6` (MP-20; Perov-5: 380 s and 0.7), each about 8 minutes.
 #
 # **Data.** Trained on the `val` split (the `train` split is not available here), evaluated against
@@ -40,7 +40,7 @@ device = "auto"        # auto | cpu | cuda
 data_dir = None        # folder holding <dataset>/<split>.csv[.gz]; None: $MATLIB_DATA, then the cache
 out_dir = None         # None: outputs/02_cdvae
 dataset = "perov_5"    # perov_5 | carbon_24 | mp_20
-train_split = "val"
+train_split = "auto"     # auto: train if found or downloadable, else val
 eval_split = "test"
 checkpoint = None      # a CDVAE checkpoint stem; None: data/checkpoints/cdvae/<dataset> if present (teach)
 train_seconds = None   # None: the profile's (full: 300 s)
@@ -105,6 +105,7 @@ cfg.settings.update(lr_schedule=lr_schedule, prior_temperature=prior_temperature
 out = results.resolve_out_dir(out_dir, "02_cdvae")
 explicit_checkpoint = checkpoint is not None
 checkpoint = Path(checkpoint) if checkpoint else paths.checkpoints_dir() / "cdvae" / dataset
+train_split = datasets.resolve_train_split(dataset, train_split, path=data_dir)
 viz.set_style()
 torch.manual_seed(seed)
 started = time.perf_counter()
@@ -427,12 +428,12 @@ print(f"results -> {path}  ({time.perf_counter() - started:.0f} s)")
 #    adapters). Predict which moves more, reconstruction or COV-P, then check.
 # 6. **CDVAE's batch.** Run `full` with `batch_size=512, lr=1e-3`, the recipe of CDVAE (and of this
 #    notebook before). It takes more steps in the same time: predict composition validity and COV-P,
-#    then compare with the README's table.
+#    then compare with the table in `lab/findings_by_notebook.md`, section 02.
 # 7. **A heavier KL.** Before training, set `model.config.weights["kl"] = 0.2` (CDVAE: 0.01). The
 #    posteriors must then spread toward N(0, I), closing the gaps between them where prior draws get
 #    blended compositions. Predict: do more prior draws start from a charge-balanced composition? Do
-#    more decoded crystals end with one? (The README's section 02 has our answer on Perov-5.)
+#    more decoded crystals end with one? (`lab/findings_by_notebook.md`, section 02, has our answer on Perov-5.)
 # 8. **A cooler prior.** Generate with `prior_temperature=0.8` (z ~ N(0, 0.8² I)). The draws stay
 #    nearer the middle of the posteriors. Predict which of composition validity, COV-P and COV-R rise
-#    and which fall, then check on the same checkpoint (`checkpoint=...`). (The README's section 02
-#    has our answer on Perov-5 and MP-20.)
+#    and which fall, then check on the same checkpoint (`checkpoint=...`). (`lab/findings_by_notebook.md`,
+#    section 02, has our answer on Perov-5 and MP-20.)

@@ -37,7 +37,7 @@ device = "auto"        # auto | cpu | cuda
 data_dir = None        # folder holding <dataset>/<split>.csv[.gz]; None: $MATLIB_DATA, then the cache
 out_dir = None         # None: outputs/03_matgan
 dataset = "mp_20"
-train_split = "val"    # formulas the GAN learns from
+train_split = "auto"     # formulas the GAN learns from (auto: train if available, else val)
 eval_split = "test"    # held-out formulas whose recovery is measured
 use_pretrained = True  # teach: sample from the committed generator when there is one
 
@@ -82,6 +82,7 @@ if cfg.device.type == "cpu":
     torch.set_num_threads(max(1, min(4, (os.cpu_count() or 2) // 2)))
 out = results.resolve_out_dir(out_dir, "03_matgan")
 committed = paths.checkpoints_dir() / "matgan" / f"{dataset}__generator"
+train_split = datasets.resolve_train_split(dataset, train_split, path=data_dir)
 viz.set_style()
 started = time.perf_counter()
 print(cfg.as_dict(), f"| torch threads {torch.get_num_threads()} ->", out)
@@ -342,8 +343,8 @@ pd.DataFrame(smact_shares).astype(float).round(3)
 #   **uniqueness** = distinct / usable.
 # * **recovery**: the share of known formulas that the generator produced: of the training formulas,
 #   and of the held-out formulas (`test` split, minus any that are also in training), which it never saw.
-# * **novelty** (the paper's 92.53 %): distinct formulas not in the training set; **new**: in
-#   neither the training nor the held-out set.
+# * **novelty** (the paper's abstract quotes it for ICSD; the table below prints it): distinct formulas
+#   not in the training set; **new**: in neither the training nor the held-out set.
 
 # %%
 generated_keys = [cm.row_key(r) for r in generated_rows]
@@ -382,8 +383,8 @@ pd.DataFrame(columns)
 # Recovering held-out formulas is the strongest evidence that the generator learned chemistry
 # rather than a list: those formulas were never shown to it. Compare the chemically valid share with
 # the training formulas' own share (section 5): MP-20 holds many intermetallics, which MatGAN's
-# screen (no alloy rule) rejects, whereas the paper's 84.5 % comes from a GAN trained only on
-# formulas that already passed the screen.
+# screen (no alloy rule) rejects, whereas the paper's chemically valid share (printed above from
+# `matlib.published`) comes from a GAN trained only on formulas that already passed the screen.
 #
 # ## 7. Where do the generated compositions sit? (figure 3b)
 #

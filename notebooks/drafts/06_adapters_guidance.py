@@ -35,7 +35,7 @@ seed = 0
 device = "auto"        # auto | cpu | cuda
 data_dir = None        # folder holding <dataset>/<split>.csv[.gz]; None: $MATLIB_DATA, then the cache
 out_dir = None         # None: outputs/06_adapters_guidance
-train_split = "val"    # labelled crystals for fine-tuning (and novelty)
+train_split = "auto"     # labelled crystals for fine-tuning and novelty (auto: train if available, else val)
 eval_split = "test"    # the dataset's own share in each window is also measured here
 checkpoint = None      # MP-20 base diffusion model; None: data/checkpoints/diffusion/mp_20
 adapters = None        # band-gap adapters to load instead of fine-tuning; None: committed ones in `teach`
@@ -103,6 +103,7 @@ base_stem = Path(checkpoint) if checkpoint else paths.checkpoints_dir() / "diffu
 committed_adapters = paths.checkpoints_dir() / "adapters" / "mp_20__band_gap"
 adapter_stem = Path(adapters) if adapters else (committed_adapters if cfg.use_committed else None)
 perov_stem = Path(perov_checkpoint) if perov_checkpoint else paths.checkpoints_dir() / "diffusion" / "perov_5"
+train_split = datasets.resolve_train_split(["mp_20", "perov_5"], train_split, path=data_dir)
 viz.set_style()
 started = time.perf_counter()
 print(cfg.as_dict(), "->", out)
@@ -268,10 +269,9 @@ viz.save_figure(fig, out, "fine_tuning")
 # are mixed: `s = s_uncond + γ (s_cond − s_uncond)`, on the coordinate scores, the lattice noise
 # and the element logits alike. γ = 0 is the base model, γ = 1 the conditional model, γ > 1
 # extrapolates past it. Elements are drawn from the mixed logits divided by `type_temperature`
-# (0.8 here): a sharper choice of element raised the band-gap success by 1.5 points on average in
-# six paired sampler seeds, for 3 points of uniqueness (at `full`, three seeds of this notebook went
-# from 31.2 to 32.2 % at γ = 2), but cost the formation-energy target about 2 points of success
-# (README, section 06).
+# (0.8 here): a sharper choice of element raised the band-gap success a little in paired sampler
+# seeds, at some cost in uniqueness and in the formation-energy target's success
+# (`lab/findings_by_notebook.md`, section 06, has the runs).
 
 # %%
 viz.show_code(guided_denoiser)
@@ -386,8 +386,8 @@ shown.style.format({c: "{:.1%}" for c in ("success_rate", "success SE", "valid",
 # **Reading the table.** γ = 0 is the base model (adapters are silent without a condition), so its
 # success rate is what an unconditional generator gives. Success counts every sample in the
 # denominator, invalid ones included (the review's Table 3 definition), and is judged by a GNN
-# trained on `val`, not by DFT: MatterGen's 31.6 % band-gap number used its own ML judge and
-# window, so compare the kind, not the decimals. Novelty is against the `val` crystals the model
+# trained on `val`, not by DFT. MatterGen's band-gap success (the review's Table 3, printed below)
+# states no target, window or judge, so compare the kind, not the decimals. Novelty is against the `val` crystals the model
 # was trained and fine-tuned on.
 
 # %%

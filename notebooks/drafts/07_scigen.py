@@ -32,7 +32,7 @@ device = "auto"        # auto | cpu | cuda
 data_dir = None        # folder holding <dataset>/<split>.csv[.gz]; None: $MATLIB_DATA, then the cache
 out_dir = None         # None: outputs/07_scigen
 dataset = "mp_20"      # the base model's training data (bond lengths and novelty use it too)
-train_split = "val"
+train_split = "auto"     # auto: train if found or downloadable, else val
 eval_split = "test"     # novelty is checked against train_split and eval_split together
 checkpoint = None      # a diffusion checkpoint stem; None: data/checkpoints/diffusion/<dataset>
 n_samples = None       # crystals per main lattice (kagome, Lieb); None: the profile's (full: 10,000)
@@ -70,6 +70,7 @@ cfg = config.resolve(profile, seed=seed, device=device, presets={
 }, **{k: v for k, v in dict(n_samples=n_samples, n_relax=n_relax).items() if v is not None})
 out = results.resolve_out_dir(out_dir, "07_scigen")
 checkpoint = Path(checkpoint) if checkpoint else paths.checkpoints_dir() / "diffusion" / dataset
+train_split = datasets.resolve_train_split(dataset, train_split, path=data_dir)
 viz.set_style()
 started = time.perf_counter()
 print(cfg.as_dict(), "->", out)

@@ -38,7 +38,7 @@ dataset = "perov_5"    # the CDVAE's dataset
 prop = "heat_ref"      # the property to hit (a judge for it must exist: notebook 01)
 target = 0.5           # eV/atom
 half_width = 0.25      # the window is target ± half_width
-train_split = "val"    # crystals the surrogate learns from (and novelty is measured against)
+train_split = "auto"     # what the surrogate learns from and novelty is measured against (auto: train, else val)
 eval_split = "test"
 cdvae_checkpoint = None  # None: in `full`, notebook 02's model beside out_dir (02_cdvae/checkpoint/<dataset>) if
                          # present; else the committed data/checkpoints/cdvae/<dataset>
@@ -82,6 +82,7 @@ elif cfg.profile == "full" and store.exists(trained_here):
 else:
     cdvae_stem = committed
 window = (target - half_width, target + half_width)
+train_split = datasets.resolve_train_split(dataset, train_split, path=data_dir)
 viz.set_style()
 torch.manual_seed(seed)
 started = time.perf_counter()
