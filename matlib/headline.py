@@ -133,7 +133,8 @@ def _swarm_row(res: dict) -> list[dict]:
         return []
     best = swarms[0]
     race = [r for r in metrics["race"] if r["method"] == best["method"]]
-    overall = race[-1]["cumulative_success_share"] if race else None
+    overall = metrics.get("success_over_all_decoded", {}).get(
+        best["method"], race[-1]["cumulative_success_share"] if race else None)
     task = metrics["task"]
     magecs = published.table3()
     magecs = magecs[magecs.method == "MAGECS (paper)"].iloc[0]

@@ -24,9 +24,12 @@
 # `outputs/02_cdvae/`, else the committed one. `smoke`: < 2 min on a CPU. `teach`: a few minutes on a
 # CPU. `full`: one GPU, 1,000 birds.
 #
-# **Judge and window.** Perov-5 `heat_ref` in 0.5 ± 0.25 eV/atom (the window of notebook 06), judged
-# by notebook 01's GNN on the decoded crystals (trained on `val`). Success = valid **and** judged in
-# the window, over all decoded crystals. MAGECS used |ΔE_CO + 0.67| ≤ 0.15 eV on alloy surfaces.
+# **A stand-in task.** MAGECS searched for alloy surfaces that adsorb CO with ΔE_CO near −0.67 eV;
+# the review reports the share of all its generated surfaces (up to 50,000) that its GNN predicts in
+# |ΔE_CO + 0.67| ≤ 0.2 eV (not a DFT check). We have no surface data, so the race here is a stand-in:
+# Perov-5 `heat_ref` in 0.5 ± 0.25 eV/atom (the window of notebook 06), judged by notebook 01's GNN on
+# the decoded crystals. Success = valid **and** judged in the window; the results give it for the
+# last round and, as the review does, over all crystals decoded in the run.
 
 # %% tags=["parameters"]
 profile = "teach"      # smoke | teach | full | auto
@@ -348,8 +351,8 @@ else:
 # vigilance pull uses the per-dimension mean of the personal bests (MAGECS's code averages every
 # entry into one number); producers are the better half by fitness (its code splits by
 # index); the fitness is flat (0) inside half the window, where MAGECS's kept pulling toward the
-# exact target. The target is a bulk property of Perov-5 with notebook 01's judge, not CO adsorption on
-# alloy surfaces with DFT.
+# exact target. The target is a bulk property of Perov-5 with notebook 01's judge, a stand-in for
+# CO adsorption on alloy surfaces predicted by MAGECS's GNN.
 
 # %% [markdown]
 # ## 6. Results
@@ -372,6 +375,9 @@ metrics = {
     "data_share_in_window": data_share,
     "race": race.drop(columns=["judged"]).to_dict("records"),
     "final_round": table.reset_index().to_dict("records"),
+    # the review's measure for MAGECS: the share over everything decoded in the run, not the last round
+    "success_over_all_decoded": {name: float(part["success"].sum() / part["decoded"].max())
+                                 for name, part in race.groupby("method", sort=False)},
     "budget": {"birds": cfg.birds, "flocks": cfg.flocks, "rounds": rounds, "iterations": cfg.iterations,
                "decoded_per_method": rounds * cfg.birds, "steps_per_level": cfg.steps_per_level},
 }
