@@ -79,8 +79,8 @@ def _con_cdvae_row(res: dict) -> list[dict]:
 
     def cell(r: dict) -> str:
         text = f"{r['task']}: {_pct(r['success_rate'])}"
-        if "single_element" in r:
-            text += f" ({r['single_element']} of {r['n_success']} successes are single elements)"
+        if r.get("single_element"):          # a lone element meets a 0 eV/atom formation energy by definition
+            text += f" ({r['single_element']} of its {r['n_success']} successes are single elements)"
         return text
 
     judges = sorted({r.get("judge", "") for r in rows} - {""})

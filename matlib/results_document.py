@@ -66,13 +66,23 @@ def _records_table(rows: list[dict]) -> str:
     return "\n".join(lines) + "\n"
 
 
+# notebook 09's own copies of the review's tables: the comparison above regenerates them from each
+# notebook's results, so a notebook re-run after 09 never leaves two versions in this document
+REGENERATED_ABOVE = {"09_comparison": ("notebooks", "table1", "table2", "table3")}
+
+
 def notebook_section(name: str, res: dict) -> str:
     """A notebook's results file as tables: its scalars, then each list of records under its own name."""
     lines = [f"### {name}", "",
              f"Profile `{res.get('profile')}`, seed {res.get('seed')}, trained on `{res.get('train_split')}`, "
-             f"evaluated on `{res.get('eval_split')}`, {res.get('hardware')}; source "
+             f"evaluated on `{res.get('eval_split')}`, {res.get('hardware')}, finished "
+             f"{(res.get('finished') or '–')[:16].replace('T', ' ')} UTC; source "
              f"`docs/results/full/{name}/results.json`.", ""]
-    flat = _flatten(res.get("metrics", {}))
+    skipped = REGENERATED_ABOVE.get(name, ())
+    if skipped:
+        lines += [f"Its {', '.join(f'`{k}`' for k in skipped)} are the comparison above, regenerated from each "
+                  f"notebook's own results file.", ""]
+    flat = _flatten({k: v for k, v in res.get("metrics", {}).items() if k not in skipped})
     tables = {k: v for k, v in flat.items() if isinstance(v, list) and v and all(isinstance(i, dict) for i in v)}
     scalars = {k: v for k, v in flat.items() if k not in tables}
     if scalars:

@@ -72,6 +72,7 @@ def test_headline_rows_say_what_differs():
     assert "|ΔE_CO + 0.67| ≤ 0.2 eV" in swarm.published and "not DFT" in swarm.published
     con = rows.loc["Con-CDVAE (05)"]
     assert "formation energy -2 eV/atom" in con.ours and "mean" not in con.ours
+    assert "successes are single elements" in con.ours            # the 0 eV/atom target's easy way in
     assert "71,665" in con["what differs"] and "not stated" in con.published
     assert "10,000 against the whole test split" in rows.loc["CDVAE (02)", "what differs"]
 
