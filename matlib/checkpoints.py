@@ -214,9 +214,14 @@ def reseal(stem: str | Path, trained_on: dict) -> dict:
                               f"are resealed (an edited newer one is restored from git or retrained)")
     if sha256_file(weights) != manifest.get("sha256"):
         raise CheckpointError(f"{weights} does not match its manifest's sha256: not resealed")
+    original = manifest_path.read_text()
     manifest.update(format=FORMAT, trained_on=jsonable(trained_on))
     _write_manifest(manifest_path, manifest)
-    load(stem)                # the result must be a loadable checkpoint (finite weights, valid digest)
+    try:
+        load(stem)            # the result must be a loadable checkpoint (finite weights, valid digest)
+    except CheckpointError:
+        manifest_path.write_text(original)     # left as it was found
+        raise
     return manifest
 
 

@@ -82,13 +82,13 @@ def structure_table(found: dict[str, dict], with_published: bool = True) -> pd.D
         for row in published.table1().to_dict("records"):
             if row["dataset"] in datasets:
                 rows.append({"method": row["method"], "dataset": row["dataset"], "notebook": row["source"],
-                             "property": _property_label(row["dataset"], row["wdist_prop"]),
+                             "printed": row["printed"], "property": _property_label(row["dataset"], row["wdist_prop"]),
                              **{c: row.get(c, np.nan) for c in TABLE1_COLUMNS},
                              "n_generated": published.TABLE1_PROTOCOL["n_generated"],
                              "n_reference": get_spec(row["dataset"]).splits["test"].rows,
                              "train_split": "train"})
     table = pd.DataFrame(rows, columns=["method", "dataset", "notebook", *TABLE1_COLUMNS, "n_generated", "n_reference",
-                                        "property", "profile", "train_split", "hardware"])
+                                        "property", "profile", "train_split", "hardware", "printed"])
     table[["n_generated", "n_reference"]] = table[["n_generated", "n_reference"]].astype("Int64")  # NA: not stated
     table.insert(table.columns.get_loc("property"), "protocol",
                  [protocol(r.dataset, r.n_generated, r.n_reference) for r in table.itertuples()])
@@ -118,8 +118,10 @@ def composition_table(found: dict[str, dict], with_published: bool = True) -> pd
     rows = [{"method": "MatGAN (ours)", "dataset": res["metrics"].get("dataset", "–"), **ours,
              "new_samples": published.new_samples(ours), **_conditions(res)}]
     if with_published:
-        rows += [{**row, "train_split": "train"} for row in published.table2().drop(columns="source").to_dict("records")]
-    frame = pd.DataFrame(rows, columns=["method", "dataset", *TABLE2_HEADERS, "profile", "train_split", "hardware"])
+        rows += [{**row, "train_split": "train", "printed": {TABLE2_HEADERS.get(k, k): v for k, v in row["printed"].items()}}
+                 for row in published.table2().drop(columns="source").to_dict("records")]
+    frame = pd.DataFrame(rows, columns=["method", "dataset", *TABLE2_HEADERS, "profile", "train_split", "hardware",
+                                        "printed"])
     return frame.rename(columns=TABLE2_HEADERS)
 
 
@@ -266,6 +268,9 @@ def markdown(frame: pd.DataFrame, percent: tuple[str, ...] = (), digits: int = 3
 
     if frame.empty:
         return "(no rows)\n"
+    # the papers' rows carry their numbers as printed ({column: text}); ours are formatted here
+    printed = frame["printed"] if "printed" in frame else pd.Series([None] * len(frame), index=frame.index)
+    frame = frame.drop(columns=["printed"], errors="ignore")
     shown = frame.copy()
     # the papers' rows keep the digits they were printed with
     quoted = (frame["method"].astype(str).str.contains("(paper", regex=False) if "method" in frame
@@ -283,9 +288,12 @@ def markdown(frame: pd.DataFrame, percent: tuple[str, ...] = (), digits: int = 3
                              for v, paper in zip(shown[column], quoted)]
         elif pd.api.types.is_float_dtype(shown[column]):
             shown[column] = [_quoted_number(v) if paper else _number(v, digits) for v, paper in zip(shown[column], quoted)]
+    for column in shown.columns:
+        shown[column] = [p[column] if isinstance(p, dict) and column in p else v for v, p in zip(shown[column], printed)]
     header = "| " + " | ".join(map(str, shown.columns)) + " |"
     rule = "|" + "---|" * len(shown.columns)
-    body = ["| " + " | ".join("–" if _missing(v) else str(v) for v in row) + " |" for row in shown.itertuples(index=False)]
+    body = ["| " + " | ".join("–" if _missing(v) else str(v).replace("|", "\\|") for v in row) + " |"
+            for row in shown.itertuples(index=False)]
     return "\n".join([header, rule, *body]) + "\n"
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import functools
 import gzip
 import hashlib
+import http.client
 import io
 import json
 import logging
@@ -152,8 +153,8 @@ def locate(dataset: str, split: str, path: str | Path | None = None, download: b
     if download:
         try:
             return fetch(dataset, split, url, timeout=timeout)
-        except (urllib.error.URLError, OSError, TimeoutError) as err:
-            tried.append(f"download {url}: {err}")
+        except (urllib.error.URLError, OSError, TimeoutError, http.client.HTTPException) as err:
+            tried.append(f"download {url}: {type(err).__name__}: {err}")
     raise DataNotFoundError(
         f"{dataset}/{split}.csv not found. Tried:\n  - " + "\n  - ".join(tried) +
         f"\nSet MATLIB_DATA to the folder holding <dataset>/<split>.csv[.gz] (in this repo: "
@@ -212,7 +213,7 @@ def fetch(dataset: str, split: str, url: str, timeout: float = 30.0) -> Path:
 
 
 def resolve_train_split(names: str | list[str] | tuple[str, ...], requested: str = "auto", *,
-                        path: str | Path | None = None, download: bool = True) -> str:
+                        path: str | Path | None = None, download: bool = True, timeout: float = 10.0) -> str:
     """The split to train on. ``"auto"``: ``train`` when every named dataset's train split is found or
     downloads and verifies, else ``val``, with a one-line notice of why and what it costs. Any other
     value is returned as given (after checking the datasets have it)."""
@@ -223,8 +224,8 @@ def resolve_train_split(names: str | list[str] | tuple[str, ...], requested: str
         return requested
     for name in names:
         try:
-            locate(name, "train", path, download=download)
-        except (DataNotFoundError, ChecksumError, MalformedRowError, OSError) as err:
+            locate(name, "train", path, download=download, timeout=timeout)
+        except (DataNotFoundError, ChecksumError, MalformedRowError, OSError, http.client.HTTPException) as err:
             spec = get_spec(name).splits
             val, train = spec["val"].rows, spec["train"].rows
             cost = (f"{val:,} crystals instead of {train:,} ({train / val:.1f}x fewer)" if val and train
@@ -431,6 +432,17 @@ def load_split(dataset: str, split: str, *, path: str | Path | None = None, limi
     if cache and structures:
         _write_cache(key, ds)
     return ds
+
+
+def training_crystals(dataset: str, splits, *, path: str | Path | None = None, limit: int | None = None,
+                      loaded: dict[str, CrystalDataset] | None = None) -> list[Structure]:
+    """Every crystal a model may have learnt from, for novelty: each split in ``splits`` once (None
+    entries skipped). A notebook that trains on ``train`` from a base trained on ``val`` names both."""
+    structures: list[Structure] = []
+    for split in dict.fromkeys(s for s in splits if s):
+        ds = (loaded or {}).get(split) or load_split(dataset, split, path=path, limit=limit, progress_bar=False)
+        structures += ds.structures
+    return structures
 
 
 # ---- processed-tensor cache ---------------------------------------------------------------

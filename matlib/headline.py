@@ -17,9 +17,10 @@ def _pct(value) -> str:
     return "–" if value is None or pd.isna(value) else f"{100 * float(value):.1f} %"
 
 
-def _quoted(value) -> str:
-    """A published share, with the digits it was printed with."""
-    return "–" if value is None or pd.isna(value) else f"{published.printed(value)} %"
+def _quoted(row, column: str) -> str:
+    """A published share as its source printed it."""
+    text = (row["printed"] or {}).get(column)
+    return "–" if text is None else f"{text} %"
 
 
 def _ours_data(res: dict, dataset: str) -> str:
@@ -49,8 +50,8 @@ def _structure_row(stem: str, method: str, paper: str, res: dict) -> list[dict]:
              "measure": f"{get_spec(dataset).title}: struct. / comp. valid, COV-R / COV-P",
              "ours": f"{_pct(ours['struct_valid'])} / {_pct(ours.get('comp_valid'))}, "
                      f"{_pct(ours['cov_r'])} / {_pct(ours['cov_p'])}",
-             "published": f"{_quoted(theirs['struct_valid'])} / {_quoted(theirs['comp_valid'])}, "
-                          f"{_quoted(theirs['cov_r'])} / {_quoted(theirs['cov_p'])} ({paper}, {theirs['source']})",
+             "published": f"{_quoted(theirs, 'struct_valid')} / {_quoted(theirs, 'comp_valid')}, "
+                          f"{_quoted(theirs, 'cov_r')} / {_quoted(theirs, 'cov_p')} ({paper}, {theirs['source']})",
              "what differs": f"{_ours_data(res, dataset)}, {n:,} generated against {n_ref:,} of {test_rows:,} test "
                              f"crystals; {_paper_data(dataset)}, 10,000 against the whole test split"}]
 
@@ -60,12 +61,13 @@ def _matgan_row(res: dict) -> list[dict]:
     paper = published.table2()
     mp = paper[(paper.method == "MatGAN (paper)") & (paper.dataset == "MP")].iloc[0]
     abstract = paper[paper.method == "MatGAN (paper, abstract)"]
-    novelty = abstract.novelty.dropna().iloc[0]
-    valid = abstract.chemically_valid.dropna().iloc[0]
+    novelty = abstract[abstract.novelty.notna()].iloc[0]
+    valid = abstract[abstract.chemically_valid.notna()].iloc[0]
     return [{"method (notebook)": "MatGAN (03)",
              "measure": "recovery of held-out formulas; novelty; SMACT-valid",
              "ours": f"{_pct(ours['recovery_held_out'])}; {_pct(ours['novelty'])}; {_pct(ours['chemically_valid'])}",
-             "published": f"{_quoted(mp.recovery_held_out)} (MP); {_quoted(novelty)} (ICSD); {_quoted(valid)} (a GAN trained "
+             "published": f"{_quoted(mp, 'recovery_held_out')} (MP); {_quoted(novelty, 'novelty')} (ICSD); "
+                          f"{_quoted(valid, 'chemically_valid')} (a GAN trained "
                           f"on SMACT-valid formulas only) (Dan et al. 2020: the review's Table 2 and the abstract)",
              "what differs": f"ours: {ours['training_compositions']:,} MP-20 `{res.get('train_split')}` formulas, "
                              f"{ours['generated_samples']:,} samples; paper: {int(mp.training_compositions):,} MP "
@@ -88,7 +90,7 @@ def _con_cdvae_row(res: dict) -> list[dict]:
     mp20 = paper[(paper.method == "Con-CDVAE (paper)") & (paper.data == "MP-20")]
     return [{"method (notebook)": "Con-CDVAE (05)", "measure": "success per target (valid and judged in the window)",
              "ours": "; ".join(cell(r) for r in rows),
-             "published": "; ".join(f"{r.property}: {_quoted(r.success)}" for r in mp20.itertuples())
+             "published": "; ".join(f"{r['property']}: {_quoted(r, 'success')}" for _, r in mp20.iterrows())
                           + " (MP-20, the review's Table 3; targets, windows and judge not stated)",
              "what differs": f"{_ours_data(res, 'mp_20')}, {rows[0]['n']:,} samples per target, judged by "
                              f"{'; '.join(judges)}; paper: {int(mp20.training_samples.iloc[0]):,} training crystals "
@@ -107,7 +109,7 @@ def _adapter_row(res: dict) -> list[dict]:
     mattergen = paper[(paper.method == "MatterGen (paper)") & (paper.property == "band gap")].iloc[0]
     return [{"method (notebook)": "adapters + guidance (06)", "measure": f"success, {r['task']}, γ = {gamma:g}",
              "ours": f"{_pct(r['success_rate'])} of {r['n']:,}",
-             "published": f"{_quoted(mattergen.success)} (MatterGen, band gap, the review's Table 3; target, window and "
+             "published": f"{_quoted(mattergen, 'success')} (MatterGen, band gap, the review's Table 3; target, window and "
                           f"judge not stated)",
              "what differs": f"{_ours_data(res, 'mp_20')}, window {metrics['windows'][r['task']]}, judged by "
                              f"{r['judge']}; paper: {int(mattergen.training_samples):,} Alex-MP-20 crystals"}]
@@ -142,7 +144,7 @@ def _swarm_row(res: dict) -> list[dict]:
              "measure": f"stand-in task: {get_spec(task['dataset']).title} {task['property']} in {task['window']}",
              "ours": f"last round {_pct(best['success_rate'])} of {best['n']:,}; all {race[-1]['decoded']:,} decoded "
                      f"{_pct(overall)}" if race else _pct(best["success_rate"]),
-             "published": f"{_quoted(magecs.success)} (MAGECS: {magecs.property} on alloy surfaces, {magecs.window}, "
+             "published": f"{_quoted(magecs, 'success')} (MAGECS: {magecs.property} on alloy surfaces, {magecs.window}, "
                           f"{magecs.judge}, over {magecs.samples}; {magecs.source})",
              "what differs": f"another task: bulk perovskites, judged by {task['judge']}; MAGECS: "
                              f"{int(magecs.training_samples):,} GASpy surfaces"}]

@@ -66,8 +66,10 @@ def _apply_chunk(fn: Callable[[Any], Any], chunk: Sequence[Any]) -> list[Any]:
 
 
 def _workers(executor: Any) -> int:
-    # concurrent.futures pools know their size; other executors get a guess
-    return int(getattr(executor, "_max_workers", None) or usable_cpus())
+    # pools and Dask clusters know their size; other executors get a guess
+    from .cluster import executor_workers
+
+    return executor_workers(executor) or usable_cpus()
 
 
 def default_chunksize(n: int, executor: Any) -> int:

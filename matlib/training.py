@@ -122,7 +122,10 @@ def fit(model: torch.nn.Module, optimizer: torch.optim.Optimizer, step_fn: StepF
     result = TrainResult()
     if resume and checkpoint is not None and checkpoints.exists(checkpoint):
         ckpt = checkpoints.load(checkpoint)
-        checkpoints.require(ckpt, **(trained_on or {}))
+        try:
+            checkpoints.require(ckpt, **(trained_on or {}))
+        except checkpoints.CheckpointError as err:
+            raise checkpoints.CheckpointError(f"{err} (resume=False starts afresh and replaces it)") from None
         ckpt.load_into(model)
         optimizer.load_state_dict(checkpoints.optimizer_state(ckpt))
         result.steps = result.resumed_from = ckpt.step

@@ -186,3 +186,25 @@ def test_committed_checkpoints_load_and_record_what_they_were_trained_on():
         for key, recorded in (("dataset", "dataset"), ("train_split", "split"), ("property", "property")):
             if key in ckpt.config:                       # judges and MatGAN also name them in their config
                 assert ckpt.config[key] == ckpt.trained_on[recorded], manifest
+        if "train_split" in ckpt.metrics:                # the generators recorded their split in their metrics
+            assert ckpt.metrics["train_split"] == ckpt.trained_on["split"], manifest
+
+
+def test_a_reseal_that_fails_leaves_the_manifest_as_it_was(tmp_path):
+    from safetensors.torch import load_file, save_file
+
+    from matlib.datasets import sha256_file
+
+    checkpoints.save(tmp_path / "m", make_model())
+    tensors = load_file(str(tmp_path / "m.safetensors"))
+    tensors[next(iter(tensors))].fill_(float("nan"))
+    save_file(tensors, str(tmp_path / "m.safetensors"))
+    manifest = json.loads((tmp_path / "m.json").read_text())
+    for key in ("digest", "trained_on"):
+        del manifest[key]
+    manifest.update(format="matlib-checkpoint/1", sha256=sha256_file(tmp_path / "m.safetensors"))
+    (tmp_path / "m.json").write_text(json.dumps(manifest))
+    before = (tmp_path / "m.json").read_text()
+    with pytest.raises(CheckpointError, match="NaN or inf"):
+        checkpoints.reseal(tmp_path / "m", {"dataset": "mp_20", "split": "val"})
+    assert (tmp_path / "m.json").read_text() == before

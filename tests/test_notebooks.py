@@ -239,3 +239,19 @@ def test_cdvae_notebook_trains_on_from_a_warm_start(tmp_path):
     _, after = store.load(tmp_path / "02_cdvae" / "checkpoint" / "perov_5")
     assert after.metrics["dataset"] == "perov_5" and len(after.manifest["extra"]["history"]) > len(
         before.manifest["extra"]["history"])
+
+
+@pytest.mark.notebooks
+def test_scigen_notebook_screens_on_a_dask_cluster_with_the_same_funnel(tmp_path):
+    """Notebook 07 with cluster="local": screening and relaxation on a Dask LocalCluster, same numbers."""
+    pytest.importorskip("distributed")
+    notebook = next(nb for nb in NOTEBOOKS if nb.stem == "07_scigen")
+    (tmp_path / "pool").mkdir()
+    (tmp_path / "dask").mkdir()
+    pooled = read_results(execute(notebook, tmp_path / "pool", profile="smoke", timeout=SMOKE_TIMEOUT_S))
+    dask = read_results(execute(notebook, tmp_path / "dask", profile="smoke", parameters={"cluster": "local"},
+                                timeout=SMOKE_TIMEOUT_S))
+    assert dask["metrics"]["retention"] == pooled["metrics"]["retention"]
+    assert dask["metrics"]["funnel"] == pooled["metrics"]["funnel"]
+    speed = dask["metrics"]["screening_throughput"]
+    assert speed["executor"] == "Dask (local)" and speed["workers"] >= 1 and speed["crystals_per_second_per_worker"] > 0

@@ -13,6 +13,8 @@ ROOT = Path(__file__).resolve().parents[1]
 _NOT_PROSE = re.compile(r"```.*?```|`[^`\n]*`|\$\$.*?\$\$|\$[^$\n]*\$|<!--.*?-->", re.S)
 _MEASURED = [
     re.compile(r"\d+\.\d+\s*%"),                                   # a percentage with decimals
+    re.compile(r"\d+\.\d+\s*(?:nats?|steps/s|crystals/s|times)\b"),   # a measured rate, loss or ratio
+    re.compile(r"\d+(?:\.\d+)?\s*(?:min|minutes|s)\s+on\s+an?\s+H[12]00"),  # a run's minutes on a named GPU
     # a metric named, then a decimal value soon after in the same sentence (not a threshold: ≥ 0.5 Å)
     re.compile(r"(?i:\b(?:MAE|RMSE|RMSD|COV(?:-[RP])?|validity|success(?: rate)?|recovery|novelty|uniqueness|"
                r"match rate|W\([^)]*\))\b)[^.\n≥≤<>]{0,25}?(?<![\w.])\d+\.\d+"),
@@ -49,3 +51,6 @@ def test_the_detector_catches_measurements_and_spares_settings():
     assert measured_figures("structure validity (all distances ≥ 0.5 Å)") == []
     assert measured_figures("a window of ±0.25 eV/atom, 20 % condition dropout") == []
     assert measured_figures("the metric `valid 99.5 %` in code") == []
+    assert measured_figures("a gap of 0.26 nats; 24 against 29 steps/s") == ["0.26 nats"]
+    assert measured_figures("MP-20: 8.9 minutes on an H200") == ["8.9 minutes on an H200"]
+    assert measured_figures("`smoke`: < 2 min on a CPU") == []

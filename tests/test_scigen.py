@@ -172,3 +172,20 @@ def test_occupation_ratio_and_funnel():
     f = funnel([("generated", 10), ("a", 5), ("b", 0), ("c", 0)])
     assert f["share_of_generated"].tolist() == [1.0, 0.5, 0.0, 0.0]
     assert f["share_of_previous"].tolist()[:3] == [1.0, 0.5, 0.0] and np.isnan(f["share_of_previous"].iloc[3])
+
+
+def test_bond_lengths_do_not_depend_on_the_process_string_hashing():
+    """Two processes with different PYTHONHASHSEED draw the same bond lengths (a set's order would not)."""
+    import os
+    import subprocess
+    import sys
+
+    script = ("import numpy as np\n"
+              "from matlib.scigen import BondLengths\n"
+              "from matlib.scigen.constraint import draw_bond_lengths\n"
+              "lengths = BondLengths({e: np.linspace(2.0, 3.0, 9) + k for k, e in enumerate(['Mn', 'Fe', 'Co', 'Ni'])})\n"
+              "chosen = [['Mn', 'Fe', 'Co', 'Ni'][i] for i in np.random.default_rng(0).integers(4, size=40)]\n"
+              "print(draw_bond_lengths(chosen, lengths, np.random.default_rng(1)).round(12).tolist())\n")
+    outputs = {subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True,
+                              env={**os.environ, "PYTHONHASHSEED": seed}).stdout for seed in ("1", "2", "3")}
+    assert len(outputs) == 1 and len(eval(outputs.pop())) == 40

@@ -119,6 +119,16 @@ def build_constraint(template: Template, elements: Sequence[str], bond_lengths: 
                                list(elements))
 
 
+def draw_bond_lengths(chosen: Sequence[str], bond_lengths: BondLengths, rng: np.random.Generator) -> np.ndarray:
+    """One bond length per crystal for its motif element. Elements take their draws in order of first
+    appearance: a set's order changes with each process's string hashing, and so would the crystals."""
+    lengths = np.empty(len(chosen))
+    for element in dict.fromkeys(chosen):
+        where = [i for i, e in enumerate(chosen) if e == element]
+        lengths[where] = bond_lengths.draw(element, len(where), rng)
+    return lengths
+
+
 def sample_with_motif(model, template: Template, n: int, elements: str | Sequence[str], bond_lengths: BondLengths,
                       config: SamplerConfig = SamplerConfig(), *, seed: int = 0, free_atoms: int | None = None,
                       height: float = 0.5, autocast=None, desc: str = "constrained sampling"
@@ -132,10 +142,7 @@ def sample_with_motif(model, template: Template, n: int, elements: str | Sequenc
         if not allowed[Element(element).Z - 1]:
             raise ValueError(f"{element} never occurs in the model's training data; it cannot sample it")
     chosen = [pool[i] for i in rng.integers(len(pool), size=n)]
-    lengths = np.empty(n)
-    for element in set(chosen):
-        where = [i for i, e in enumerate(chosen) if e == element]
-        lengths[where] = bond_lengths.draw(element, len(where), rng)
+    lengths = draw_bond_lengths(chosen, bond_lengths, rng)
     torch_generator = torch.Generator().manual_seed(seed)
     num_atoms = draw_num_atoms(model, template, n, torch_generator, free_atoms)
     constraint = build_constraint(template, chosen, lengths, num_atoms, height)

@@ -23,12 +23,13 @@
 # **Running this notebook.** `smoke`: ~1 min on a CPU, a barely trained GAN (proves the pipeline).
 # `teach`: CPU, ~2 min when `data/checkpoints/matgan/` holds the committed generator (trained with
 # `full` on a GPU), which then makes the 200,000 samples; without it, ~6 min, 4 of them training a
-# small GAN here. `full`: GPU, 4.5 min of training, 2,000,000 samples, ~7 min in all; the trained
+# small GAN here. `full`: GPU, 4.5 min of training, 2,000,000 samples, about 8 minutes in all; the trained
 # generator is saved to `<out_dir>/checkpoint/` (copy it to `data/checkpoints/matgan/` to make it
 # the committed one).
 #
-# **Data.** Formulas of MP-20's `val` split train the GAN; the `test` split's formulas are the
-# held-out set whose recovery is measured (the `train` split is not available here).
+# **Data.** Formulas of MP-20's `train_split` train the GAN (`auto`: `train` when available, else
+# `val`, as on this project's machines); the `test` split's formulas are the held-out set whose
+# recovery is measured.
 
 # %% tags=["parameters"]
 profile = "teach"      # smoke | teach | full | auto

@@ -37,6 +37,8 @@ eval_split = "test"     # novelty is checked against train_split and eval_split 
 checkpoint = None      # a diffusion checkpoint stem; None: data/checkpoints/diffusion/<dataset>
 n_samples = None       # crystals per main lattice (kagome, Lieb); None: the profile's (full: 10,000)
 n_relax = None         # CHGNet relaxations per main lattice; None: the profile's (full: 200)
+cluster = None         # where screening and relaxation run: None, this machine's process pool;
+                       # "local", a Dask LocalCluster; "tcp://host:8786", a running Dask scheduler
 
 # %%
 import itertools
@@ -51,6 +53,7 @@ import torch
 
 from matlib import config, datasets, paths, results, viz
 from matlib import io as crystal_io
+from matlib.cluster import dask_executor, executor_workers
 from matlib.diffusion import SamplerConfig, store
 from matlib.evaluation import novel_flags, process_pool, relax_structures, unique_flags
 from matlib.evaluation.success import standard_error
@@ -229,13 +232,21 @@ viz.view(runs["kagome"]["structures"][0], supercell=(2, 2, 1))
 # uniqueness (StructureMatcher, among themselves) and novelty (no match in MP-20's `val` or `test`).
 
 # %%
-known_crystals = train_set.structures + datasets.load_split(dataset, eval_split, path=data_dir,
-                                                            limit=cfg.train_limit).structures
+# every crystal the base model saw (its own training split and this run's) and the test split
+known_crystals = datasets.training_crystals(dataset, [ckpt.trained_on.get("split"), train_split, eval_split],
+                                            path=data_dir, limit=cfg.train_limit, loaded={train_split: train_set})
 t = time.perf_counter()
-with process_pool() as pool:   # clean worker processes: CHGNet hangs in forks of a torch-busy parent
+screen_clock, screened_count = 0.0, 0
+# clean worker processes (CHGNet hangs in forks of a torch-busy parent): a local pool or a Dask cluster
+workers = process_pool() if cluster is None else dask_executor(None if cluster == "local" else cluster)
+with workers as pool:
+    n_workers = executor_workers(pool)
     for index, (name, run) in enumerate(runs.items()):
         structures, motifs = run["structures"], run["constraint"].motifs
+        started_screen = time.perf_counter()
         table = screening_table(structures, executor=pool, progress_bar=False)
+        screen_clock += time.perf_counter() - started_screen
+        screened_count += len(structures)
         table["motif_kept"] = [motif_kept(s, m) for s, m in zip(structures, motifs)]
         table["element"] = run["constraint"].elements
         table["bond_length"] = [m.bond_length for m in motifs]
@@ -256,7 +267,12 @@ with process_pool() as pool:   # clean worker processes: CHGNet hangs in forks o
                                             for i, f, ok in zip(relaxed["index"], relaxed["final"], relaxed["ok"])]
         run["table"], run["relaxed"] = table, relaxed
 screening_seconds = time.perf_counter() - t
-print(f"screened, de-duplicated and relaxed in {screening_seconds:.0f} s")
+throughput = {"executor": "process pool" if cluster is None else f"Dask ({cluster})", "workers": n_workers,
+              "crystals": screened_count, "seconds": screen_clock,
+              "crystals_per_second_per_worker": screened_count / screen_clock / (n_workers or 1)}
+print(f"screened, de-duplicated and relaxed in {screening_seconds:.0f} s; the three screens alone: "
+      f"{throughput['crystals_per_second_per_worker']:.0f} crystals/s per worker on {n_workers} workers "
+      f"({throughput['executor']})")
 
 # %% [markdown]
 # The funnel, per lattice. The first four stages count every sample. The relaxation stages run
@@ -425,6 +441,7 @@ metrics = {
     "retention": {name: {k: (None if pd.isna(v) else v) for k, v in row.items()} for name, row in retention.iterrows()},
     "funnel": {name: f.to_dict("records") for name, f in funnels.items()},
     "screening_seconds": screening_seconds,
+    "screening_throughput": throughput,
     "relax_steps": cfg.relax_steps,
 }
 path = results.write_results(out, "07_scigen", cfg, metrics, train_split=train_split, eval_split=eval_split,

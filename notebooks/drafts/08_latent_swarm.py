@@ -288,17 +288,20 @@ viz.save_figure(fig, out, "race")
 #
 # The last round of each search (`birds` crystals each), through the series' targeted scorecard
 # (the same as notebook 06's): success over all decoded crystals, validity, the window share among
-# valid ones, uniqueness, and novelty against the `val` crystals. "Surrogate says" is the share the
+# valid ones, uniqueness, and novelty against every crystal the CDVAE and the surrogate learnt from.
+# "Surrogate says" is the share the
 # search *believed* was in the window: the gap to the judged share is how much it fooled itself;
 # "spread" is the ensemble's disagreement on those z (on the `val` posteriors it is about
 # `spread_on_data`, printed below).
 
 # %%
 report_rows, frames_by_method = [], {}
+seen = datasets.training_crystals(dataset, [cdvae_ckpt.trained_on.get("split"), train_split], path=data_dir,
+                                  limit=cfg.train_limit, loaded={train_split: train_set})
 with process_pool() as pool:
     for name in proposals:
         structures = decoded[(name, rounds - 1)]
-        summary, frame = targeted_report(structures, judge, window, train=train_set.structures, executor=pool)
+        summary, frame = targeted_report(structures, judge, window, train=seen, executor=pool)
         frames_by_method[name] = frame
         last_round = race[(race.method == name) & (race["round"] == rounds - 1)]
         report_rows.append({"method": name, **{k: summary[k] for k in ("n", "success_rate", "valid",
