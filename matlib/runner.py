@@ -194,7 +194,7 @@ def key_metrics(notebook: str, metrics: dict) -> dict:
     """The notebook's KEY_METRICS that its results hold (the first scalars if it names none)."""
     from fnmatch import fnmatchcase
 
-    flat = _flatten(metrics)
+    flat = flatten(metrics)
     chosen = {k: v for pattern in KEY_METRICS.get(notebook, ()) for k, v in flat.items() if fnmatchcase(k, pattern)}
     if not chosen:                      # a notebook this table does not know (yet)
         chosen = {k: v for k, v in flat.items() if not isinstance(v, (list, dict))}
@@ -230,12 +230,13 @@ def summary_markdown(rows: list[dict], comparison: str | None = None) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _flatten(d: dict, prefix: str = "") -> dict:
+def flatten(d: dict, prefix: str = "") -> dict:
+    """Nested dicts as one level, keys joined with dots (``{"a": {"b": 1}}`` -> ``{"a.b": 1}``)."""
     out = {}
     for k, v in d.items():
         key = f"{prefix}{k}"
         if isinstance(v, dict):
-            out.update(_flatten(v, key + "."))
+            out.update(flatten(v, key + "."))
         else:
             out[key] = v
     return out
