@@ -166,7 +166,11 @@ def load(stem: str | Path, model: torch.nn.Module | None = None, optimizer: torc
                               f"{manifest_path.with_suffix('')} --dataset NAME --split SPLIT` once.")
     if manifest.get("format") != FORMAT:
         raise CheckpointError(f"{manifest_path}: unknown format {manifest.get('format')!r}, expected {FORMAT}")
-    if manifest.get("digest") != manifest_digest(manifest):
+    try:
+        intact = manifest.get("digest") == manifest_digest(manifest)
+    except ValueError:          # NaN or inf typed into the JSON: never written by save()
+        intact = False
+    if not intact:
         raise CheckpointError(f"{manifest_path} was edited after it was saved (its digest no longer matches its "
                               f"config, metrics and weights' sha256): restore it from git or retrain")
     digest = sha256_file(weights)
@@ -198,7 +202,7 @@ def require(ckpt: Checkpoint, **expected: str | None) -> None:
             continue
         if key not in recorded:
             raise CheckpointError(f"{ckpt.path} records no {key} it was trained on, so it cannot be checked "
-                                  f"against {wanted!r}; re-save it (see `python -m matlib.checkpoints reseal`)")
+                                  f"against {wanted!r}; save it with trained_on={{{key!r}: ...}}")
         if recorded[key] != wanted:
             raise CheckpointError(f"{ckpt.path} was trained on {key} {recorded[key]!r}, not {wanted!r}; "
                                   f"use a checkpoint trained on {wanted!r}")

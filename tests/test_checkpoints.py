@@ -144,6 +144,9 @@ def test_an_edited_manifest_is_refused(tmp_path, edit):
     (tmp_path / "m.json").write_text(json.dumps({**manifest, edit: changed}))
     with pytest.raises(CheckpointError, match="was edited after it was saved"):
         checkpoints.load(tmp_path / "m")
+    (tmp_path / "m.json").write_text(json.dumps(manifest).replace('"mae": 0.1', '"mae": NaN'))
+    with pytest.raises(CheckpointError, match="was edited after it was saved"):    # not a bare ValueError
+        checkpoints.load(tmp_path / "m")
 
 
 def test_require_checks_what_a_checkpoint_was_trained_on(tmp_path):
@@ -155,7 +158,7 @@ def test_require_checks_what_a_checkpoint_was_trained_on(tmp_path):
     with pytest.raises(CheckpointError, match="trained on property 'band_gap', not 'heat_ref'"):
         checkpoints.require(ckpt, property="heat_ref")
     checkpoints.save(tmp_path / "bare", make_model())
-    with pytest.raises(CheckpointError, match="records no dataset"):
+    with pytest.raises(CheckpointError, match="records no dataset .* save it with trained_on"):
         checkpoints.require(checkpoints.load(tmp_path / "bare"), dataset="mp_20")
 
 
