@@ -2,6 +2,11 @@
 call, and the share of the GPU's bf16 peak that the sampler reaches.
 
     python benchmarks/bench_diffusion_sampling.py [--checkpoint data/checkpoints/diffusion/mp_20] [--sizes 1000 10000]
+    python benchmarks/bench_diffusion_sampling.py --compile     # the same, eager then torch.compile'd, one run
+
+With ``--compile`` every size is timed twice in one run, eager and with the score network under
+``torch.compile`` (compiled and warmed up on the same crystals first, so compile time is not counted),
+and the ratio is printed: the speed-up item 1 of the performance issue asks for.
 
 Uses the notebook's default sampler (200 predictor-corrector steps, 2 network calls per step)
 and mixed precision (bf16) on a GPU. Peak: H100 SXM dense bf16 = 989 TFLOP/s (no sparsity).
@@ -29,17 +34,24 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=SamplerConfig.steps)
     parser.add_argument("--batch-size", type=int, default=10000)
     parser.add_argument("--out", default=None)
+    parser.add_argument("--compile", action="store_true", help="also time the score network under torch.compile")
+    parser.add_argument("--compile-mode", default="default", help="torch.compile mode, e.g. reduce-overhead")
     args = parser.parse_args()
     cfg = config.resolve("full" if torch.cuda.is_available() else "smoke")
     model, _ = store.load(args.checkpoint, device=cfg.device)
     sampler = SamplerConfig(steps=args.steps, batch_size=args.batch_size)
     sample(model, 256, SamplerConfig(steps=5), autocast=cfg.autocast)  # warm-up: kernels, allocator
     rows = []
-    for n in args.sizes:
+    eager_network = model.network
+    for n, compiled in [(n, c) for n in args.sizes for c in ((False, True) if args.compile else (False,))]:
+        num_atoms = model.sample_num_atoms(n, generator=torch.Generator(device=cfg.device).manual_seed(n))
+        model.network = torch.compile(eager_network, mode=args.compile_mode) if compiled else eager_network
+        if compiled:        # compile for these shapes before the clock starts
+            sample(model, num_atoms, SamplerConfig(steps=2, batch_size=args.batch_size), autocast=cfg.autocast)
         generator = torch.Generator(device=cfg.device).manual_seed(0)
-        num_atoms = model.sample_num_atoms(n)
         result = sample(model, num_atoms, sampler, generator=generator, autocast=cfg.autocast)
-        # FLOPs of one network call on the same crystals (all chunks), counted by torch
+        # FLOPs of one network call on the same crystals (all chunks), counted by torch on the eager network
+        model.network = eager_network
         flops = 0
         for chunk in torch.split(num_atoms, args.batch_size):
             edges = all_pair_edges(chunk)
@@ -53,11 +65,16 @@ def main() -> None:
         name = results.hardware(cfg.device)
         peak = next((v for k, v in PEAK_BF16.items() if k in name), None)
         achieved = flops * result.network_calls / len(torch.split(num_atoms, args.batch_size)) / result.seconds
-        emit(rows, {"crystals": n, "seconds": round(result.seconds, 2), "crystals_per_second": round(n / result.seconds, 1),
+        emit(rows, {"crystals": n, "compiled": args.compile_mode if compiled else False, "seconds": round(result.seconds, 2), "crystals_per_second": round(n / result.seconds, 1),
                      "steps": args.steps, "network_calls": result.network_calls,
                      "gflops_per_call": round(flops / 1e9, 1), "tflops_per_second": round(achieved / 1e12, 1),
                      "share_of_bf16_peak": None if peak is None else round(achieved / peak, 4), "device": name,
                      "edges_per_call": int(sum(int((c * (c - 1)).sum()) for c in torch.split(num_atoms, args.batch_size)))})
+    if args.compile:
+        for n in args.sizes:
+            eager, fast = (next(r for r in rows if r["crystals"] == n and bool(r["compiled"]) == c) for c in (False, True))
+            print(f"{n} crystals: torch.compile ({args.compile_mode}) {eager['seconds'] / fast['seconds']:.2f}x "
+                  f"the eager speed")
     save(rows, args.out)
 
 
