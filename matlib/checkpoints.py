@@ -230,8 +230,9 @@ def reseal(stem: str | Path, trained_on: dict) -> dict:
 
 
 def load_model(stem: str | Path, build: Callable[[dict], torch.nn.Module], device: str | torch.device = "cpu",
-               what: str = "model") -> tuple[torch.nn.Module, Checkpoint]:
-    """Rebuild a model from the manifest's configuration (``build(config)``) and load its weights."""
+               what: str = "model", **trained_on: str | None) -> tuple[torch.nn.Module, Checkpoint]:
+    """Rebuild a model from the manifest's configuration (``build(config)``) and load its weights;
+    ``trained_on`` (e.g. ``dataset="mp_20"``, None: unchecked) is checked with :func:`require`."""
     ckpt = load(stem)
     try:
         model = build(ckpt.config)
@@ -239,6 +240,7 @@ def load_model(stem: str | Path, build: Callable[[dict], torch.nn.Module], devic
         raise CheckpointError(f"{stem}: the manifest does not describe a {what} (its config lacks or "
                               f"mistypes {err}); is it another kind of checkpoint?") from None
     ckpt.load_into(model)
+    require(ckpt, **trained_on)
     return model.to(device), ckpt
 
 

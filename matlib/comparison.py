@@ -272,22 +272,17 @@ def markdown(frame: pd.DataFrame, percent: tuple[str, ...] = (), digits: int = 3
     printed = frame["printed"] if "printed" in frame else pd.Series([None] * len(frame), index=frame.index)
     frame = frame.drop(columns=["printed"], errors="ignore")
     shown = frame.copy()
-    # the papers' rows keep the digits they were printed with
-    quoted = (frame["method"].astype(str).str.contains("(paper", regex=False) if "method" in frame
-              else pd.Series(False, index=frame.index))
     errors = {c: n for c, n in (errors or {}).items() if c in shown.columns and n in frame.columns}
     for column in shown.columns:
         if column in errors:
             counts = pd.to_numeric(frame[errors[column]], errors="coerce")
-            shown[column] = ["–" if pd.isna(v) else published.printed(v) if paper
-                             else f"{100 * float(v):.1f}" if pd.isna(n) or n <= 0
+            shown[column] = ["–" if pd.isna(v) else f"{100 * float(v):.1f}" if pd.isna(n) or n <= 0
                              else f"{100 * float(v):.1f} ± {100 * float(standard_error(float(v), float(n))):.1f}"
-                             for v, n, paper in zip(frame[column], counts, quoted)]
+                             for v, n in zip(frame[column], counts)]
         elif column in percent:
-            shown[column] = [("–" if pd.isna(v) else published.printed(v) if paper else f"{100 * float(v):.1f}")
-                             for v, paper in zip(shown[column], quoted)]
+            shown[column] = [("–" if pd.isna(v) else f"{100 * float(v):.1f}") for v in shown[column]]
         elif pd.api.types.is_float_dtype(shown[column]):
-            shown[column] = [_quoted_number(v) if paper else _number(v, digits) for v, paper in zip(shown[column], quoted)]
+            shown[column] = [_number(v, digits) for v in shown[column]]
     for column in shown.columns:
         shown[column] = [p[column] if isinstance(p, dict) and column in p else v for v, p in zip(shown[column], printed)]
     header = "| " + " | ".join(map(str, shown.columns)) + " |"
@@ -299,13 +294,6 @@ def markdown(frame: pd.DataFrame, percent: tuple[str, ...] = (), digits: int = 3
 
 def _missing(v) -> bool:
     return v is None or v is pd.NA or (isinstance(v, float) and math.isnan(v))
-
-
-def _quoted_number(v: float) -> str:
-    """A published number with every digit it was printed with (counts whole)."""
-    if pd.isna(v):
-        return "–"
-    return f"{v:.0f}" if float(v).is_integer() else repr(float(v))
 
 
 def _number(v: float, digits: int) -> str:

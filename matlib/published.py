@@ -16,11 +16,6 @@ from __future__ import annotations
 
 import pandas as pd
 
-def printed(fraction) -> str:
-    """A fraction as a percentage without trailing zeros, for numbers whose printed form is unknown."""
-    return f"{100 * float(fraction):.2f}".rstrip("0").rstrip(".")
-
-
 def _as_numbers(frame: pd.DataFrame, percent: tuple[str, ...], plain: tuple[str, ...] = ()) -> pd.DataFrame:
     """Printed strings -> numbers (percentages as fractions, like our results); the strings are kept per
     row in ``printed`` ({column: as printed})."""

@@ -18,27 +18,23 @@ def save(stem: str | Path, model: CDVAE | ConCDVAE | LatentPrior, *, dataset: st
                             weights_dtype=torch.float16, trained_on={"dataset": dataset, "split": split})
 
 
-def _load(stem, build, device, what: str, dataset: str | None):
-    model, ckpt = checkpoints.load_model(stem, build, device, what)
-    checkpoints.require(ckpt, dataset=dataset)
-    return model, ckpt
-
-
 def load(stem: str | Path, device: str | torch.device = "cpu",
          dataset: str | None = None) -> tuple[CDVAE, checkpoints.Checkpoint]:
     """The model and its checkpoint; with ``dataset``, one trained on another dataset is refused."""
-    return _load(stem, lambda config: CDVAE(CDVAEConfig.from_dict(config)), device, "CDVAE", dataset)
+    return checkpoints.load_model(stem, lambda config: CDVAE(CDVAEConfig.from_dict(config)), device, "CDVAE",
+                                  dataset=dataset)
 
 
 def load_conditional(stem: str | Path, device: str | torch.device = "cpu",
                      dataset: str | None = None) -> tuple[ConCDVAE, checkpoints.Checkpoint]:
-    return _load(stem, lambda config: ConCDVAE(ConCDVAEConfig.from_dict(config)), device, "Con-CDVAE", dataset)
+    return checkpoints.load_model(stem, lambda config: ConCDVAE(ConCDVAEConfig.from_dict(config)), device,
+                                  "Con-CDVAE", dataset=dataset)
 
 
 def load_prior(stem: str | Path, device: str | torch.device = "cpu",
                dataset: str | None = None) -> tuple[LatentPrior, checkpoints.Checkpoint]:
-    return _load(stem, lambda config: LatentPrior(LatentPriorConfig.from_dict(config)), device, "latent prior",
-                 dataset)
+    return checkpoints.load_model(stem, lambda config: LatentPrior(LatentPriorConfig.from_dict(config)), device,
+                                  "latent prior", dataset=dataset)
 
 
 def warm_start(stem: str | Path, dataset: str, device: str | torch.device = "cpu") -> tuple[CDVAE, int, list]:

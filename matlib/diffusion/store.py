@@ -24,10 +24,8 @@ def load(stem: str | Path, device: str | torch.device = "cpu",
          dataset: str | None = None) -> tuple[CrystalDiffusion, checkpoints.Checkpoint]:
     """Rebuild the model from the manifest and load the (sha256-verified) weights in float32; with
     ``dataset``, a model trained on another dataset is refused."""
-    model, ckpt = checkpoints.load_model(stem, lambda config: CrystalDiffusion(DiffusionConfig.from_dict(config)),
-                                         device, "diffusion model")
-    checkpoints.require(ckpt, dataset=dataset)
-    return model, ckpt
+    return checkpoints.load_model(stem, lambda config: CrystalDiffusion(DiffusionConfig.from_dict(config)), device,
+                                  "diffusion model", dataset=dataset)
 
 exists = checkpoints.exists
 
@@ -56,6 +54,6 @@ def load_adapters(stem: str | Path, base: CrystalDiffusion, *, dataset: str | No
         return PropertyAdapters(c["dim"], c["layers"], c["mean"], c["std"], c["cond_dim"], c["hidden"],
                                 c.get("label_range"))      # absent from checkpoints saved before it was recorded
 
-    adapters, ckpt = checkpoints.load_model(stem, build, base.device, "set of property adapters")
-    checkpoints.require(ckpt, dataset=dataset, property=prop)
+    adapters, ckpt = checkpoints.load_model(stem, build, base.device, "set of property adapters", dataset=dataset,
+                                            property=prop)
     return ConditionedDiffusion(base, adapters), ckpt
