@@ -10,7 +10,7 @@ ifneq ($(wildcard ../shared/data),)
 export MATLIB_DATA ?= $(abspath ../shared/data)
 endif
 
-.PHONY: setup run test smoke lab clean chromium
+.PHONY: setup run test smoke lab clean chromium mirrors
 
 $(BIN)/.installed: pyproject.toml constraints.txt
 	@echo "setup: creating $(VENV) and installing matlib with its dependencies (CPU torch, pymatgen, JupyterLab, ...)"
@@ -45,6 +45,11 @@ lab: setup
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[lab]"
 	mkdir -p $(VENV)/share/jupyter/lab/settings && cp binder/overrides.json $(VENV)/share/jupyter/lab/settings/overrides.json
 	$(BIN)/jupyter lab notebooks/
+
+## mirrors: rewrite notebooks/mirrors/*.py (py:percent) from the notebooks after editing them
+mirrors: setup
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[dev]"
+	$(BIN)/jupytext --sync notebooks/[0-9][0-9]_*.ipynb
 
 clean:
 	rm -rf $(VENV) outputs data/cache

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import contextlib
 import random
+import time
+from pathlib import Path
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
@@ -79,6 +81,8 @@ class RunConfig:
     seed: int
     amp: bool
     settings: dict[str, Any] = field(default_factory=dict)
+    out: Path | None = None           # the notebook's output folder (setup() makes it)
+    started: float = field(default_factory=time.perf_counter)
 
     def __getattr__(self, name: str) -> Any:
         settings = self.__dict__.get("settings", {})
@@ -124,3 +128,37 @@ def resolve(profile: str = "auto", *, seed: int = 0, device: str = "auto", amp: 
     seed_everything(seed)
     use_amp = (dev.type == "cuda") if amp is None else bool(amp)
     return RunConfig(profile=profile, device=dev, seed=seed, amp=use_amp, settings=settings)
+
+
+def setup(notebook: str, profile: str = "auto", *, seed: int = 0, device: str = "auto",
+          out_dir: str | Path | None = None, dataset: str | None = None, overrides: Mapping[str, Any] | None = None,
+          presets_folder: str | Path | None = None, **parameters: Any) -> RunConfig:
+    """The setup cell in one call: the profile's presets from `notebooks/presets/<notebook>.yaml`,
+    then the parameters that are not None (`train_seconds=300`), then `overrides` (any setting the
+    file declares); seeds every generator and makes the output folder (`cfg.out`).
+
+    `dataset`, when given, picks the profile's `by_dataset` entry and is recorded as a setting.
+    """
+    from . import presets
+    from .paths import outputs_dir
+
+    data = presets.load(notebook, presets_folder)
+    profile = resolve_profile(profile)
+    settings = presets.settings(data, profile, dataset)
+    given = {name: value for name, value in parameters.items() if value is not None}
+    extra = dict(overrides or {})
+    known = presets.known_settings(data)
+    unknown = sorted(name for name in [*given, *extra] if name not in known)
+    if unknown:
+        raise ConfigError(f"{unknown} are not settings of {notebook}; the presets file declares {sorted(known)}")
+    settings.update(given)
+    settings.update(extra)
+    if dataset is not None:
+        settings["dataset"] = dataset
+    presets.check_choices(data, settings)
+    if "n_reference" in settings:
+        require_reference_count(settings["n_reference"])
+    cfg = resolve(profile, seed=seed, device=device, **settings)
+    cfg.out = Path(out_dir) if out_dir else outputs_dir(notebook)
+    cfg.out.mkdir(parents=True, exist_ok=True)
+    return cfg

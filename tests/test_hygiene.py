@@ -34,7 +34,9 @@ def test_notebook_skeleton(notebook):
     for name in ("profile", "seed", "device", "out_dir", "train_split"):
         assert re.search(rf"^{name}\s*=", params, re.M), f"parameters cell lacks {name}"
     following = "".join(cells[tagged[0] + 1]["source"])
-    assert "config.resolve(" in following, "the cell after the parameters derives the configuration"
+    assert "config.setup(" in following, "the cell after the parameters derives the configuration"
+    assert len(following.splitlines()) <= 12, "the setup cell stays short: presets live in notebooks/presets/"
+    assert (ROOT / "notebooks" / "presets" / f"{notebook.stem}.yaml").is_file()
     source = "\n".join("".join(c["source"]) for c in cells)
     assert "results.write_results(" in source
     assert cells[-1]["cell_type"] == "markdown" and "Explore" in "".join(cells[-1]["source"])
@@ -51,23 +53,25 @@ def test_parameters_cell_holds_only_literals(notebook):
         ast.literal_eval(node.value)  # papermill cannot recompute derived values
 
 
-def _draft_cells(text: str) -> list[tuple[str, str]]:
-    """(kind, source) of each cell of a py:percent draft (its header block skipped)."""
-    parts = re.split(r"^# %%(.*)\n", text, flags=re.M)[1:]   # header, body, header, body, ...
-    out = []
-    for header, body in zip(parts[0::2], parts[1::2]):
-        kind = "markdown" if "[markdown]" in header else "code"
-        lines = body.rstrip("\n").split("\n")
-        if kind == "markdown":
-            lines = [line[2:] if line.startswith("# ") else line.lstrip("#") for line in lines]
-        out.append((kind, "\n".join(lines).strip("\n")))
-    return out
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=[nb.stem for nb in NOTEBOOKS])
+def test_every_notebook_shows_the_code_it_teaches(notebook):
+    source = "\n".join("".join(c["source"]) for c in load(notebook)["cells"] if c["cell_type"] == "code")
+    assert "viz.show_code(" in source
 
 
-@pytest.mark.parametrize("draft", sorted((ROOT / "notebooks" / "drafts").glob("*.py")), ids=lambda p: p.stem)
-def test_drafts_match_their_notebooks(draft):
-    """notebooks/drafts/*.py are the notebooks as py:percent text (for review and diffs): regenerate
-    with `jupytext --to py:percent` after editing a notebook."""
-    notebook = json.loads((ROOT / "notebooks" / f"{draft.stem}.ipynb").read_text())
-    expected = [(c["cell_type"], "".join(c["source"]).strip("\n")) for c in notebook["cells"]]
-    assert _draft_cells(draft.read_text()) == expected, f"{draft.name} has drifted from its notebook"
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=[nb.stem for nb in NOTEBOOKS])
+def test_mirrors_match_their_notebooks(notebook):
+    """notebooks/mirrors/*.py are the notebooks as py:percent text (for review and diffs), paired by
+    notebooks/jupytext.toml: `make mirrors` (jupytext --sync) rewrites them after a notebook changes."""
+    import jupytext
+
+    mirror = ROOT / "notebooks" / "mirrors" / f"{notebook.stem}.py"
+    assert mirror.is_file(), f"{mirror} is missing: run make mirrors"
+    paired = jupytext.read(mirror, fmt="py:percent")
+    cells = lambda nb: [(c["cell_type"], "".join(c["source"]).strip("\n")) for c in nb["cells"]]
+    assert cells(paired) == cells(load(notebook)), f"{mirror.name} has drifted from its notebook: run make mirrors"
+
+
+def test_no_mirror_without_its_notebook():
+    stems = {nb.stem for nb in NOTEBOOKS}
+    assert {p.stem for p in (ROOT / "notebooks" / "mirrors").glob("*.py")} <= stems

@@ -57,3 +57,18 @@ def load_adapters(stem: str | Path, base: CrystalDiffusion, *, dataset: str | No
     adapters, ckpt = checkpoints.load_model(stem, build, base.device, "set of property adapters", dataset=dataset,
                                             property=prop)
     return ConditionedDiffusion(base, adapters), ckpt
+
+
+class AdapterStore:
+    """Property adapters on one base model, seen as a store (`load_or_train` loads and saves them)."""
+
+    def __init__(self, base: CrystalDiffusion, base_name: str, prop: str):
+        self.base, self.base_name, self.prop = base, base_name, prop
+
+    exists = staticmethod(checkpoints.exists)
+
+    def load(self, stem: str | Path, device=None, dataset: str | None = None):
+        return load_adapters(stem, self.base, dataset=dataset, prop=self.prop)
+
+    def save(self, stem: str | Path, model: ConditionedDiffusion, **options) -> Path:
+        return save_adapters(stem, model, base=self.base_name, prop=self.prop, **options)

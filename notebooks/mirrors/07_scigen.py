@@ -1,5 +1,11 @@
 # ---
 # jupyter:
+#   jupytext:
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -25,21 +31,6 @@
 # `full`: one H100, 10,000 crystals each for kagome and Lieb and 2,000 for the four other
 # lattices, screened, with CHGNet relaxations of a random subset (about 6 minutes).
 
-# %% tags=["parameters"]
-profile = "teach"      # smoke | teach | full | auto
-seed = 0
-device = "auto"        # auto | cpu | cuda
-data_dir = None        # folder holding <dataset>/<split>.csv[.gz]; None: $MATLIB_DATA, then the cache
-out_dir = None         # None: outputs/07_scigen
-dataset = "mp_20"      # the base model's training data (bond lengths and novelty use it too)
-train_split = "auto"     # auto: train if found or downloadable, else val
-eval_split = "test"     # novelty is checked against train_split and eval_split together
-checkpoint = None      # a diffusion checkpoint stem; None: data/checkpoints/diffusion/<dataset>
-n_samples = None       # crystals per main lattice (kagome, Lieb); None: the profile's (full: 10,000)
-n_relax = None         # CHGNet relaxations per main lattice; None: the profile's (full: 200)
-cluster = None         # where screening and relaxation run: None, this machine's process pool;
-                       # "local", a Dask LocalCluster; "tcp://host:8786", a running Dask scheduler
-
 # %%
 import itertools
 import time
@@ -63,19 +54,30 @@ from matlib.scigen.constraint import StructureConstraint
 
 MAGNETIC = ["Mn", "Fe", "Co", "Ni", "Ru", "Nd", "Gd", "Tb", "Dy", "Yb"]   # SCIGEN's motif elements
 MAIN_LATTICES = ["kagome", "lieb"]
-cfg = config.resolve(profile, seed=seed, device=device, presets={
-    "smoke": dict(train_limit=1500, n_samples=12, n_other=4, sample_steps=20, n_relax=3, n_relax_other=1,
-                  relax_steps=30, record_every=2),
-    "teach": dict(train_limit=None, n_samples=300, n_other=60, sample_steps=100, n_relax=30, n_relax_other=8,
-                  relax_steps=100, record_every=10),
-    "full": dict(train_limit=None, n_samples=10_000, n_other=2_000, sample_steps=200, n_relax=200, n_relax_other=50,
-                 relax_steps=100, record_every=20),
-}, **{k: v for k, v in dict(n_samples=n_samples, n_relax=n_relax).items() if v is not None})
-out = results.resolve_out_dir(out_dir, "07_scigen")
+
+# %% tags=["parameters"]
+profile = "teach"      # smoke | teach | full | auto
+seed = 0
+device = "auto"        # auto | cpu | cuda
+data_dir = None        # folder holding <dataset>/<split>.csv[.gz]; None: $MATLIB_DATA, then the cache
+out_dir = None         # None: outputs/07_scigen
+dataset = "mp_20"      # the base model's training data (bond lengths and novelty use it too)
+train_split = "auto"     # auto: train if found or downloadable, else val
+eval_split = "test"     # novelty is checked against train_split and eval_split together
+checkpoint = None      # a diffusion checkpoint stem; None: data/checkpoints/diffusion/<dataset>
+n_samples = None       # crystals per main lattice (kagome, Lieb); None: the profile's (full: 10,000)
+n_relax = None         # CHGNet relaxations per main lattice; None: the profile's (full: 200)
+cluster = None         # where screening and relaxation run: None, this machine's process pool;
+                       # "local", a Dask LocalCluster; "tcp://host:8786", a running Dask scheduler
+overrides = {}         # any other setting of presets/07_scigen.yaml, e.g. {"sample_steps": 100}
+
+# %%
+cfg = config.setup("07_scigen", profile, seed=seed, device=device, out_dir=out_dir, overrides=overrides,
+                   n_samples=n_samples, n_relax=n_relax)
+out, started = cfg.out, cfg.started
 checkpoint = Path(checkpoint) if checkpoint else paths.checkpoints_dir() / "diffusion" / dataset
 train_split = datasets.resolve_train_split(dataset, train_split, path=data_dir)
 viz.set_style()
-started = time.perf_counter()
 print(cfg.as_dict(), "->", out)
 
 # %% [markdown]

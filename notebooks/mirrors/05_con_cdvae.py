@@ -1,5 +1,11 @@
 # ---
 # jupyter:
+#   jupytext:
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -29,27 +35,6 @@
 # (trained on `val`, never the generator's own predictor). Windows: formation energy ±0.25 eV/atom,
 # band gap ±0.5 eV, Perov-5 `heat_ref` ±0.25 eV/atom. Trained on `val`, novelty against `val`.
 
-# %% tags=["parameters"]
-profile = "teach"      # smoke | teach | full | auto
-seed = 0
-device = "auto"        # auto | cpu | cuda
-data_dir = None        # folder holding <dataset>/<split>.csv[.gz]; None: $MATLIB_DATA, then the cache
-out_dir = None         # None: outputs/05_con_cdvae
-dataset = None         # perov_5 | mp_20; None: the profile's (smoke, teach: perov_5; full: mp_20)
-train_split = "auto"     # auto: train if found or downloadable, else val
-eval_split = "test"
-base_checkpoint = None  # a CDVAE to start stage 1 from; None: teach, the committed data/checkpoints/cdvae/<dataset>;
-                        # full, notebook 02's model beside out_dir if present; else a fresh CDVAE
-train_seconds = None   # stage 1; None: the profile's (teach 150 s, full 220 s)
-resume = False         # True: continue stage 1's training state in out_dir for train_seconds more
-n_samples = None       # crystals per target; None: the profile's (full: 300)
-oversample = 16        # latents drawn per crystal; keep the one the predictor puts nearest the target
-fill = "matched"       # missing conditions from: matched (a training row near the targets) | random (Con-CDVAE)
-prior_guidance = 1.0   # γ of classifier-free guidance in the prior (not in Con-CDVAE); ≠ 1 trains the prior
-                       # with 10 % condition dropout and adds a γ = 1 row on the first target
-lr_schedule = "constant"  # stage 1 and the prior: constant | cosine (decayed to zero over each budget)
-prior_network = "film"    # film: a residual MLP with FiLM conditioning (ours) | unet: Con-CDVAE's MLP U-Net
-
 # %%
 import time
 from pathlib import Path
@@ -73,7 +58,8 @@ from matlib.evaluation import process_pool
 from matlib.evaluation.targeted import judge_values, sample_frame, window_report
 from matlib.latent_search import encode_posteriors
 from matlib.evaluation.success import in_window, noise_notes, standard_error
-from matlib.training import SCHEDULES, budget_schedule, fit
+from matlib.load_or_train import pick_checkpoint
+from matlib.training import budget_schedule, fit
 
 # what stage 1 is conditioned on: (property, grid step) per dataset; None marks the class property
 CONDITIONS = {"mp_20": [("formation_energy_per_atom", 0.5), ("band_gap", 0.5), ("crystal_system", None)],
@@ -96,49 +82,36 @@ TASKS = {
         "Perov-5 heat_ref 2.5 eV/atom": {"heat_ref": (2.5, 0.25)},
     },
 }
-cfg = config.resolve(profile, seed=seed, device=device, presets={
-    "smoke": dict(dataset="perov_5", base="none", model_size="tiny", train_limit=200, train_steps=30,
-                  train_seconds=None, prior_steps=60, prior_seconds=None, prior_width=64, prior_blocks=2,
-                  batch_size=32, n_samples=8,
-                  steps_per_level=1, n_tasks=2, ema=None),
-    "teach": dict(dataset="perov_5", base="committed", model_size="small", train_limit=None, train_steps=100_000,
-                  train_seconds=150, prior_steps=100_000, prior_seconds=40, prior_width=256, prior_blocks=3,
-                  batch_size=64, n_samples=100,
-                  steps_per_level=5, n_tasks=None, ema=0.995),
-    "full": dict(dataset="mp_20", base="notebook_02", model_size="large", train_limit=None,
-                 train_steps=1_000_000, train_seconds=220, prior_steps=20_000, prior_seconds=300, prior_width=1024,
-                 prior_blocks=4, batch_size=512,
-                 n_samples=300, steps_per_level=10, n_tasks=None, ema=0.999),
-}, **{k: v for k, v in dict(dataset=dataset, train_seconds=train_seconds, n_samples=n_samples).items()
-      if v is not None})
-dataset = cfg.dataset
-config.require_choice("dataset", dataset, CONDITIONS)
-config.require_choice("fill", fill, ("matched", "random"))
-if oversample < 1:
-    raise config.ConfigError(f"oversample must be at least 1, not {oversample}")
-if prior_guidance < 0:
-    raise config.ConfigError(f"prior_guidance must be 0 or more, not {prior_guidance}")
-config.require_choice("lr_schedule", lr_schedule, SCHEDULES)
-config.require_choice("prior_network", prior_network, NETWORKS)
-cfg.settings.update(lr_schedule=lr_schedule)
-out = results.resolve_out_dir(out_dir, "05_con_cdvae")
-trained_here = out.parent / "02_cdvae" / "checkpoint" / dataset     # notebook 02's run beside this one
-committed = paths.checkpoints_dir() / "cdvae" / dataset
-if base_checkpoint is not None:
-    base_stem = Path(base_checkpoint)
-    if not store.exists(base_stem):
-        raise FileNotFoundError(f"base checkpoint {base_stem}(.safetensors/.json) not found")
-elif cfg.base == "notebook_02" and store.exists(trained_here):
-    base_stem = trained_here
-elif cfg.base == "committed" and store.exists(committed):
-    base_stem = committed
-else:
-    base_stem = None
+
+# %% tags=["parameters"]
+profile = "teach"      # smoke | teach | full | auto
+seed = 0
+device = "auto"        # auto | cpu | cuda
+dataset = None         # perov_5 | mp_20; None: the profile's (smoke, teach: perov_5; full: mp_20)
+data_dir = None        # folder holding <dataset>/<split>.csv[.gz]; None: $MATLIB_DATA, then the cache
+out_dir = None         # None: outputs/05_con_cdvae
+train_split = "auto"   # auto: train if found or downloadable, else val
+eval_split = "test"
+base_checkpoint = None  # a CDVAE to start stage 1 from; None: teach, the committed data/checkpoints/cdvae/<dataset>;
+                        # full, notebook 02's model beside out_dir if present; else a fresh CDVAE
+train_seconds = None   # stage 1; None: the profile's (teach 150 s, full 220 s)
+resume = False         # True: continue stage 1's training state in out_dir for train_seconds more
+n_samples = None       # crystals per target; None: the profile's (full: 300)
+prior_guidance = 1.0   # γ of classifier-free guidance in the prior (not in Con-CDVAE); 1: none
+overrides = {}         # any other setting of presets/05_con_cdvae.yaml, e.g. {"fill": "random", "oversample": 1}
+
+# %%
+cfg = config.setup("05_con_cdvae", profile, seed=seed, device=device, out_dir=out_dir, dataset=dataset,
+                   overrides=overrides, train_seconds=train_seconds, n_samples=n_samples, prior_guidance=prior_guidance)
+out, started, dataset = cfg.out, cfg.started, cfg.dataset
+if cfg.oversample < 1 or cfg.prior_guidance < 0:
+    raise config.ConfigError(f"oversample must be >= 1 and prior_guidance >= 0: {cfg.oversample}, {cfg.prior_guidance}")
+starts = {"notebook_02": [out.parent / "02_cdvae" / "checkpoint" / dataset],    # notebook 02's run beside this one
+          "committed": [paths.checkpoints_dir() / "cdvae" / dataset], "none": []}
+base_stem = pick_checkpoint(base_checkpoint, *starts[cfg.base])
 tasks = dict(list(TASKS[dataset].items())[:cfg.n_tasks])
 train_split = datasets.resolve_train_split(dataset, train_split, path=data_dir)
 viz.set_style()
-torch.manual_seed(seed)
-started = time.perf_counter()
 print(cfg.as_dict(), "->", out, "| stage 1 starts from:", base_stem or "a fresh CDVAE")
 
 # %% [markdown]
@@ -305,10 +278,10 @@ fig.tight_layout()
 # prior's loss by two thirds and doubles the formation-energy success (`lab/findings_by_notebook.md`, section 05).
 
 # %%
-viz.show_code(FiLMBlock if prior_network == "film" else NETWORKS[prior_network].forward)
-prior = LatentPrior(LatentPriorConfig(model.cdvae.config.latent, specs, network=prior_network,
+viz.show_code(FiLMBlock if cfg.prior_network == "film" else NETWORKS[cfg.prior_network].forward)
+prior = LatentPrior(LatentPriorConfig(model.cdvae.config.latent, specs, network=cfg.prior_network,
                                       width=cfg.prior_width, blocks=cfg.prior_blocks,
-                                      condition_dropout=0.1 if prior_guidance != 1 else 0.0)).to(cfg.device)
+                                      condition_dropout=0.1 if cfg.prior_guidance != 1 else 0.0)).to(cfg.device)
 prior.fit_scale(mu_train)
 prior_optimizer = torch.optim.AdamW(prior.parameters(), lr=1e-3)
 prior_run = fit(prior, prior_optimizer, lambda p, item: p.loss(item[0], item[1]),
@@ -338,7 +311,7 @@ with torch.no_grad():
         asked[:, first_scalar] = float(value)
         filled = fill_missing(asked.to(cfg.device), train_values.to(cfg.device), generator, nearest=100,
                               scale=spread)
-        read = model.predictor(prior.sample(filled, generator, guidance=prior_guidance))[:, first_scalar]
+        read = model.predictor(prior.sample(filled, generator, guidance=cfg.prior_guidance))[:, first_scalar]
         probe_rows.append(dict(target=float(value), predicted_mean=float(read.mean()), predicted_std=float(read.std())))
     unconditional = prior.sample(fill_missing(torch.full((500, len(specs)), float("nan"), device=cfg.device),
                                               train_values.to(cfg.device), generator), generator)
@@ -410,17 +383,17 @@ def score(task, method, structures, card, seconds):
 
 
 section_started = time.perf_counter()
-main_method = "Con-CDVAE" if prior_guidance == 1 else f"Con-CDVAE, prior γ = {prior_guidance:g}"
+main_method = "Con-CDVAE" if cfg.prior_guidance == 1 else f"Con-CDVAE, prior γ = {cfg.prior_guidance:g}"
 with process_pool() as pool:
     for i, (task, task_targets) in enumerate(tasks.items()):
         asked = torch.full((cfg.n_samples, len(specs)), float("nan"))
         for name, (target, _) in task_targets.items():
             asked[:, column_of[name]] = target
-        variants = [(main_method, oversample, fill, prior_guidance)]
+        variants = [(main_method, cfg.oversample, cfg.fill, cfg.prior_guidance)]
         if i == 0:   # ablations on the first task
-            variants += [("Con-CDVAE, no down-selection", 1, fill, prior_guidance)] * (oversample > 1)
-            variants += [("Con-CDVAE, random-row fill", oversample, "random", prior_guidance)] * (fill != "random")
-            variants += [("Con-CDVAE, no guidance", oversample, fill, 1.0)] * (prior_guidance != 1)
+            variants += [("Con-CDVAE, no down-selection", 1, cfg.fill, cfg.prior_guidance)] * (cfg.oversample > 1)
+            variants += [("Con-CDVAE, random-row fill", cfg.oversample, "random", cfg.prior_guidance)] * (cfg.fill != "random")
+            variants += [("Con-CDVAE, no guidance", cfg.oversample, cfg.fill, 1.0)] * (cfg.prior_guidance != 1)
         for method, k, how, gamma in variants:
             samples = generate(model, prior, asked, reference, decoding, oversample=k, fill=how, guidance=gamma,
                                generator=generator, autocast=cfg.autocast, desc=f"{task} ({method})")
@@ -571,8 +544,8 @@ metrics = {
     "model": {"parameters": sum(counts.values()), "base": str(base_stem) if base_stem else None,
               "stage1_steps": run.steps, "stage1_seconds": run.seconds, "resumed_from": run.resumed_from,
               "prior_steps": prior_run.steps, "prior_seconds": prior_run.seconds},
-    "sampling": {"n_per_task": cfg.n_samples, "steps_per_level": cfg.steps_per_level, "oversample": oversample,
-                 "fill": fill, "prior_guidance": prior_guidance},
+    "sampling": {"n_per_task": cfg.n_samples, "steps_per_level": cfg.steps_per_level, "oversample": cfg.oversample,
+                 "fill": cfg.fill, "prior_guidance": cfg.prior_guidance},
 }
 path = results.write_results(out, "05_con_cdvae", cfg, metrics, train_split=train_split, eval_split=eval_split,
                              timings={"total": time.perf_counter() - started, "stage1": run.seconds,

@@ -1,5 +1,11 @@
 # ---
 # jupyter:
+#   jupytext:
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -29,27 +35,6 @@
 # samples. Windows: band gap 3 ± 0.5 eV, formation energy −2 ± 0.25 eV/atom (MP-20), `heat_ref`
 # 0.5 ± 0.25 eV/atom (Perov-5).
 
-# %% tags=["parameters"]
-profile = "teach"      # smoke | teach | full | auto
-seed = 0
-device = "auto"        # auto | cpu | cuda
-data_dir = None        # folder holding <dataset>/<split>.csv[.gz]; None: $MATLIB_DATA, then the cache
-out_dir = None         # None: outputs/06_adapters_guidance
-train_split = "auto"     # labelled crystals for fine-tuning and novelty (auto: train if available, else val)
-eval_split = "test"    # the dataset's own share in each window is also measured here
-checkpoint = None      # MP-20 base diffusion model; None: data/checkpoints/diffusion/mp_20
-adapters = None        # band-gap adapters to load instead of fine-tuning; None: committed ones in `teach`
-perov_checkpoint = None  # Perov-5 base diffusion model; None: data/checkpoints/diffusion/perov_5 if present
-band_gap_seconds = None  # budget of the band-gap adapters; None: the profile's (full: 280 s)
-compare_seconds = None   # budget of each other fine-tune (all weights, 10 % labels, formation energy,
-                         # Perov-5); None: the profile's (full: 30 s)
-batch_size = None      # crystals per fine-tuning step; None: the profile's (full: 512)
-lr_schedule = None     # constant | cosine (to zero over the budget); None: the profile's (full: cosine)
-ema_decay = None       # weight average kept while fine-tuning, 0: none; None: the profile's (full: 0.99)
-n_samples = None       # crystals per setting; None: the profile's (full: 1,000)
-sample_steps = None    # predictor–corrector steps per crystal; None: the profile's (full: 250)
-type_temperature = 0.8  # element sampling temperature: 1 draws from the network's p(element), < 1 sharpens it
-
 # %%
 import time
 from pathlib import Path
@@ -64,11 +49,12 @@ from matlib import config, datasets, judges, paths, results, viz
 from matlib import io as crystal_io
 from matlib.diffusion import (ConditionedDiffusion, CrystalDiffusion, SamplerConfig, ScalarEncoding, guided_denoiser,
                               sample, store)
+from matlib.diffusion.store import AdapterStore
 from matlib.diffusion.adapters import Adapter
 from matlib.diffusion.finetune import fine_tune, snapshot_model
 from matlib.evaluation import process_pool, targeted_report
 from matlib.evaluation.success import in_window, noise_notes, standard_error
-from matlib.training import SCHEDULES
+from matlib.load_or_train import load_or_train, pick_checkpoint
 
 GAMMAS = [0.0, 1.0, 2.0, 4.0]
 CHOSEN_GAMMA = 2.0     # MatterGen's default, fixed before looking at our numbers
@@ -77,35 +63,35 @@ TASKS = {  # name -> dataset, property, target, window half-width
     "formation energy -2 eV/atom": ("mp_20", "formation_energy_per_atom", -2.0, 0.25),
     "Perov-5 heat_ref 0.5 eV/atom": ("perov_5", "heat_ref", 0.5, 0.25),
 }
-# full: a long band-gap run (larger batches, learning rate decayed to zero, a short weight
-# average, finer sampling) and short same-budget comparisons, about 8 minutes on one H200
-cfg = config.resolve(profile, seed=seed, device=device, presets={
-    "smoke": dict(train_limit=400, use_committed=False, band_gap_seconds=None, compare_seconds=None,
-                  finetune_steps=8, compare_steps=4, batch_size=16, lr_schedule="constant", ema_decay=0.999,
-                  n_samples=12, sample_steps=16, interactive_samples=2),
-    "teach": dict(train_limit=None, use_committed=True, band_gap_seconds=240, compare_seconds=45,
-                  finetune_steps=100_000, compare_steps=100_000, batch_size=64, lr_schedule="constant",
-                  ema_decay=0.999, n_samples=100, sample_steps=80, interactive_samples=4),
-    "full": dict(train_limit=None, use_committed=False, band_gap_seconds=280, compare_seconds=30,
-                 finetune_steps=100_000, compare_steps=100_000, batch_size=512, lr_schedule="cosine",
-                 ema_decay=0.99, n_samples=1000, sample_steps=250, interactive_samples=4),
-}, **{k: v for k, v in dict(band_gap_seconds=band_gap_seconds, compare_seconds=compare_seconds,
-                          batch_size=batch_size, lr_schedule=lr_schedule, ema_decay=ema_decay, n_samples=n_samples,
-                          sample_steps=sample_steps).items() if v is not None})
-if not type_temperature > 0:
-    raise config.ConfigError(f"type_temperature must be > 0, not {type_temperature}")
-cfg.settings.update(type_temperature=type_temperature)
-if not 0 <= cfg.ema_decay < 1:
-    raise config.ConfigError(f"ema_decay must be in [0, 1), not {cfg.ema_decay}")
-config.require_choice("lr_schedule", cfg.lr_schedule, SCHEDULES)
-out = results.resolve_out_dir(out_dir, "06_adapters_guidance")
+
+# %% tags=["parameters"]
+profile = "teach"      # smoke | teach | full | auto
+seed = 0
+device = "auto"        # auto | cpu | cuda
+data_dir = None        # folder holding <dataset>/<split>.csv[.gz]; None: $MATLIB_DATA, then the cache
+out_dir = None         # None: outputs/06_adapters_guidance
+train_split = "auto"   # labelled crystals for fine-tuning and novelty (auto: train if available, else val)
+eval_split = "test"    # the dataset's own share in each window is also measured here
+checkpoint = None      # MP-20 base diffusion model; None: data/checkpoints/diffusion/mp_20
+adapters = None        # band-gap adapters to load instead of fine-tuning; None: committed ones in `teach`
+perov_checkpoint = None  # Perov-5 base diffusion model; None: data/checkpoints/diffusion/perov_5 if present
+band_gap_seconds = None  # budget of the band-gap adapters; None: the profile's (full: 280 s)
+n_samples = None       # crystals per setting; None: the profile's (full: 1,000)
+type_temperature = 0.8  # element sampling temperature: 1 draws from the network's p(element), < 1 sharpens it
+overrides = {}         # any other setting of presets/06_adapters_guidance.yaml, e.g. {"compare_seconds": 60}
+
+# %%
+cfg = config.setup("06_adapters_guidance", profile, seed=seed, device=device, out_dir=out_dir, overrides=overrides,
+                   band_gap_seconds=band_gap_seconds, n_samples=n_samples, type_temperature=type_temperature)
+out, started = cfg.out, cfg.started
+if not (cfg.type_temperature > 0 and 0 <= cfg.ema_decay < 1):
+    raise config.ConfigError(f"type_temperature must be > 0 and ema_decay in [0, 1): {cfg.type_temperature}, {cfg.ema_decay}")
+train_split = datasets.resolve_train_split(["mp_20", "perov_5"], train_split, path=data_dir)
 base_stem = Path(checkpoint) if checkpoint else paths.checkpoints_dir() / "diffusion" / "mp_20"
 committed_adapters = paths.checkpoints_dir() / "adapters" / "mp_20__band_gap"
-adapter_stem = Path(adapters) if adapters else (committed_adapters if cfg.use_committed else None)
+adapter_stem = pick_checkpoint(adapters, committed_adapters if cfg.use_committed else None)
 perov_stem = Path(perov_checkpoint) if perov_checkpoint else paths.checkpoints_dir() / "diffusion" / "perov_5"
-train_split = datasets.resolve_train_split(["mp_20", "perov_5"], train_split, path=data_dir)
 viz.set_style()
-started = time.perf_counter()
 print(cfg.as_dict(), "->", out)
 
 # %% [markdown]
@@ -202,32 +188,25 @@ def finetune(batch, values, mode="adapters", seconds=None, steps=None, desc="fin
                      lr_schedule=cfg.lr_schedule, autocast=cfg.autocast, desc=desc, **options)
 
 
-runs, same_budget_model = {}, None
-if adapter_stem is not None and store.exists(adapter_stem):
-    band_gap_model, adapter_ckpt = store.load_adapters(adapter_stem, base, dataset="mp_20", prop="band_gap")
-    adapters_split = adapter_ckpt.trained_on.get("split")
-    runs["band gap, adapters"] = dict(history=adapter_ckpt.manifest.get("extra", {}).get("history", []),
-                                      seconds=adapter_ckpt.metrics.get("seconds"), steps=adapter_ckpt.step,
-                                      loaded=str(adapter_stem))
-    print(f"loaded adapters {adapter_stem} ({adapter_ckpt.step} steps, {adapter_ckpt.metrics.get('hardware')})")
-else:
-    if adapters:
-        raise FileNotFoundError(f"adapters {adapter_stem}(.safetensors/.json) not found")
-    # a copy of the weights at the other fine-tunes' budget, for a same-budget comparison below
-    adapters_split = train_split
-    band_gap_model, run = finetune(prepared, labels, "adapters", cfg.band_gap_seconds, cfg.finetune_steps,
-                                   desc="band gap, adapters", snapshot_budget=(cfg.compare_steps, cfg.compare_seconds))
-    runs["band gap, adapters"] = dict(history=run.history, seconds=run.seconds, steps=run.steps)
-    if run.snapshot is not None:
-        same_budget_model = snapshot_model(band_gap_model, run)
-        runs["band gap, adapters, same budget"] = dict(history=[], seconds=run.snapshot["seconds"],
-                                                       steps=run.snapshot["steps"], snapshot_of="band gap, adapters")
-saved = store.save_adapters(out / "checkpoint" / "mp_20__band_gap", band_gap_model, base=base_stem.name,
-                            dataset="mp_20", split=adapters_split, prop="band_gap",
-                            step=runs["band gap, adapters"]["steps"],
-                            extra={"history": runs["band gap, adapters"]["history"]},
-                            metrics={"seconds": runs["band gap, adapters"]["seconds"], "train_split": adapters_split,
-                                     "hardware": results.hardware(cfg.device)})
+def train_band_gap(_):
+    # also keeps a copy of the weights at the other fine-tunes' budget, for a same-budget comparison below
+    return finetune(prepared, labels, "adapters", cfg.band_gap_seconds, cfg.finetune_steps, desc="band gap, adapters",
+                    snapshot_budget=(cfg.compare_steps, cfg.compare_seconds))
+
+
+band_gap = load_or_train(AdapterStore(base, base_stem.name, "band_gap"), train_band_gap, dataset="mp_20",
+                         split=train_split, checkpoint=adapter_stem, save_to=out / "checkpoint" / "mp_20__band_gap",
+                         device=cfg.device, save_loaded=True)
+band_gap_model, adapters_split, saved = band_gap.model, band_gap.splits[0], band_gap.saved
+runs = {"band gap, adapters": dict(history=band_gap.history, seconds=band_gap.seconds, steps=band_gap.steps,
+                                   **({"loaded": str(band_gap.loaded)} if band_gap.loaded else {}))}
+same_budget_model = None
+if band_gap.loaded:
+    print(f"loaded adapters {band_gap.loaded} ({band_gap.steps} steps, {band_gap.checkpoint.metrics.get('hardware')})")
+elif band_gap.run.snapshot is not None:
+    same_budget_model = snapshot_model(band_gap_model, band_gap.run)
+    runs["band gap, adapters, same budget"] = dict(history=[], seconds=band_gap.run.snapshot["seconds"],
+                                                   steps=band_gap.run.snapshot["steps"], snapshot_of="band gap, adapters")
 
 # %% [markdown]
 # **Adapters only, or all weights?** The same budget, the same data: one run trains every weight
@@ -484,8 +463,8 @@ print(f"results -> {path}  ({time.perf_counter() - started:.0f} s)")
 # 4. **Fewer labels.** Change the 10 % of labels to 1 %: how much of the success rate is left?
 # 5. **Which part of the recipe matters?** `full` trains the band-gap adapters for 280 s with
 #    batches of 512, a learning rate decayed to zero (`lr_schedule="cosine"`), a 0.99 weight average
-#    and 250 sampler steps. Put one back at a time (`batch_size=256`, `lr_schedule="constant"`,
-#    `ema_decay=0.999`, `sample_steps=100`, `band_gap_seconds=60`) and predict the success rate first.
+#    and 250 sampler steps. Put one back at a time through `overrides` (`{"batch_size": 256}`,
+#    `{"lr_schedule": "constant"}`, `{"ema_decay": 0.999}`, `{"sample_steps": 100}`; or `band_gap_seconds=60`) and predict the success rate first.
 # 6. **Element temperature.** Sample with `type_temperature=1.0`, then `0.5`. Which moves more:
 #    the share in the window, the validity, or the uniqueness? Does the same setting help the
 #    unguided row (γ = 0)?

@@ -1,5 +1,11 @@
 # ---
 # jupyter:
+#   jupytext:
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -31,17 +37,6 @@
 # `val`, as on this project's machines); the `test` split's formulas are the held-out set whose
 # recovery is measured.
 
-# %% tags=["parameters"]
-profile = "teach"      # smoke | teach | full | auto
-seed = 0
-device = "auto"        # auto | cpu | cuda
-data_dir = None        # folder holding <dataset>/<split>.csv[.gz]; None: $MATLIB_DATA, then the cache
-out_dir = None         # None: outputs/03_matgan
-dataset = "mp_20"
-train_split = "auto"     # formulas the GAN learns from (auto: train if available, else val)
-eval_split = "test"    # held-out formulas whose recovery is measured
-use_pretrained = True  # teach: sample from the committed generator when there is one
-
 # %%
 import copy
 import os
@@ -62,30 +57,32 @@ from matlib.jsonsafe import jsonable
 from matlib.wgan import Critic, GANHistory, Generator, train_gan
 
 # One generator size for every profile, so the committed (GPU-trained) checkpoint fits teach and
-# stays small (~260k parameters, 0.5 MB in fp16). The critic is never saved: CPU profiles use a
-# lighter one than MatGAN's (16, 16, 32, 64, 128). CPUs sample in batches of 2,000, which stay in
-# cache (~40 % faster than 20,000).
+# stays small (~260k parameters, 0.5 MB in fp16); the critic and the rest: presets/03_matgan.yaml
 GENERATOR = dict(width=64, channels=(32, 16, 8))
-cfg = config.resolve(profile, seed=seed, device=device, presets={
-    "smoke": dict(critic=(8, 8, 16, 32, 64), batch_size=32, lr_g=1e-4, lr_d=4e-4, n_critic=1,
-                  plain_steps=150, wgan_steps=500, wgan_seconds=None, log_every=10, monitor_every=50,
-                  n_samples=20_000, sample_batch=2000, tsne_points=150),
-    "teach": dict(critic=(8, 8, 16, 32, 64), batch_size=64, lr_g=1e-4, lr_d=4e-4, n_critic=1,
-                  plain_steps=400, wgan_steps=4000, wgan_seconds=240, log_every=50, monitor_every=150,
-                  n_samples=200_000, sample_batch=2000, tsne_points=600),
-    "full": dict(critic=(16, 16, 32, 64, 128), batch_size=512, lr_g=1e-4, lr_d=4e-4, n_critic=1,
-                 plain_steps=2000, wgan_steps=200_000, wgan_seconds=270, log_every=250, monitor_every=2000,
-                 n_samples=2_000_000, sample_batch=250_000, tsne_points=1500),
-})
+
+# %% tags=["parameters"]
+profile = "teach"      # smoke | teach | full | auto
+seed = 0
+device = "auto"        # auto | cpu | cuda
+data_dir = None        # folder holding <dataset>/<split>.csv[.gz]; None: $MATLIB_DATA, then the cache
+out_dir = None         # None: outputs/03_matgan
+dataset = "mp_20"
+train_split = "auto"     # formulas the GAN learns from (auto: train if available, else val)
+eval_split = "test"    # held-out formulas whose recovery is measured
+use_pretrained = True  # teach: sample from the committed generator when there is one
+overrides = {}         # any setting of presets/03_matgan.yaml, e.g. {"wgan_seconds": 60}
+
+# %%
+cfg = config.setup("03_matgan", profile, seed=seed, device=device, out_dir=out_dir, dataset=dataset,
+                   overrides=overrides)
+out, started = cfg.out, cfg.started
 if cfg.device.type == "cpu":
     # these convolutions are small: extra threads gain little, and on a busy 2-core machine
     # threads that wait for each other made steps 50x slower
     torch.set_num_threads(max(1, min(4, (os.cpu_count() or 2) // 2)))
-out = results.resolve_out_dir(out_dir, "03_matgan")
 committed = paths.checkpoints_dir() / "matgan" / f"{dataset}__generator"
 train_split = datasets.resolve_train_split(dataset, train_split, path=data_dir)
 viz.set_style()
-started = time.perf_counter()
 print(cfg.as_dict(), f"| torch threads {torch.get_num_threads()} ->", out)
 
 # %% [markdown]
@@ -134,6 +131,9 @@ print(f"{fill:.2%} of the matrix cells are set on average ({fill * 680:.1f} of 6
 # critic mirrors it with strided convolutions and ends in **one unbounded number**: not a
 # probability that a sample is real, but a score whose average gap between real and generated
 # samples estimates the Wasserstein distance between the two distributions.
+
+# %%
+viz.show_code(Critic)
 
 # %%
 torch.manual_seed(seed)

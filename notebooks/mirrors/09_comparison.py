@@ -1,5 +1,11 @@
 # ---
 # jupyter:
+#   jupytext:
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -28,16 +34,6 @@
 # profile, training split and hardware produced it: a `smoke` row proves the plumbing, not the
 # method.
 
-# %% tags=["parameters"]
-profile = "teach"      # smoke | teach | full | auto
-seed = 0
-device = "auto"        # auto | cpu | cuda (used only by re-runs)
-out_dir = None         # None: outputs/09_comparison
-results_dir = None     # the results root holding <notebook>/results.json; None: the folder above out_dir
-rerun_missing = True   # run the notebooks whose results are missing (smoke: only 05 and 08, the quick ones)
-train_split = "auto"   # stated in the tables; auto: the splits the results files record
-eval_split = "test"
-
 # %%
 import functools
 import time
@@ -53,16 +49,23 @@ from matlib import io as crystal_io
 from matlib.evaluation.targeted import sample_frame
 from matlib.runner import notebooks, run_one
 
-cfg = config.resolve(profile, seed=seed, device=device, presets={
-    # gallery: best crystals shown per generator; candidates: crystals read from each output file
-    "smoke": dict(rerun=("05_con_cdvae", "08_latent_swarm"), gallery=2, candidates=40),
-    "teach": dict(rerun=comparison.GENERATORS, gallery=3, candidates=200),
-    "full": dict(rerun=comparison.GENERATORS, gallery=4, candidates=300),
-})
-out = results.resolve_out_dir(out_dir, "09_comparison")
+# %% tags=["parameters"]
+profile = "teach"      # smoke | teach | full | auto
+seed = 0
+device = "auto"        # auto | cpu | cuda (used only by re-runs)
+out_dir = None         # None: outputs/09_comparison
+results_dir = None     # the results root holding <notebook>/results.json; None: the folder above out_dir
+rerun_missing = True   # run the notebooks whose results are missing (smoke: only 05 and 08, the quick ones)
+train_split = "auto"   # stated in the tables; auto: the splits the results files record
+eval_split = "test"
+overrides = {}         # any setting of presets/09_comparison.yaml, e.g. {"gallery": 6}
+
+# %%
+cfg = config.setup("09_comparison", profile, seed=seed, device=device, out_dir=out_dir, overrides=overrides)
+out, started = cfg.out, cfg.started
+rerun = comparison.GENERATORS if cfg.rerun == "all" else cfg.rerun
 root = Path(results_dir) if results_dir else out.parent
 viz.set_style()
-started = time.perf_counter()
 print(cfg.as_dict(), "| results root:", root)
 
 # %% [markdown]
@@ -73,7 +76,7 @@ print(cfg.as_dict(), "| results root:", root)
 
 # %%
 found = comparison.collect(root)
-missing = [stem for stem in cfg.rerun if stem not in found]
+missing = [stem for stem in rerun if stem not in found]
 rerun_log = {}
 if rerun_missing and missing:
     available = {nb.stem: nb for nb in notebooks()}
@@ -98,6 +101,9 @@ status
 # precision (fingerprint distances under CDVAE's thresholds) and the Wasserstein distances of
 # density, of the dataset's energy property (`property`; judged by notebook 01's GNN, CDVAE's by its
 # own) and of the element count. Published rows were trained on the full `train` split.
+
+# %%
+viz.show_code(comparison.structure_table)
 
 # %%
 table1 = comparison.structure_table(found)

@@ -1,5 +1,11 @@
 # ---
 # jupyter:
+#   jupytext:
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -27,34 +33,13 @@
 # for another `train_seconds` (the weight average restarts). On another machine, where the 28 MB
 # training state cannot follow, `warm_start=<the first run's out_dir>/checkpoint/<dataset>` trains on
 # from the 5 MB checkpoint's averaged weights with a fresh optimizer. Our MP-20 and Perov-5 models
-# that meet CDVAE-level targets (`lab/findings_by_notebook.md`, section 02) took two such calls: `full`, then `warm_start=…`, `lr_schedule="cosine"`,
-# `train_seconds=325`, `prior_temperature=0.6` (MP-20; Perov-5: 380 s and 0.7), each about 8 minutes.
+# that meet CDVAE-level targets (`lab/findings_by_notebook.md`, section 02) took two such calls: `full`, then `warm_start=…`, `train_seconds=325`, `prior_temperature=0.6`,
+# `overrides={"lr_schedule": "cosine"}` (MP-20; Perov-5: 380 s and 0.7), each about 8 minutes. Each
+# profile's settings are in `presets/02_cdvae.yaml`; `overrides` replaces any of them.
 #
 # **Data.** Trained on `train_split` (`auto`: `train` when available, else `val`, as on this
 # project's machines), evaluated against `test`. Published CDVAE trained on `train` for 1,000–4,000
 # epochs.
-
-# %% tags=["parameters"]
-profile = "teach"      # smoke | teach | full | auto
-seed = 0
-device = "auto"        # auto | cpu | cuda
-data_dir = None        # folder holding <dataset>/<split>.csv[.gz]; None: $MATLIB_DATA, then the cache
-out_dir = None         # None: outputs/02_cdvae
-dataset = "perov_5"    # perov_5 | carbon_24 | mp_20
-train_split = "auto"     # auto: train if found or downloadable, else val
-eval_split = "test"
-checkpoint = None      # a CDVAE checkpoint stem; None: data/checkpoints/cdvae/<dataset> if present (teach)
-train_seconds = None   # None: the profile's (full: 300 s)
-resume = False         # True: continue the training state in out_dir (model, optimizer, steps) for train_seconds more
-warm_start = None      # a checkpoint stem of this dataset: train on from its averaged weights, fresh optimizer
-n_samples = None       # None: the profile's (full: 2,000, Carbon-24 1,000; CDVAE used 10,000)
-n_reference = None     # test crystals to compare with, or "all" (CDVAE's protocol); None: the profile's (full: all)
-steps_per_level = None  # Langevin steps at each of the noise levels; None: the profile's (CDVAE: 100)
-model_size = None      # tiny | small | large; None: the profile's (smoke tiny, teach small, full large)
-batch_size = None      # crystals per training step; None: the profile's (full: 2,048)
-lr = None              # AdamW learning rate; None: the profile's (full: 2e-3)
-lr_schedule = "constant"  # constant | cosine (decayed to zero over this run's budget; a resumed run decays again)
-prior_temperature = 1.0  # z ~ N(0, τ² I) when generating; CDVAE: 1. Below 1: fewer blended compositions, less diversity
 
 # %%
 import dataclasses
@@ -75,41 +60,35 @@ from matlib.cdvae.langevin import initial_elements
 from matlib.crystal import CrystalBatch
 from matlib.evaluation import CoverageReference, evaluate, process_pool, reconstruction
 from matlib.evaluation.success import standard_error
-from matlib.training import SCHEDULES, budget_schedule, fit
+from matlib.load_or_train import load_or_train, pick_checkpoint
+from matlib.training import budget_schedule, fit
 
+# %% tags=["parameters"]
+profile = "teach"      # smoke | teach | full | auto
+seed = 0
+device = "auto"        # auto | cpu | cuda
+dataset = "perov_5"    # perov_5 | carbon_24 | mp_20
+data_dir = None        # folder holding <dataset>/<split>.csv[.gz]; None: $MATLIB_DATA, then the cache
+out_dir = None         # None: outputs/02_cdvae
+train_split = "auto"   # auto: train if found or downloadable, else val
+eval_split = "test"
+checkpoint = None      # a CDVAE checkpoint stem to load; None: the committed one where the profile uses it (teach)
+resume = False         # True: continue the training state in out_dir (model, optimizer, steps) for train_seconds more
+warm_start = None      # a checkpoint stem of this dataset: train on from its averaged weights, fresh optimizer
+train_seconds = None   # None: the profile's (full: 300 s)
+n_samples = None       # None: the profile's (full: 2,000, Carbon-24 1,000; CDVAE used 10,000)
+prior_temperature = 1.0  # z ~ N(0, τ² I) when generating; CDVAE: 1. Below 1: fewer blended compositions, less diversity
+overrides = {}         # any other setting of presets/02_cdvae.yaml, e.g. {"lr_schedule": "cosine", "batch_size": 512}
 
-cfg = config.resolve(profile, seed=seed, device=device, presets={
-    "smoke": dict(use_checkpoint=False, train_limit=200, model_size="tiny", train_steps=40,
-                  train_seconds=None, batch_size=32, lr=1e-3, ema=None, n_samples=16, steps_per_level=2,
-                  n_reference=40, n_recon=8, sweep=[1, 2], sweep_samples=8, relabel_below=0.1),
-    "teach": dict(use_checkpoint=True, train_limit=None, model_size="small", train_steps=100_000,
-                  train_seconds=300, batch_size=64, lr=1e-3, ema=0.995, n_samples=200, steps_per_level=5,
-                  n_reference=300, n_recon=50, sweep=[1, 3, 5], sweep_samples=100, relabel_below=0.1),
-    "full": dict(use_checkpoint=False, train_limit=None, model_size="large",
-                 train_steps=1_000_000, train_seconds=300, batch_size=2048, lr=2e-3, ema=0.999, n_samples=2000,
-                 steps_per_level=10, n_reference="all", n_recon=300, sweep=[1, 10, 30], sweep_samples=300,
-                 relabel_below=0.1),
-}, **{k: v for k, v in dict(train_seconds=train_seconds, n_samples=n_samples, steps_per_level=steps_per_level,
-                            model_size=model_size, n_reference=n_reference, batch_size=batch_size,
-                            lr=lr).items() if v is not None})
-if cfg.profile == "full" and dataset == "carbon_24":
-    # a carbon framework costs ~3x an MP-20 crystal to fingerprint and match: fewer, to fit 8 minutes
-    cfg.settings.update(sweep_samples=100, **({"n_samples": 1000} if n_samples is None else {}))
-elif cfg.profile == "full" and dataset == "mp_20":
-    cfg.settings.update(sweep_samples=200)   # the sweep's fingerprints cost MP-20 ~80 s at 300 a row
-config.require_choice("model_size", cfg.model_size, MODEL_SIZES)
-if warm_start and (resume or checkpoint):
-    raise ValueError("warm_start trains on from a checkpoint: leave resume=False and checkpoint=None")
-config.require_choice("lr_schedule", lr_schedule, SCHEDULES)
-config.require_reference_count(cfg.n_reference)
-cfg.settings.update(lr_schedule=lr_schedule, prior_temperature=prior_temperature)
-out = results.resolve_out_dir(out_dir, "02_cdvae")
-explicit_checkpoint = checkpoint is not None
-checkpoint = Path(checkpoint) if checkpoint else paths.checkpoints_dir() / "cdvae" / dataset
+# %%
+cfg = config.setup("02_cdvae", profile, seed=seed, device=device, out_dir=out_dir, dataset=dataset,
+                   overrides=overrides, train_seconds=train_seconds, n_samples=n_samples,
+                   prior_temperature=prior_temperature)
+out, started = cfg.out, cfg.started
 train_split = datasets.resolve_train_split(dataset, train_split, path=data_dir)
+committed = paths.checkpoints_dir() / "cdvae" / dataset
+checkpoint = pick_checkpoint(checkpoint, committed if cfg.use_checkpoint and not warm_start else None)
 viz.set_style()
-torch.manual_seed(seed)
-started = time.perf_counter()
 print(cfg.as_dict(), "->", out)
 
 # %% [markdown]
@@ -187,24 +166,10 @@ viz.show_code(ScoreDecoder.forward)
 coverage_reference = CoverageReference.load(dataset, eval_split, cfg.n_reference, path=data_dir, seed=seed,
                                             background=cfg.device.type == "cuda")
 
+
 # %%
-loaded = (cfg.use_checkpoint and not warm_start or explicit_checkpoint) and store.exists(checkpoint)
-if explicit_checkpoint and not loaded:
-    raise FileNotFoundError(f"checkpoint {checkpoint}(.safetensors/.json) not found")
-saved = None
-learnt_from = [train_split]   # every split the model saw: novelty is measured against all of them
-if loaded:
-    model, ckpt = store.load(checkpoint, device=cfg.device, dataset=dataset)
-    learnt_from = [ckpt.trained_on.get("split")]
-    history, train_steps, train_seconds = ckpt.manifest.get("extra", {}).get("history", []), ckpt.step, \
-        ckpt.metrics.get("train_seconds")
-    print(f"loaded {checkpoint} ({train_steps} steps, {ckpt.metrics.get('hardware')})")
-else:
-    steps_before, history_before = 0, []
-    if warm_start:   # the architecture and weights come from the checkpoint; the optimizer starts afresh
-        model, steps_before, history_before = store.warm_start(warm_start, dataset, device=cfg.device)
-        learnt_from.append(checkpoints.load(warm_start).trained_on.get("split"))
-        print(f"warm start from {warm_start} ({steps_before} steps)")
+def train(model):
+    """AdamW on the CDVAE loss for the profile's budget; the full training state is saved as it goes."""
     model.to(cfg.device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr)
     # full-precision weights and optimizer moments, so a later run (resume=True) can go on training
@@ -221,16 +186,18 @@ else:
               checkpoint=state, resume=resume, checkpoint_every=2000, config=model.config.as_dict(),
               trained_on={"dataset": dataset, "split": train_split},
               desc=f"training on {dataset}/{train_split}")
-    history = history_before + [dict(row, step=row["step"] + steps_before) for row in run.history]
-    train_steps, train_seconds = steps_before + run.steps, run.seconds
     if run.resumed_from:
         print(f"resumed at step {run.resumed_from}")
-    saved = store.save(out / "checkpoint" / dataset, model, dataset=dataset, split=train_split, step=train_steps,
-                       extra={"history": history},
-                       metrics={"train_seconds": train_seconds, "train_split": train_split, "dataset": dataset,
-                                "hardware": results.hardware(cfg.device)})
-    print(f"{train_steps} steps ({run.steps - run.resumed_from} in {train_seconds:.0f} s in this run)")
-model.to(cfg.device).eval()
+    return model, run
+
+
+if warm_start and resume:
+    raise ValueError("warm_start trains on from a checkpoint with a fresh optimizer: leave resume=False")
+trained = load_or_train(store, train, model=model, dataset=dataset, split=train_split, checkpoint=checkpoint,
+                        warm_start=warm_start, save_to=out / "checkpoint" / dataset, device=cfg.device)
+model, history, learnt_from = trained.model.to(cfg.device).eval(), trained.history, trained.splits
+print(f"loaded {trained.loaded}" if trained.loaded else f"trained {trained.run.steps} steps in {trained.seconds:.0f} s",
+      f"({trained.steps} steps in all)")
 
 # %%
 curves = pd.DataFrame(history)
@@ -282,7 +249,6 @@ print(f"independent draws reproduce the rounded counts for {same:.0%} of 2,000 c
 # composition is lost. We keep the starting elements until the element noise σ_type has fallen
 # below `relabel_below` (0.1: in training, over 90 % of elements were then the true ones) and let
 # the decoder relabel from there. The sweep compares both, on the same z.
-
 # %%
 generator = torch.Generator(device=cfg.device).manual_seed(seed)
 sweep_started = time.perf_counter()
@@ -394,24 +360,24 @@ table1
 # %%
 xyz = crystal_io.write_extxyz(generated, out / "generated.extxyz")
 files = {"generated": xyz}
-if saved is not None:
-    files["checkpoint"] = saved
+if trained.saved is not None:
+    files["checkpoint"] = trained.saved
 metrics = {
     "dataset": dataset,
     "generation": {dataset: ours},
     "reconstruction": {"match_rate": rec.match_rate, "rmse": rec.rmse, "n": rec.n},
     "steps_sweep": sweep_all.to_dict("records"),
-    "model": {"parameters": sum(p.numel() for p in model.parameters()), "loaded_checkpoint": bool(loaded),
-              "train_steps": train_steps,
-              "train_seconds": train_seconds, "resumed_from": 0 if loaded else run.resumed_from,
-              "warm_start": None if loaded or not warm_start else str(warm_start),
-              "steps_before_warm_start": 0 if loaded else steps_before},
+    "model": {"parameters": sum(p.numel() for p in model.parameters()), "loaded_checkpoint": bool(trained.loaded),
+              "train_steps": trained.steps, "train_seconds": trained.seconds,
+              "resumed_from": trained.run.resumed_from if trained.run else 0,
+              "warm_start": None if trained.loaded or not warm_start else str(warm_start),
+              "steps_before_warm_start": trained.steps - trained.run.steps if trained.run else 0},
     "sampling": {"n": len(generated), "steps_per_level": cfg.steps_per_level, "seconds": result.seconds,
                  "decoder_calls": result.decoder_calls},
     "evaluation": {"n_reference": len(reference_set), "reference": "all" if coverage_reference.whole else "subset"},
 }
 path = results.write_results(out, "02_cdvae", cfg, metrics, train_split=train_split, eval_split=eval_split,
-                             timings={"total": time.perf_counter() - started, "training": 0.0 if loaded else train_seconds,
+                             timings={"total": time.perf_counter() - started, "training": 0.0 if trained.loaded else trained.seconds,
                                       "sweep": sweep_seconds, "evaluation": evaluation_seconds,
                                       # where the evaluation's time goes (fingerprints, judges, matching...)
                                       **{f"evaluate_{stage}": s for stage, s in report.meta["timings_s"].items()}},
@@ -429,10 +395,10 @@ print(f"results -> {path}  ({time.perf_counter() - started:.0f} s)")
 #    the density distance `wdist_density` change?
 # 4. **Sampled atom counts.** Use `LangevinConfig(num_atoms="sample")` instead of the argmax: does
 #    the atom-count histogram of generated crystals get closer to the test split's?
-# 5. **End on small steps.** Run `full` with `lr_schedule="cosine"`: the learning rate falls to zero
+# 5. **End on small steps.** Run `full` with `overrides={"lr_schedule": "cosine"}`: the learning rate falls to zero
 #    over the time budget instead of staying at 2e-3 (with larger batches, it helped notebook 06's
 #    adapters). Predict which moves more, reconstruction or COV-P, then check.
-# 6. **CDVAE's batch.** Run `full` with `batch_size=512, lr=1e-3`, the recipe of CDVAE (and of this
+# 6. **CDVAE's batch.** Run `full` with `overrides={"batch_size": 512, "lr": 1e-3}`, the recipe of CDVAE (and of this
 #    notebook before). It takes more steps in the same time: predict composition validity and COV-P,
 #    then compare with the table in `lab/findings_by_notebook.md`, section 02.
 # 7. **A heavier KL.** Before training, set `model.config.weights["kl"] = 0.2` (CDVAE: 0.01). The

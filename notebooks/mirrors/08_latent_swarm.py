@@ -1,5 +1,11 @@
 # ---
 # jupyter:
+#   jupytext:
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -31,6 +37,27 @@
 # the decoded crystals. Success = valid **and** judged in the window; the results give it for the
 # last round and, as the review does, over all crystals decoded in the run.
 
+# %%
+import time
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import seaborn as sns
+import torch
+from sklearn.decomposition import PCA
+
+from matlib import config, datasets, judges, paths, results, viz
+from matlib.load_or_train import pick_checkpoint
+from matlib import io as crystal_io
+from matlib.cdvae import LangevinConfig, decode, store
+from matlib.evaluation import process_pool, targeted_report
+from matlib.evaluation.success import in_window, noise_notes, standard_error, success_flags
+from matlib.evaluation.validity import validity_table
+from matlib.latent_search import encode_posteriors, fit_latent_predictor, gradient_search, window_fitness
+from matlib.swarm import SwarmConfig, bird_swarm, flocks, rastrigin, sphere
+
 # %% tags=["parameters"]
 profile = "teach"      # smoke | teach | full | auto
 seed = 0
@@ -46,49 +73,18 @@ eval_split = "test"
 cdvae_checkpoint = None  # None: in `full`, notebook 02's model beside out_dir (02_cdvae/checkpoint/<dataset>) if
                          # present; else the committed data/checkpoints/cdvae/<dataset>
 birds = None           # swarm size, the crystals decoded per round; None: the profile's (full: 1000)
+overrides = {}         # any other setting of presets/08_latent_swarm.yaml, e.g. {"iterations": 20}
 
 # %%
-import time
-from pathlib import Path
-
-import matplotlib.pyplot as plt
-import numpy as np
-import pandas as pd
-import seaborn as sns
-import torch
-from sklearn.decomposition import PCA
-
-from matlib import config, datasets, judges, paths, results, viz
-from matlib import io as crystal_io
-from matlib.cdvae import LangevinConfig, decode, store
-from matlib.evaluation import process_pool, targeted_report
-from matlib.evaluation.success import in_window, noise_notes, standard_error, success_flags
-from matlib.evaluation.validity import validity_table
-from matlib.latent_search import encode_posteriors, fit_latent_predictor, gradient_search, window_fitness
-from matlib.swarm import SwarmConfig, bird_swarm, flocks, rastrigin, sphere
-
-cfg = config.resolve(profile, seed=seed, device=device, presets={
-    "smoke": dict(train_limit=300, surrogate_steps=100, birds=12, flocks=3, iterations=4, snapshot_every=2, steps_per_level=1,
-                  gradient_steps_per_round=20, toy_iterations=30, n_parity=40),
-    "teach": dict(train_limit=None, surrogate_steps=2000, birds=100, flocks=5, iterations=60, snapshot_every=20,
-                  steps_per_level=5, gradient_steps_per_round=100, toy_iterations=200, n_parity=300),
-    "full": dict(train_limit=None, surrogate_steps=4000, birds=1000, flocks=10, iterations=60, snapshot_every=10,
-                 steps_per_level=10, gradient_steps_per_round=100, toy_iterations=300, n_parity=1000),
-}, **{k: v for k, v in dict(birds=birds).items() if v is not None})
-out = results.resolve_out_dir(out_dir, "08_latent_swarm")
+cfg = config.setup("08_latent_swarm", profile, seed=seed, device=device, out_dir=out_dir, overrides=overrides,
+                   birds=birds)
+out, started = cfg.out, cfg.started
 trained_here = out.parent / "02_cdvae" / "checkpoint" / dataset   # notebook 02's run beside this one
 committed = paths.checkpoints_dir() / "cdvae" / dataset
-if cdvae_checkpoint is not None:
-    cdvae_stem = Path(cdvae_checkpoint)
-elif cfg.profile == "full" and store.exists(trained_here):
-    cdvae_stem = trained_here
-else:
-    cdvae_stem = committed
+cdvae_stem = pick_checkpoint(cdvae_checkpoint, *([trained_here] if cfg.profile == "full" else []), committed) or committed
 window = (target - half_width, target + half_width)
 train_split = datasets.resolve_train_split(dataset, train_split, path=data_dir)
 viz.set_style()
-torch.manual_seed(seed)
-started = time.perf_counter()
 print(cfg.as_dict(), "->", out, "| CDVAE:", cdvae_stem)
 
 # %% [markdown]

@@ -1,0 +1,81 @@
+"""Load a trained model or train one, the route every training notebook takes.
+
+1. an explicit checkpoint (it must exist), else a committed one where the profile uses it: load it;
+2. otherwise train: from scratch, from the weights of `warm_start` (a fresh optimizer), or, inside the
+   notebook's `train`, resuming the full training state of an earlier run in the same folder;
+3. save what was trained (safetensors plus manifest: config, metrics, what it was trained on).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+
+from . import checkpoints
+from .results import hardware
+
+
+@dataclass
+class Trained:
+    """A model ready to use, and where it came from."""
+
+    model: Any
+    steps: int
+    seconds: float | None
+    history: list[dict] = field(default_factory=list)
+    splits: list[str] = field(default_factory=list)   # every split its weights saw: novelty checks all
+    loaded: Path | None = None                         # the checkpoint it was loaded from
+    saved: Path | None = None                          # the checkpoint this run wrote
+    checkpoint: checkpoints.Checkpoint | None = None   # the loaded checkpoint's manifest
+    run: Any = None                                    # this run's TrainResult (None when loaded)
+
+
+def pick_checkpoint(explicit: str | Path | None, *candidates: str | Path | None) -> Path | None:
+    """`explicit` (which must exist), else the first candidate that exists, else None (train)."""
+    if explicit is not None:
+        if not checkpoints.exists(explicit):
+            raise FileNotFoundError(f"checkpoint {explicit}(.safetensors/.json) not found")
+        return Path(explicit)
+    return next((Path(c) for c in candidates if c is not None and checkpoints.exists(c)), None)
+
+
+def load_or_train(store, train: Callable[[Any], tuple[Any, Any]], *, model: Any = None, dataset: str, split: str,
+                  save_to: str | Path, checkpoint: str | Path | None = None, warm_start: str | Path | None = None,
+                  device: Any = "cpu", metrics: Callable[[Any, list], dict] | None = None,
+                  save_loaded: bool = False) -> Trained:
+    """`store`: the model's checkpoint module (`cdvae.store`, `diffusion.store`) or an object with its
+    `exists`, `load`, `save` (and, for `warm_start`, `warm_start`).
+
+    `train(model) -> (model, TrainResult)` trains the given model (`model`, or the warm start's);
+    `metrics(run, history)` adds entries to the saved manifest's metrics.
+    """
+    if checkpoint is not None and warm_start is not None:
+        raise ValueError("warm_start trains on from a checkpoint: do not also load one (checkpoint=None)")
+    if checkpoint is not None:
+        model, ckpt = store.load(checkpoint, device=device, dataset=dataset)
+        found = ckpt.metrics
+        trained = Trained(model, ckpt.step, found.get("train_seconds", found.get("seconds")),
+                          list(ckpt.manifest.get("extra", {}).get("history", [])), [ckpt.trained_on.get("split")],
+                          loaded=Path(checkpoint), checkpoint=ckpt)
+        if save_loaded:
+            trained.saved = _save(store, trained, dataset, save_to, device, {})
+        return trained
+    steps_before, history_before, splits = 0, [], [split]
+    if warm_start is not None:
+        model, steps_before, history_before = store.warm_start(warm_start, dataset, device=device)
+        splits.append(checkpoints.load(warm_start).trained_on.get("split"))
+    model, run = train(model)
+    history = history_before + [dict(row, step=row["step"] + steps_before) for row in run.history]
+    trained = Trained(model, steps_before + run.steps, run.seconds, history, splits, run=run)
+    trained.saved = _save(store, trained, dataset, save_to, device, metrics(run, history) if metrics else {})
+    return trained
+
+
+def _save(store, trained: Trained, dataset: str, stem: str | Path, device: Any, metrics: dict) -> Path:
+    split = trained.splits[0]
+    return store.save(stem, trained.model, dataset=dataset, split=split, step=trained.steps,
+                      extra={"history": trained.history},
+                      metrics={"train_seconds": trained.seconds, "train_split": split, "dataset": dataset,
+                               "hardware": hardware(torch.device(device)), **metrics})
