@@ -56,9 +56,10 @@ def load_or_train(store, train: Callable[[Any], tuple[Any, Any]], *, model: Any 
     if checkpoint is not None:
         model, ckpt = store.load(checkpoint, device=device, dataset=dataset)
         found = ckpt.metrics
-        trained = Trained(model, ckpt.step, found.get("train_seconds", found.get("seconds")),
-                          list(ckpt.manifest.get("extra", {}).get("history", [])), [ckpt.trained_on.get("split")],
-                          loaded=Path(checkpoint), checkpoint=ckpt)
+        # older manifests kept the seconds (adapters) or the history (MatGAN) under other names
+        history = ckpt.manifest.get("extra", {}).get("history") or found.get("history") or []
+        trained = Trained(model, ckpt.step, found.get("train_seconds", found.get("seconds")), list(history),
+                          [ckpt.trained_on.get("split")], loaded=Path(checkpoint), checkpoint=ckpt)
         if save_loaded:
             trained.saved = _save(store, trained, dataset, save_to, device, {})
         return trained

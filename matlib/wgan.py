@@ -7,16 +7,20 @@ batch norm would mix samples (the WGAN-GP paper's advice).
 """
 from __future__ import annotations
 
+import copy
 import math
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Callable
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from . import checkpoints
 from .composition_matrix import SHAPE
+from .jsonsafe import jsonable
 from .progress import progress
 from .training import NonFiniteLossError
 
@@ -94,6 +98,10 @@ class GANHistory:
     seconds: float = 0.0
     steps: int = 0
 
+    @property
+    def history(self) -> list[dict]:     # what load_or_train records, as for any training run
+        return self.rows
+
     def series(self, key: str) -> tuple[list[int], list[float]]:
         pts = [(r["step"], r[key]) for r in self.rows if key in r]
         return [p[0] for p in pts], [p[1] for p in pts]
@@ -167,3 +175,26 @@ def train_gan(generator: Generator, critic: Critic, data: torch.Tensor, *, steps
     history.seconds = time.perf_counter() - start
     generator.eval()
     return history
+
+
+class GeneratorStore:
+    """Generator checkpoints for `load_or_train`: half-precision weights, and the training settings
+    (generator size, critic, dataset, split, rates) as the manifest's config. The critic is not kept."""
+
+    exists = staticmethod(checkpoints.exists)
+
+    def __init__(self, settings: dict):
+        self.settings = settings
+
+    def fits(self, stem: str | Path, keys=("generator", "dataset", "train_split")) -> bool:
+        """Whether the checkpoint at `stem` was trained with these settings (else train anew)."""
+        found = checkpoints.load(stem).config
+        return all(found.get(k) == jsonable(self.settings.get(k)) for k in keys)
+
+    def load(self, stem: str | Path, device="cpu", dataset: str | None = None):
+        ckpt = checkpoints.require(checkpoints.load(stem), dataset=dataset)
+        return ckpt.load_into(Generator(**ckpt.config["generator"])).to(device), ckpt
+
+    def save(self, stem: str | Path, model: Generator, *, dataset: str, split: str, **options) -> Path:
+        return checkpoints.save(stem, copy.deepcopy(model).half(), config=self.settings,
+                                trained_on={"dataset": dataset, "split": split}, **options)

@@ -333,9 +333,8 @@ generalisation.round(4)
 # network twice: a Langevin *corrector* nudges the coordinates at the current noise level, then a
 # *predictor* takes one ancestral step for all three parts (a share (t − s)/t of the masked atoms
 # is revealed, drawn from the predicted element distribution). The whole batch runs on the device
-# at once, in bf16 on a GPU. Which masked atoms are revealed is random, as in MatterGen;
-# `unmask_order="confidence"` reveals the surest ones first instead (explore prompt 8 shows what that
-# costs).
+# at once, in bf16 on a GPU. Which masked atoms are revealed is random, as in MatterGen (revealing
+# the surest ones first raises validity by turning half the atoms into oxygen: explore prompt 8).
 
 # %%
 viz.show_code(WrappedNormalVE.predictor)   # one reverse step of the coordinates
@@ -524,16 +523,13 @@ print(f"results -> {path}  ({time.perf_counter() - started:.0f} s)")
 #    held-out line, and the run keeps the averaged weights that scored best on it. Does the held-out
 #    loss turn up before the budget ends, and does composition validity follow it?
 # 7. **Second thoughts on elements.** An element chosen at t ≈ 1 was chosen before any other atom
-#    had one. Sample with `remask=0.05`: each step, a chosen element may go back to [MASK] and be
-#    chosen again with the rest of the crystal in view. Predict which validity moves, structure or
-#    composition. (On the committed MP-20 model structure validity rose a little and composition
-#    validity fell a little: run it and see by how much.)
-# 8. **Surest first.** Sample with `unmask_order="confidence"` (each step opens the atoms whose drawn
-#    element the network is surest of, as MaskGIT does for image tokens), then add `element_sweeps=50`
-#    (50 rounds at the end that reopen a tenth of the elements and redraw them). Both validities
-#    rise. Before you celebrate, look at the element mix of section 5 (the bars and their distance)
-#    and at `wdist_density`. What has the sampler learned to prefer, and does a validity metric
-#    notice? (`lab/findings_by_notebook.md`, section 04, has our run.)
+#    had one. Would letting the sampler reopen chosen elements (ReMDM remasking) raise composition
+#    validity? Predict, then read our runs in `lab/README.md` ("diffusion_sampling"): 10,000 crystals
+#    per setting from the committed MP-20 model.
+# 8. **Surest first.** MaskGIT opens the tokens it is surest of first. For crystals, predict what
+#    that does to validity and to the element mix of section 5, then read our run in
+#    `lab/findings_by_notebook.md`, section 04 ("Choosing which atoms unmask"). Why does a validity
+#    metric reward it while `wdist_density` does not?
 # 9. **Chemistry in the embedding, and the last choices.** Train `full` with
 #    `overrides={"element_features": True, "type_loss": "elbo"}` (each element also enters and leaves the network through its group, period, electronegativity
 #    and oxidation states, so Na can learn from K) and the ELBO's element loss (each masked atom's loss
