@@ -13,7 +13,6 @@ from matlib.diffusion import (MASK_TOKEN, CrystalDiffusion, DenoiserConfig, Mask
 from matlib.diffusion import DiffusionConfig, NUM_ELEMENTS, store
 from matlib.diffusion.denoiser import all_pair_edges
 from matlib.diffusion.element_features import OXIDATION_STATES, element_feature_table
-from matlib.diffusion.sampler import type_time
 
 
 def log_wrapped_density(delta, sigma, images=50):
@@ -71,54 +70,6 @@ def test_mask_share_follows_time_and_reverse_unmasks_into_allowed_elements():
     done = diffusion.reverse_step(half, logits, torch.full((20000,), 0.4), torch.zeros(20000), allowed)
     assert not (done == MASK_TOKEN).any()
     assert set(done[masked].unique().tolist()) <= {8, 26}
-
-
-def test_remasking_reopens_chosen_elements_and_keeps_the_mask_share():
-    torch.manual_seed(0)
-    types = torch.randint(1, 90, (40000,))
-    diffusion = MaskedTypeDiffusion()
-    t, s, eta = 0.6, 0.5, 0.1
-    tokens, masked = diffusion.corrupt(types, torch.full((40000,), t))
-    logits = torch.randn(40000, 100)
-    stepped = diffusion.reverse_step(tokens, logits, torch.full((40000,), t), torch.full((40000,), s), remask=eta)
-    assert abs((stepped == MASK_TOKEN).float().mean().item() - s) < 0.01   # the forward marginal at s
-    reopened = (stepped[~masked] == MASK_TOKEN).float().mean().item()
-    assert abs(reopened - eta) < 0.01                                      # σ = min(η, s / (1 - t)) = η here
-    kept = ~masked & (stepped != MASK_TOKEN)
-    assert (stepped[kept] == types[kept]).all()
-    capped = diffusion.reverse_step(tokens, logits, torch.full((40000,), t), torch.full((40000,), 0.02), remask=0.5)
-    assert abs((capped[~masked] == MASK_TOKEN).float().mean().item() - 0.05) < 0.01   # σ capped at s / (1 - t)
-    assert not (diffusion.reverse_step(stepped, logits, torch.full((40000,), s), torch.zeros(40000),
-                                       remask=eta) == MASK_TOKEN).any()           # s = 0 resolves every atom
-
-
-def test_confidence_order_unmasks_the_surest_atoms_as_many_as_the_random_order():
-    diffusion = MaskedTypeDiffusion()
-    num_atoms = torch.tensor([6, 10] * 200)
-    crystal = torch.repeat_interleave(torch.arange(len(num_atoms)), num_atoms)
-    tokens = torch.full((len(crystal),), MASK_TOKEN)
-    sure = torch.rand(len(crystal), generator=torch.Generator().manual_seed(1)) < 0.5
-    logits = torch.zeros(len(crystal), 100)
-    logits[sure, 7] = 30.0                                # O, nearly certain; the rest flat
-    t, s = torch.full((len(crystal),), 0.9), torch.full((len(crystal),), 0.6)
-    plain = diffusion.reverse_step(tokens, logits, t, s, generator=torch.Generator().manual_seed(0))
-    surest = diffusion.reverse_step(tokens, logits, t, s, generator=torch.Generator().manual_seed(0),
-                                    order="confidence", crystal=crystal)
-
-    def per_crystal(opened):
-        return torch.zeros(len(num_atoms), dtype=torch.long).index_add_(0, crystal, opened.long())
-    opened = surest != MASK_TOKEN
-    assert torch.equal(per_crystal(opened), per_crystal(plain != MASK_TOKEN))   # same schedule
-    # within a crystal, a flat-logit atom opens only once every sure atom has
-    open_sure, sure_count = per_crystal(opened & sure), per_crystal(sure)
-    assert (per_crystal(opened & ~sure)[open_sure < sure_count] == 0).all()
-    assert (surest[opened & sure] == 8).all()
-    assert (plain[(plain != MASK_TOKEN) & ~sure] != 8).float().mean() > 0.9     # random order opens flat ones too
-    assert (per_crystal((plain != MASK_TOKEN) & ~sure) > 0).any()
-    with pytest.raises(ValueError, match="crystal index"):
-        diffusion.reverse_step(tokens, logits, t, s, order="confidence")
-    with pytest.raises(ValueError, match="order"):
-        diffusion.reverse_step(tokens, logits, t, s, order="greedy")
 
 
 def test_symmetric_lattice_is_rotation_free():
@@ -297,26 +248,6 @@ def test_training_lowers_the_loss_and_sampler_returns_complete_crystals():
     assert out.trajectory.times[0] == 1.0 and out.trajectory.times[-1] == 0.0 and len(out.trajectory.frames) == 3
     assert len(crystals.to_structures()) == 12
 
-    remasked = sample(model, 12, SamplerConfig(steps=10, remask=0.3, record_every=1, record_crystals=12),
-                      generator=torch.Generator().manual_seed(1))
-    tokens = torch.stack([frame.atom_types for frame in remasked.trajectory.frames])   # (frames, atoms)
-    reopened = ((tokens[:-1] != MASK_TOKEN) & (tokens[1:] == MASK_TOKEN)).any()
-    assert reopened                                              # the sampler passes η on to the type steps
-    assert not (remasked.crystals.atom_types == MASK_TOKEN).any()
-    assert set(remasked.crystals.atom_types.unique().tolist()) <= {8, 11, 12, 17}
-
-    sizes = torch.tensor([4, 2] * 6)
-    swept = sample(model, sizes, SamplerConfig(steps=10, element_sweeps=4, sweep_time=0.5, unmask_order="confidence"),
-                   generator=torch.Generator().manual_seed(1), constraint=constraint)
-    assert swept.network_calls == 10 + 9 + 4                    # one call per round of redrawing
-    assert not (swept.crystals.atom_types == MASK_TOKEN).any()
-    assert set(swept.crystals.atom_types.unique().tolist()) <= {8, 11, 12, 17}
-    assert calls[-1] == 0.0                                       # the constraint runs after the rounds too
-    unswept = sample(model, sizes, SamplerConfig(steps=10, unmask_order="confidence"),
-                     generator=torch.Generator().manual_seed(1))
-    assert torch.equal(unswept.crystals.frac_coords, swept.crystals.frac_coords)   # same walk until the rounds
-    assert not torch.equal(unswept.crystals.atom_types, swept.crystals.atom_types)   # rounds redrew elements
-
 
 def test_mean_losses_are_seeded_per_crystal_averages_that_fall_as_the_model_trains():
     model, batch = tiny_model(rocksalt_like())
@@ -339,41 +270,6 @@ def test_mean_losses_are_seeded_per_crystal_averages_that_fall_as_the_model_trai
         loss.backward()
         opt.step()
     assert model.mean_losses(batch, chunk=3, seed=4)["loss"] < first["loss"]   # what it trained on got easier
-
-
-def test_type_times_are_shared_or_drawn_apart_for_the_configured_share():
-    model, _ = tiny_model(rocksalt_like())
-    t = torch.full((20000,), 0.05)
-    assert torch.equal(model.type_times(t), t)                         # default: one clock
-    model.config.independent_type_time = 1.0
-    own = model.type_times(t, torch.Generator().manual_seed(0))
-    assert abs(float(own.mean()) - 0.5) < 0.01 and float(own.min()) >= model.config.t_min
-    model.config.independent_type_time = 0.3
-    some = model.type_times(t, torch.Generator().manual_seed(0))
-    assert abs(float((some != t).float().mean()) - 0.3) < 0.01
-
-
-def test_type_window_holds_elements_masked_then_resolves_them_by_its_end():
-    assert [type_time(t, (0.5, 0.0)) for t in (1.0, 0.5, 0.25, 0.0)] == [1.0, 1.0, 0.5, 0.0]
-    assert [type_time(t, (1.0, 0.5)) for t in (1.0, 0.75, 0.5, 0.1)] == [1.0, 0.5, 0.0, 0.0]
-    assert type_time(0.3, (1.0, 0.0)) == 0.3                           # the default is the shared clock
-    for bad in ((0.5, 0.5), (0.2, 0.6), (1.5, 0.0), (1.0, -0.1)):
-        with pytest.raises(ValueError, match="type_window"):
-            type_time(0.5, bad)
-    model, _ = tiny_model(rocksalt_like())
-    late = sample(model, 8, SamplerConfig(steps=20, type_window=(0.5, 0.0), record_every=1, record_crystals=8),
-                  generator=torch.Generator().manual_seed(2))
-    for time, frame in zip(late.trajectory.times, late.trajectory.frames):
-        masked = float((frame.atom_types == MASK_TOKEN).float().mean())
-        if time >= 0.5:
-            assert masked == 1.0                                        # nothing chosen before the window opens
-    assert not (late.crystals.atom_types == MASK_TOKEN).any()
-    early = sample(model, 8, SamplerConfig(steps=20, type_window=(1.0, 0.5), record_every=1, record_crystals=8),
-                   generator=torch.Generator().manual_seed(2))
-    done = [frame for time, frame in zip(early.trajectory.times, early.trajectory.frames) if time < 0.5]
-    assert done and all(not (frame.atom_types == MASK_TOKEN).any() for frame in done)   # all chosen by its end
-    with pytest.raises(ValueError, match="type_window"):
-        sample(model, 2, SamplerConfig(steps=2, type_window=(0.2, 0.4)))
 
 
 def test_one_seed_gives_the_same_crystals_twice_in_one_process():

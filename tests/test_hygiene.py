@@ -1,4 +1,5 @@
-"""Notebooks are committed clean and follow the series' skeleton."""
+"""Notebooks are committed clean and follow the series' skeleton; the course stays apart from the lab."""
+import ast
 import json
 import re
 from pathlib import Path
@@ -75,3 +76,58 @@ def test_mirrors_match_their_notebooks(notebook):
 def test_no_mirror_without_its_notebook():
     stems = {nb.stem for nb in NOTEBOOKS}
     assert {p.stem for p in (ROOT / "notebooks" / "mirrors").glob("*.py")} <= stems
+
+
+# The lab (research probes and their outputs) lives apart from the course: docs/ holds documentation
+# and results only, and nothing the course runs may depend on lab/, which CI never tests.
+LAB_MODULES = {"lab"} | {p.stem for p in (ROOT / "lab").rglob("*.py")}
+# a lab file to open (prose may cite lab/README.md; JupyterLab's "/lab/..." URLs are not the folder)
+LAB_PATH = re.compile(r"(?<![\w/.-])lab/\S*\.(py|jsonl?|txt|extxyz|pt|safetensors)\b")
+
+
+def _docstrings(tree) -> set[int]:
+    bodies = [tree] + [n for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))]
+    return {id(b.body[0].value) for b in bodies
+            if b.body and isinstance(b.body[0], ast.Expr) and isinstance(b.body[0].value, ast.Constant)}
+
+
+def lab_uses(source: str) -> list[str]:
+    """Imports of a lab module, `... / "lab"` and strings naming a lab file (docstrings may cite lab/ in prose)."""
+    tree = ast.parse(source)
+    prose = _docstrings(tree)
+    joined = {id(n.right) for n in ast.walk(tree) if isinstance(n, ast.BinOp) and isinstance(n.op, ast.Div)}
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found += [a.name for a in node.names if a.name.split(".")[0] in LAB_MODULES]
+        elif isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] in LAB_MODULES:
+            found.append(node.module)
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in prose:
+            if (node.value == "lab" and id(node) in joined) or LAB_PATH.search(node.value):
+                found.append(repr(node.value))
+    return found
+
+
+def test_docs_hold_no_scripts():
+    assert not sorted((ROOT / "docs").rglob("*.py")), "scripts belong in lab/ or benchmarks/, not in docs/"
+
+
+def test_lab_uses_find_imports_and_paths_but_not_prose():
+    assert lab_uses("import probe04\nfrom research_sampler import sample\np = ROOT / 'lab'\nq = open('lab/x.json')") == \
+        ["probe04", "research_sampler", "'lab'", "'lab/x.json'"]
+    assert lab_uses('"""See lab/README.md."""\nurl = "http://host/lab/tree"\nextra = deps["lab"]\n') == []
+
+
+@pytest.mark.parametrize("folder", ["matlib", "tests"])
+def test_course_code_never_imports_or_reads_the_lab(folder):
+    this = Path(__file__).resolve()
+    used = {str(p.relative_to(ROOT)): lab_uses(p.read_text()) for p in sorted((ROOT / folder).rglob("*.py"))
+            if p.resolve() != this}   # this file names the lab to look for it
+    assert not {p: u for p, u in used.items() if u}
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=[nb.stem for nb in NOTEBOOKS])
+def test_notebooks_never_import_or_read_the_lab(notebook):
+    code = ["".join(c["source"]) for c in load(notebook)["cells"] if c["cell_type"] == "code"]
+    source = "\n".join(line for cell in code for line in cell.splitlines() if not line.lstrip().startswith(("%", "!")))
+    assert not lab_uses(source)

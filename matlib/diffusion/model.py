@@ -29,9 +29,6 @@ class DiffusionConfig:
     weight_lattice: float = 1.0
     weight_types: float = 1.0
     max_atoms: int = 20
-    # share of training crystals whose elements are masked at a time of their own, drawn apart from
-    # the positions' and cell's: the sampler can then resolve elements on its own clock (type_window)
-    independent_type_time: float = 0.0
     # "masked_mean": the element loss is the mean over masked atoms; "elbo": each masked atom weighted
     # by 1/t, so that the last choices of a cell (few atoms left masked) weigh as much as the first
     type_loss: str = "masked_mean"
@@ -125,16 +122,6 @@ class CrystalDiffusion(nn.Module):
             self.train(was_training)
         return {name: total / size for name, total in totals.items()}
 
-    def type_times(self, t: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-        """The elements' masking times for crystals at times t: t itself, except for a share
-        ``independent_type_time`` of the crystals, which draw their own."""
-        share = self.config.independent_type_time
-        if share <= 0:
-            return t
-        own = self.config.t_min + (1 - self.config.t_min) * torch.rand(t.shape, device=t.device, generator=generator)
-        apart = torch.rand(t.shape, device=t.device, generator=generator) < share
-        return torch.where(apart, own, t)
-
     def loss(self, batch: CrystalBatch, generator: torch.Generator | None = None, layer_hook=None,
              t: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
         """Denoising losses for a prepared batch (symmetric cells), at random times unless ``t`` gives them."""
@@ -143,8 +130,7 @@ class CrystalDiffusion(nn.Module):
         atom_crystal = edges[0]
         if t is None:
             t = self.config.t_min + (1 - self.config.t_min) * torch.rand(len(n), device=n.device, generator=generator)
-        t_types = self.type_times(t, generator)
-        tokens, masked = self.types.corrupt(batch.atom_types, t_types[atom_crystal], generator)
+        tokens, masked = self.types.corrupt(batch.atom_types, t[atom_crystal], generator)
         sigma = self.coords.sigma(t, n)[atom_crystal]
         frac_t, coord_target = self.coords.corrupt(batch.frac_coords, sigma, generator)
         lattice_t, lattice_target = self.lattice.corrupt(batch.lattice, n, t, generator)
@@ -152,7 +138,7 @@ class CrystalDiffusion(nn.Module):
         losses = {"coords": self.coords.loss(coord, coord_target),
                   "lattice": self.lattice.loss(lattice_eps, lattice_target),
                   "types": self.types.loss(logits, batch.atom_types, masked,
-                                           t_types[atom_crystal] if self.config.type_loss == "elbo" else None)}
+                                           t[atom_crystal] if self.config.type_loss == "elbo" else None)}
         c = self.config
         losses["loss"] = (c.weight_coords * losses["coords"] + c.weight_lattice * losses["lattice"]
                           + c.weight_types * losses["types"])

@@ -4,11 +4,8 @@ Each step from t to s < t: one Langevin corrector step on the coordinates at lev
 then one network call whose outputs drive three ancestral predictors: coordinates (VE), lattice
 (DDPM posterior) and types (unmask a share (t - s) / t of the masked atoms). The last step goes
 to s = 0, where noise vanishes: masks are all resolved and the cell and coordinates are the
-network's denoised estimate. ``type_window`` = (a, b) gives the elements a clock of their own:
-all stay masked until t = a and all are chosen by t = b (the default (1, 0) is the shared clock;
-other windows need a model trained with ``independent_type_time`` > 0). Optional
-``element_sweeps`` then reopen and redraw a share of the elements on the finished cell, one
-network call per round.
+network's denoised estimate. (Research variants of the element step, such as remasking or a
+confidence order, live in the lab: lab/diffusion_sampling/research_sampler.py.)
 
 Hooks for later notebooks: ``denoise_fn`` replaces the network call (classifier-free guidance
 mixes two calls), ``constraint(state, s)`` edits the state after each half-step (structure masks
@@ -29,34 +26,16 @@ from .atom_types import MASK_TOKEN
 from .denoiser import all_pair_edges
 
 
-def type_time(t: float, window: tuple[float, float]) -> float:
-    """The elements' masking time when the positions and cell are at t: 1 until t reaches
-    window[0], then falling linearly to 0 at window[1]."""
-    start, end = window
-    if not 0 <= end < start <= 1:
-        raise ValueError(f"type_window must be (start, end) with 0 <= end < start <= 1, not {window!r}")
-    return min(1.0, max(0.0, (t - end) / (start - end)))
-
-
 @dataclass
 class SamplerConfig:
     steps: int = 200
     corrector: bool = True
     snr: float = 0.4
     type_temperature: float = 1.0   # < 1: sharper element choices (more typical compositions, less variety)
-    remask: float = 0.0             # ReMDM's η: chance per step that a chosen element is reopened (0: never)
-    unmask_order: str = "random"    # or "confidence": each step unmasks the atoms the network is surest of
-    order_noise: float = 0.0        # confidence order only: Gumbel noise on log p (1: in proportion to p)
-    element_sweeps: int = 0         # >0: afterwards, this many rounds of reopening and redrawing elements
-    sweep_time: float = 0.1         # each round reopens this share of the atoms, redrawn at this t
-    type_window: tuple[float, float] = (1.0, 0.0)  # elements unmask while t falls from the first to the second
     t_min: float = 1e-3
     batch_size: int = 4096
     record_every: int = 0           # >0: keep every k-th state of the first `record_crystals` crystals
     record_crystals: int = 8
-
-    def __post_init__(self):
-        type_time(1.0, self.type_window)   # a bad window fails here, before any network call
 
 
 @dataclass
@@ -121,19 +100,6 @@ def sample(model, num_atoms: torch.Tensor | int, config: SamplerConfig = Sampler
     return SampleResult(CrystalBatch.collate(pieces), trajectory, time.perf_counter() - start, calls)
 
 
-def _sweep_elements(model, state, call, config, generator):
-    """One Gibbs-like round on the finished crystal: reopen a random share of the elements and
-    redraw them given the rest and the settled positions. Elements drawn early (while positions were
-    noise) can be revised against the cell they ended up in."""
-    t = config.sweep_time
-    reopen = torch.rand(state.tokens.shape, device=state.tokens.device, generator=generator) < t
-    state.tokens = torch.where(reopen, torch.full_like(state.tokens, MASK_TOKEN), state.tokens)
-    _, _, logits = call(t)
-    every = torch.ones_like(state.tokens, dtype=torch.float)
-    return model.types.reverse_step(state.tokens, logits, every * t, every * 0.0, model.allowed_elements, generator,
-                                    config.type_temperature)   # s = 0: every reopened atom is redrawn
-
-
 def _sample_chunk(model, n, grid, config, generator, denoise_fn, constraint, autocast, trajectory, bar):
     device = model.device
     edges = all_pair_edges(n)
@@ -167,18 +133,11 @@ def _sample_chunk(model, n, grid, config, generator, denoise_fn, constraint, aut
         sigma_s = model.coords.sigma(ones * s, n)[atom_crystal] if s > 0 else torch.zeros_like(sigma_t)
         state.frac = model.coords.predictor(state.frac, coord, sigma_t, sigma_s, generator)
         state.lattice = model.lattice.predictor(state.lattice, lattice_eps, n, ones * t, ones * s, generator)
-        t_types, s_types = type_time(t, config.type_window), type_time(s, config.type_window)
-        state.tokens = model.types.reverse_step(state.tokens, logits, ones[atom_crystal] * t_types,
-                                                ones[atom_crystal] * s_types,
-                                                model.allowed_elements, generator, config.type_temperature,
-                                                config.remask, config.unmask_order, atom_crystal, config.order_noise)
+        state.tokens = model.types.reverse_step(state.tokens, logits, ones[atom_crystal] * t, ones[atom_crystal] * s,
+                                                model.allowed_elements, generator, config.type_temperature)
         if constraint is not None:
             state = constraint(state, ones * s)
         bar.update(1)
-    for _ in range(config.element_sweeps):
-        state.tokens = _sweep_elements(model, state, call, config, generator)
-        if constraint is not None:
-            state = constraint(state, ones * 0.0)
     if trajectory is not None:
         _record(trajectory, state, 0.0, config.record_crystals)
     return state, calls

@@ -1,6 +1,6 @@
 """How many of Con-CDVAE's successes are also unique and novel? (README, section 05.)
 
-    MATLIB_DATA=../shared/data python docs/results/extra/con_cdvae_sun.py RUN_DIR OUT.json
+    MATLIB_DATA=../shared/data python lab/con_cdvae_prior/con_cdvae_sun.py RUN_DIR OUT.json
 
 Reads a notebook-05 output folder: generated.extxyz (each frame says which task it aimed at) and
 results.json (the run's windows and crystals per task). Re-scores every single-property task with

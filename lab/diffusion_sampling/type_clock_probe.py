@@ -3,17 +3,20 @@
     python type_clock_probe.py OUT.jsonl SHARE SECONDS WINDOWS [SAVE_STEM]
 
 Trains notebook 04's full recipe on mp_20/val (probe04.train) with a share SHARE of the crystals'
-elements masked at a time drawn apart from the positions' (DiffusionConfig.independent_type_time),
+elements masked at a time drawn apart from the positions' (research_sampler's independent_type_time),
 then samples 10,000 crystals (seed 8, 200 steps) for each element window in WINDOWS
-("1-0,0.5-0,1-0.5": SamplerConfig.type_window) and scores structure and composition validity,
+("1-0,0.5-0,1-0.5": type_window) and scores structure and composition validity,
 distinct formulas and the element mix's distance to val. The question: do elements chosen on
 settled positions (a late window) balance their charges more often than elements chosen on noise?"""
 import json, sys
+from pathlib import Path
 from matlib import datasets
-from matlib.diffusion import SamplerConfig, store
+from matlib.diffusion import store
+from research_sampler import ResearchSamplerConfig as SamplerConfig
 from matlib.evaluation import formula_unique_flags, process_pool
 from matlib.evaluation.properties import element_shares, share_distance
-from probe04 import cfg, sample_scored, train            # beside this script
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "diffusion_training"))   # probe04
+from probe04 import cfg, sample_scored, train
 
 
 def main():

@@ -10,10 +10,11 @@ import json, re, sys
 from pathlib import Path
 import numpy as np
 from matlib import io as crystal_io
-from matlib.diffusion import SamplerConfig, store
+from research_sampler import ResearchSamplerConfig as SamplerConfig, load as research_load
 from matlib.evaluation import formula_unique_flags, process_pool
 from matlib.evaluation.properties import num_elements
-from probe04 import cfg, sample_scored            # beside this script
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "diffusion_training"))   # probe04
+from probe04 import cfg, sample_scored
 
 
 def sampler_for(variant: str) -> SamplerConfig:
@@ -34,7 +35,7 @@ def main():
     stem, out = sys.argv[1], sys.argv[2]
     variants, seeds = sys.argv[3].split(","), [int(x) for x in sys.argv[4].split(",")]
     saved = Path(sys.argv[5]) if len(sys.argv) > 5 else None
-    model, ck = store.load(stem, device=cfg.device)
+    model, ck = research_load(stem, device=cfg.device)   # a type-clock model too
     model.eval()
     with process_pool() as pool:
         for variant in variants:

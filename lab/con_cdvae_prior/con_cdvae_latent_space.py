@@ -1,6 +1,6 @@
 """Where do a latent prior's samples lie? (README, section 05.)
 
-    MATLIB_DATA=../shared/data python docs/results/extra/con_cdvae_latent_space.py STEM
+    MATLIB_DATA=../shared/data python lab/con_cdvae_prior/con_cdvae_latent_space.py STEM
 
 For formation-energy targets 0 / -2 / -4 eV/atom: 300 samples of the prior STEM_prior (other
 conditions from matched training rows, no down-selection) against the encoder's means of test

@@ -1,6 +1,6 @@
 """Which latent prior lifts Con-CDVAE's success? (README, section 05.)
 
-    MATLIB_DATA=../shared/data python docs/results/extra/con_cdvae_prior.py STEM OUT.jsonl N VARIANTS [TARGETS]
+    MATLIB_DATA=../shared/data python lab/con_cdvae_prior/con_cdvae_prior.py STEM OUT.jsonl N VARIANTS [TARGETS]
 
 The stage-1 model STEM_stage1 stays; each variant (comma-separated) is the prior STEM_prior
 ("committed") or a new one, KIND:STEPS[:option=value...]: KIND constant or cosine (learning-rate

@@ -12,7 +12,10 @@ import numpy as np
 import torch
 from matlib import config, datasets, paths
 from matlib.batching import crystal_minibatches
-from matlib.diffusion import CrystalDiffusion, DenoiserConfig, SamplerConfig, sample, store
+from matlib.diffusion import CrystalDiffusion, DenoiserConfig, SamplerConfig, store
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "diffusion_sampling"))
+# the lab's sampler and model: matlib's at their defaults, plus the research options the other probes pass
+from research_sampler import ResearchDiffusion, sample
 from matlib.evaluation import process_pool, validity_table
 from matlib.training import budget_schedule, fit
 
@@ -54,12 +57,12 @@ def score(model, tag, pool, extra, out):
 def train(train_set, seconds: float, wd: float = 0.01, fraction: float = 1.0, global_context: bool = False,
           **overrides):
     """Notebook 04's full recipe on a share ``fraction`` of ``train_set`` for ``seconds``:
-    (model, fit result, crystals trained on). ``overrides`` go to DiffusionConfig."""
+    (model, fit result, crystals trained on). ``overrides`` go to ResearchDiffusionConfig."""
     kept = np.random.default_rng(0).permutation(len(train_set))[:round(fraction * len(train_set))]
     prepared = CrystalDiffusion.prepare(train_set.batch().select(sorted(kept.tolist())))
     torch.manual_seed(0)
     denoiser = DenoiserConfig(dim=224, layers=4, num_freqs=24, global_context=global_context)
-    model = CrystalDiffusion.from_data(prepared, denoiser, **overrides).to(cfg.device)
+    model = ResearchDiffusion.from_data(prepared, denoiser, **overrides).to(cfg.device)
     batch = prepared.to(cfg.device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=wd)
     schedule = budget_schedule(optimizer, "constant", 200000, seconds, warmup_steps=200)

@@ -1,7 +1,7 @@
 """Notebook 02's CDVAE scored with CDVAE's protocol: N samples (CDVAE: 10,000) against the whole
 test split. (README, section 02.)
 
-    MATLIB_DATA=../shared/data python docs/results/extra/cdvae_protocol.py STEM DATASET N OUT.json
+    MATLIB_DATA=../shared/data python lab/cdvae_training_route/cdvae_protocol.py STEM DATASET N OUT.json
 
 z ~ N(0, I) in chunks of 1,000, the notebook's decoding (10 Langevin steps per level, rounded
 composition, elements held until σ_type < 0.1), the evaluation suite against every test crystal;

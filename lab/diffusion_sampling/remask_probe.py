@@ -3,9 +3,12 @@
     python remask_probe.py OUT.jsonl ETAS STEPS SEEDS      e.g. OUT.jsonl 0.02,0.05,0.1 200 8
 10,000 crystals per (η, steps, seed) (PROBE_N to change), structure and composition validity."""
 import json, sys
-from matlib.diffusion import SamplerConfig, store
+from pathlib import Path
+from matlib.diffusion import store
+from research_sampler import ResearchSamplerConfig as SamplerConfig
 from matlib.evaluation import process_pool
-from probe04 import cfg, sample_scored            # beside this script
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "diffusion_training"))   # probe04
+from probe04 import cfg, sample_scored
 
 out = sys.argv[1]; etas = [float(x) for x in sys.argv[2].split(",")]
 steps = [int(x) for x in sys.argv[3].split(",")]; seeds = [int(x) for x in sys.argv[4].split(",")]

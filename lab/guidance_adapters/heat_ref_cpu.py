@@ -1,6 +1,6 @@
 """Notebook 06's Perov-5 `heat_ref` experiment, run alone on a CPU with the step count fixed.
 
-    MATLIB_DATA=../shared/data python docs/results/extra/heat_ref_cpu.py BASE_STEM OUT.json [STEPS]
+    MATLIB_DATA=../shared/data python lab/guidance_adapters/heat_ref_cpu.py BASE_STEM OUT.json [STEPS]
 
 `full` fine-tunes the Perov-5 adapters for 30 s on the GPU (about 1,360 steps of 512 crystals);
 on a CPU the same number of steps is fixed instead of the seconds. Everything else is `full`:

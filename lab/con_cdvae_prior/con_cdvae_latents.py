@@ -1,6 +1,6 @@
 """How far would a perfect latent prior get Con-CDVAE? (CPU; the README's section 05.)
 
-    MATLIB_DATA=../shared/data python docs/results/extra/con_cdvae_latents.py STEM OUT.json [N]
+    MATLIB_DATA=../shared/data python lab/con_cdvae_prior/con_cdvae_latents.py STEM OUT.json [N]
 
 STEM: notebook 05's MP-20 checkpoints without the suffix (STEM_stage1, STEM_prior). Per
 formation-energy target, up to N test crystals whose label lies in the window are encoded and
