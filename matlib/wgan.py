@@ -192,7 +192,8 @@ class GeneratorStore:
         return all(found.get(k) == jsonable(self.settings.get(k)) for k in keys)
 
     def load(self, stem: str | Path, device="cpu", dataset: str | None = None):
-        ckpt = checkpoints.require(checkpoints.load(stem), dataset=dataset)
+        ckpt = checkpoints.load(stem)
+        checkpoints.require(ckpt, dataset=dataset)
         return ckpt.load_into(Generator(**ckpt.config["generator"])).to(device), ckpt
 
     def save(self, stem: str | Path, model: Generator, *, dataset: str, split: str, **options) -> Path:

@@ -39,3 +39,18 @@ def test_short_training_logs_the_critic_estimate():
     assert history.series("usable")[0] == [3, 6]
     with pytest.raises(ValueError, match="wgan-gp"):
         train_gan(Generator(), Critic(), data, steps=1, loss="hinge")
+
+
+def test_generator_store_round_trip_and_fit_check(tmp_path):
+    from matlib.wgan import GeneratorStore
+
+    settings = {"generator": {"width": 16, "channels": [8, 4, 4]}, "dataset": "mp_20", "train_split": "val"}
+    generator = Generator(width=16, channels=(8, 4, 4))
+    store = GeneratorStore(settings)
+    saved = store.save(tmp_path / "g", generator, dataset="mp_20", split="val", step=3, metrics={})
+    loaded, ckpt = store.load(saved, dataset="mp_20")
+    assert ckpt.step == 3 and ckpt.trained_on == {"dataset": "mp_20", "split": "val"}
+    z = torch.randn(4, generator.latent)
+    assert torch.allclose(loaded(z), generator.half().float()(z), atol=1e-3)   # stored in half precision
+    assert store.fits(saved)
+    assert not GeneratorStore({**settings, "train_split": "train"}).fits(saved)

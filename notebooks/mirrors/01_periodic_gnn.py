@@ -45,7 +45,6 @@ from concurrent.futures import ProcessPoolExecutor
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-import seaborn as sns
 import torch
 from pymatgen.core import Lattice, Structure
 
@@ -56,7 +55,6 @@ from matlib.crystal import CrystalBatch
 from matlib.evaluation import evaluate, prepare_reference
 from matlib.gnn import GatedConv, GaussianBasis, GNNConfig, PeriodicGNN, cosine_envelope, count_parameters
 from matlib.graph import radius_graph
-
 
 ALL_TASKS = [(d, p) for d, props in judges.JUDGE_TASKS.items() for p in props]
 

@@ -45,14 +45,13 @@
 import dataclasses
 import math
 import time
-from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import torch
 
-from matlib import checkpoints, config, datasets, judges, paths, published, results, viz
+from matlib import config, datasets, judges, paths, published, results, viz
 from matlib import io as crystal_io
 from matlib.batching import GraphCache, Minibatches
 from matlib.cdvae import CDVAE, MODEL_SIZES, CrystalEncoder, LangevinConfig, ScoreDecoder, decode, prior_draws, store

@@ -38,7 +38,6 @@
 # recovery is measured.
 
 # %%
-import copy
 import os
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -50,11 +49,11 @@ import seaborn as sns
 import torch
 from sklearn.manifold import TSNE
 
-from matlib import baselines, checkpoints, comparison, config, datasets, paths, published, registry, results, viz
+from matlib import baselines, comparison, config, datasets, paths, published, registry, results, viz
 from matlib import composition_matrix as cm
 from matlib.composition_screening import screen_rows
-from matlib.jsonsafe import jsonable
-from matlib.wgan import Critic, GANHistory, Generator, train_gan
+from matlib.load_or_train import load_or_train
+from matlib.wgan import Critic, GANHistory, Generator, GeneratorStore, train_gan
 
 # One generator size for every profile, so the committed (GPU-trained) checkpoint fits teach and
 # stays small (~260k parameters, 0.5 MB in fp16); the critic and the rest: presets/03_matgan.yaml
@@ -196,26 +195,31 @@ print(f"plain GAN: {cfg.plain_steps} steps in {plain.seconds:.0f} s; distinct sh
 generator = Generator(**GENERATOR).to(cfg.device)
 train_settings = {"generator": GENERATOR, "critic": cfg.critic, "dataset": dataset, "train_split": train_split,
                   **{k: cfg.settings[k] for k in ("batch_size", "lr_g", "lr_d", "n_critic")}}
-pretrained = None
-if cfg.profile == "teach" and use_pretrained and checkpoints.exists(committed):
-    pretrained = checkpoints.load(committed)
-    wanted = jsonable({"generator": GENERATOR, "dataset": dataset, "train_split": train_split})
-    if any(pretrained.config.get(k) != v for k, v in wanted.items()):
-        print(f"{committed} was trained for another setup ({pretrained.config}); training anew")
-        pretrained = None
-if pretrained is not None:
-    pretrained.load_into(generator)
-    wgan = GANHistory(rows=pretrained.metrics["history"], seconds=pretrained.metrics["train_seconds"],
-                      steps=pretrained.step)
-    source = f"committed checkpoint, trained on {pretrained.metrics['hardware']} ({pretrained.step} steps)"
-else:
+gan_store = GeneratorStore(train_settings)
+checkpoint = None
+if cfg.profile == "teach" and use_pretrained and gan_store.exists(committed):
+    checkpoint = committed if gan_store.fits(committed) else None
+    if checkpoint is None:
+        print(f"{committed} was trained for another setup; training anew")
+
+
+def train(generator):
     torch.manual_seed(seed)
     critic = Critic(cfg.critic).to(cfg.device)
-    wgan = train_gan(generator, critic, data, steps=cfg.wgan_steps, max_seconds=cfg.wgan_seconds, loss="wgan-gp",
-                     batch_size=cfg.batch_size, n_critic=cfg.n_critic, lr_g=cfg.lr_g, lr_d=cfg.lr_d,
-                     log_every=cfg.log_every, monitor=diversity, monitor_every=cfg.monitor_every, seed=seed)
-    source = f"trained now ({wgan.steps} steps)"
-wgan_steps = wgan.steps
+    return generator, train_gan(generator, critic, data, steps=cfg.wgan_steps, max_seconds=cfg.wgan_seconds,
+                                loss="wgan-gp", batch_size=cfg.batch_size, n_critic=cfg.n_critic, lr_g=cfg.lr_g,
+                                lr_d=cfg.lr_d, log_every=cfg.log_every, monitor=diversity,
+                                monitor_every=cfg.monitor_every, seed=seed)
+
+
+# saved at once in half precision (0.5 MB); the critic is not kept
+trained = load_or_train(gan_store, train, model=generator, dataset=dataset, split=train_split, checkpoint=checkpoint,
+                        save_to=out / "checkpoint" / f"{dataset}__generator", device=cfg.device,
+                        metrics=lambda run, history: {"profile": cfg.profile})
+generator, wgan_steps = trained.model, trained.steps
+wgan = GANHistory(rows=trained.history, seconds=trained.seconds, steps=trained.steps)
+source = (f"committed checkpoint, trained on {trained.checkpoint.metrics['hardware']} ({trained.steps} steps)"
+          if trained.loaded else f"trained now ({trained.steps} steps)")
 print(f"WGAN-GP: {source}, {wgan.seconds:.0f} s of training")
 
 # %%
@@ -257,14 +261,10 @@ viz.save_figure(fig, out, "gan_training")
 # %%
 generator.eval()
 checkpoint_files = {}
-if pretrained is None:
-    saved = checkpoints.save(out / "checkpoint" / f"{dataset}__generator", copy.deepcopy(generator).half(),
-                             config=train_settings, step=wgan_steps,
-                             trained_on={"dataset": dataset, "split": train_split},
-                             metrics={"history": wgan.rows, "train_seconds": wgan.seconds, "profile": cfg.profile,
-                                      "hardware": results.hardware(cfg.device)})
+if trained.saved is not None:
+    saved = trained.saved
     checkpoint_files = {"generator_checkpoint": saved, "generator_manifest": saved.with_suffix(".json")}
-    reloaded = checkpoints.load(saved).load_into(Generator(**GENERATOR)).to(cfg.device).eval()
+    reloaded = gan_store.load(saved, device=cfg.device)[0].eval()
     z = torch.randn(2000, generator.latent, device=cfg.device)
     with torch.no_grad():
         checkpoint_agreement = float((cm.to_counts(generator(z)) == cm.to_counts(reloaded(z))).all(1).mean())
@@ -436,7 +436,7 @@ metrics = {
     "dataset": dataset,
     "table2": table2,
     "smact": smact_shares,
-    "generator": {"source": "committed" if pretrained is not None else "trained", "steps": wgan_steps,
+    "generator": {"source": "committed" if trained.loaded else "trained", "steps": wgan_steps,
                   "parameters": count(generator), "checkpoint_agreement": checkpoint_agreement},
     "generator_samples_per_second": cfg.n_samples / generator_seconds,
     "final_wasserstein": wgan.series("wasserstein")[1][-1],
@@ -445,7 +445,7 @@ metrics = {
 }
 path = results.write_results(out, "03_matgan", cfg, metrics, train_split=train_split, eval_split=eval_split,
                              timings={"total": time.perf_counter() - started, "plain_gan": plain.seconds,
-                                      "wgan_training": wgan.seconds if pretrained is None else 0.0,
+                                      "wgan_training": 0.0 if trained.loaded else wgan.seconds,
                                       "sampling": generator_seconds, "dedup": dedup_seconds, "screening": screen_seconds},
                              files={"compositions": export_path, **checkpoint_files})
 print(f"results -> {path}  ({time.perf_counter() - started:.0f} s)")

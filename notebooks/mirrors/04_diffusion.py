@@ -39,7 +39,6 @@
 
 # %%
 import time
-from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -52,7 +51,7 @@ from matlib import io as crystal_io
 from matlib.batching import crystal_minibatches
 from matlib.crystal import CrystalBatch
 from matlib.diffusion import (CrystalDiffusion, DenoiserConfig, MaskedTypeDiffusion, SamplerConfig,
-                              SymmetricLatticeVP, WrappedNormalVE, sample, store, symmetric_lattice,
+                              SymmetricLatticeVP, WrappedNormalVE, sample, store,
                               wrapped_normal_score)
 from matlib.evaluation import CoverageReference, element_shares, evaluate, process_pool, share_distance
 from matlib.evaluation.success import standard_error

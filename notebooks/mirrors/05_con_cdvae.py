@@ -37,7 +37,6 @@
 
 # %%
 import time
-from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -52,13 +51,13 @@ from matlib.batching import GraphCache, Minibatches
 from matlib.cdvae import (CDVAE, MODEL_SIZES, ConCDVAE, ConditionSpec, LangevinConfig, LatentPrior,
                           LatentPriorConfig, condition_values, crystal_system_spec, decode, fill_missing, generate,
                           latent_minibatches, store)
-from matlib.cdvae.conditioning import CRYSTAL_SYSTEMS, ConditionEncoder, LatentMixer, ScalarEmbedding
+from matlib.cdvae.conditioning import CRYSTAL_SYSTEMS, LatentMixer, ScalarEmbedding
 from matlib.cdvae.prior_networks import NETWORKS, FiLMBlock
 from matlib.evaluation import process_pool
 from matlib.evaluation.targeted import judge_values, sample_frame, window_report
 from matlib.latent_search import encode_posteriors
 from matlib.evaluation.success import in_window, noise_notes, standard_error
-from matlib.load_or_train import pick_checkpoint
+from matlib.load_or_train import load_or_train, pick_checkpoint
 from matlib.training import budget_schedule, fit
 
 # what stage 1 is conditioned on: (property, grid step) per dataset; None marks the class property
@@ -180,6 +179,7 @@ counts = {name: sum(p.numel() for p in part.parameters()) for name, part in
            ("predictor", model.predictor))}
 print(f"Con-CDVAE: {sum(counts.values()):,} parameters", counts)
 
+
 # %% [markdown]
 # ## 3. Stage 1: train everything together
 #
@@ -189,19 +189,25 @@ print(f"Con-CDVAE: {sum(counts.values()):,} parameters", counts)
 # lets the prior of stage 2 find the right region.
 
 # %%
-model.to(cfg.device).train()
-optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3 if base_stem is None else 3e-4)
-graphs = GraphCache(train_batch.to(cfg.device), model.cdvae.config.encoder.cutoff,
-                    model.cdvae.config.encoder.max_neighbors, targets=train_values.to(cfg.device))
-minibatches = Minibatches(graphs, torch.arange(len(train_batch)), min(cfg.batch_size, len(train_batch)), seed=seed)
-state = out / "training_state" / f"{dataset}_stage1"
-schedule = budget_schedule(optimizer, cfg.lr_schedule, cfg.train_steps, cfg.train_seconds)
-run = fit(model, optimizer, lambda m, item: m.loss(item[0], item[2], graph=item[1]), minibatches,
-          max_steps=cfg.train_steps, max_seconds=cfg.train_seconds, grad_clip=1.0, autocast=cfg.autocast,
-          scheduler=schedule, ema_decay=cfg.ema, log_every=max(1, min(100, cfg.train_steps // 20)),
-          checkpoint=state, resume=resume, checkpoint_every=2000, config=model.config.as_dict(),
-          trained_on={"dataset": dataset, "split": train_split}, desc=f"stage 1 on {dataset}/{train_split}")
-model.eval()
+def train_stage1(model):
+    """AdamW on the Con-CDVAE loss (CDVAE's terms plus the property predictor), saving the training state."""
+    model.to(cfg.device).train()
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3 if base_stem is None else 3e-4)
+    graphs = GraphCache(train_batch.to(cfg.device), model.cdvae.config.encoder.cutoff,
+                        model.cdvae.config.encoder.max_neighbors, targets=train_values.to(cfg.device))
+    minibatches = Minibatches(graphs, torch.arange(len(train_batch)), min(cfg.batch_size, len(train_batch)), seed=seed)
+    state = out / "training_state" / f"{dataset}_stage1"     # resume=True continues it
+    schedule = budget_schedule(optimizer, cfg.lr_schedule, cfg.train_steps, cfg.train_seconds)
+    return model, fit(model, optimizer, lambda m, item: m.loss(item[0], item[2], graph=item[1]), minibatches,
+                      max_steps=cfg.train_steps, max_seconds=cfg.train_seconds, grad_clip=1.0, autocast=cfg.autocast,
+                      scheduler=schedule, ema_decay=cfg.ema, log_every=max(1, min(100, cfg.train_steps // 20)),
+                      checkpoint=state, resume=resume, checkpoint_every=2000, config=model.config.as_dict(),
+                      trained_on={"dataset": dataset, "split": train_split}, desc=f"stage 1 on {dataset}/{train_split}")
+
+
+stage1 = load_or_train(store, train_stage1, model=model, dataset=dataset, split=train_split, device=cfg.device,
+                       save_to=out / "checkpoint" / f"{dataset}_stage1")
+model, run = stage1.model.eval(), stage1.run
 print(f"stage 1: {run.steps} steps ({run.steps - run.resumed_from} in {run.seconds:.0f} s in this run)")
 curves = pd.DataFrame(run.history)
 terms = ["lattice", "composition", "coords", "types", "kl", "predictor"]
@@ -527,10 +533,6 @@ kept = [(task, s) for (task, method), (structures, _) in generated.items() if me
 xyz = crystal_io.write_extxyz([s for _, s in kept], out / "generated.extxyz",   # each crystal says what it aimed at
                               info=[{"task": task, **{f"target_{prop}": t for prop, (t, _) in tasks[task].items()}}
                                     for task, _ in kept])
-stage1 = store.save(out / "checkpoint" / f"{dataset}_stage1", model, dataset=dataset, split=train_split, step=run.steps,
-                    extra={"history": run.history},
-                    metrics={"train_seconds": run.seconds, "train_split": train_split,
-                             "predictor_mae": predictor_mae, "hardware": results.hardware(cfg.device)})
 prior_file = store.save(out / "checkpoint" / f"{dataset}_prior", prior, dataset=dataset, split=train_split,
                         step=prior_run.steps,
                         metrics={"train_seconds": prior_run.seconds, "loss": prior_run.last()})
@@ -551,7 +553,7 @@ path = results.write_results(out, "05_con_cdvae", cfg, metrics, train_split=trai
                              timings={"total": time.perf_counter() - started, "stage1": run.seconds,
                                       "prior": prior_run.seconds, "generation_and_judging": generation_seconds,
                                       "sampling": sampling_seconds},
-                             files={"generated": xyz, "stage1": stage1, "prior": prior_file})
+                             files={"generated": xyz, "stage1": stage1.saved, "prior": prior_file})
 print(f"results -> {path}  ({time.perf_counter() - started:.0f} s)")
 
 # %% [markdown]
