@@ -88,17 +88,34 @@ def load_judge(dataset: str, prop: str, path: str | Path | None = None, device: 
         raise FileNotFoundError(f"no judge for {dataset}/{prop} at {stem}.safetensors: run notebook "
                                 f"01_periodic_gnn (profile teach or full) to train it")
     ckpt = checkpoints.load(stem)
+    return Judge(_judge_model(ckpt, dataset, prop).to(device), dataset, prop, ckpt.manifest)
+
+
+def _judge_model(ckpt: checkpoints.Checkpoint, dataset: str, prop: str) -> PeriodicGNN:
     settings = ckpt.config.get("model")
     if not isinstance(settings, dict) or "targets" not in settings:
-        raise checkpoints.CheckpointError(f"{stem} is not a judge (a property predictor) checkpoint: its manifest "
-                                          f"has no model settings with targets; is it another kind of checkpoint?")
+        raise checkpoints.CheckpointError(f"{ckpt.path} is not a judge (a property predictor) checkpoint: its "
+                                          f"manifest has no model settings with targets; is it another kind?")
     # a judge answers for the dataset and property it learnt, never for the names a caller gives
     checkpoints.require(ckpt, dataset=get_spec(dataset).name, property=prop)
     try:
-        model = ckpt.load_into(PeriodicGNN(GNNConfig(**{**settings, "targets": tuple(settings["targets"])})))
+        return ckpt.load_into(PeriodicGNN(GNNConfig(**{**settings, "targets": tuple(settings["targets"])})))
     except TypeError as err:
-        raise checkpoints.CheckpointError(f"{stem}: its model settings do not describe a judge ({err})") from None
-    return Judge(model.to(device), dataset, prop, ckpt.manifest)
+        raise checkpoints.CheckpointError(f"{ckpt.path}: its model settings do not describe a judge ({err})") from None
+
+
+class JudgeStore:
+    """One property's judges seen as a store, for `load_or_train`. A judge's manifest records its
+    test errors, so notebook 01 saves it (`save_judge`) once they are measured, not right after training."""
+
+    exists = staticmethod(checkpoints.exists)
+
+    def __init__(self, prop: str):
+        self.prop = prop
+
+    def load(self, stem: str | Path, device: str | torch.device = "cpu", dataset: str | None = None):
+        ckpt = checkpoints.load(stem)
+        return _judge_model(ckpt, dataset, self.prop).to(device), ckpt
 
 
 def default_judges(dataset: str, device: str | torch.device = "cpu") -> dict[str, Judge]:

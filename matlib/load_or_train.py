@@ -42,14 +42,15 @@ def pick_checkpoint(explicit: str | Path | None, *candidates: str | Path | None)
 
 
 def load_or_train(store, train: Callable[[Any], tuple[Any, Any]], *, model: Any = None, dataset: str, split: str,
-                  save_to: str | Path, checkpoint: str | Path | None = None, warm_start: str | Path | None = None,
+                  save_to: str | Path | None, checkpoint: str | Path | None = None, warm_start: str | Path | None = None,
                   device: Any = "cpu", metrics: Callable[[Any, list], dict] | None = None,
                   save_loaded: bool = False) -> Trained:
     """`store`: the model's checkpoint module (`cdvae.store`, `diffusion.store`) or an object with its
     `exists`, `load`, `save` (and, for `warm_start`, `warm_start`).
 
     `train(model) -> (model, TrainResult)` trains the given model (`model`, or the warm start's);
-    `metrics(run, history)` adds entries to the saved manifest's metrics.
+    `metrics(run, history)` adds entries to the saved manifest's metrics. `save_to=None` leaves
+    saving to the caller (a judge is saved once its test errors are measured).
     """
     if checkpoint is not None and warm_start is not None:
         raise ValueError("warm_start trains on from a checkpoint: do not also load one (checkpoint=None)")
@@ -70,7 +71,8 @@ def load_or_train(store, train: Callable[[Any], tuple[Any, Any]], *, model: Any 
     model, run = train(model)
     history = history_before + [dict(row, step=row["step"] + steps_before) for row in run.history]
     trained = Trained(model, steps_before + run.steps, run.seconds, history, splits, run=run)
-    trained.saved = _save(store, trained, dataset, save_to, device, metrics(run, history) if metrics else {})
+    if save_to is not None:
+        trained.saved = _save(store, trained, dataset, save_to, device, metrics(run, history) if metrics else {})
     return trained
 
 

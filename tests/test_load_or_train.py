@@ -73,3 +73,16 @@ def test_pick_checkpoint(tmp_path):
     assert pick_checkpoint(tmp_path / "a", tmp_path / "missing") == tmp_path / "a"
     with pytest.raises(FileNotFoundError, match="missing"):
         pick_checkpoint(tmp_path / "missing", tmp_path / "a")
+
+
+def test_a_committed_judge_loads_through_the_same_route():
+    from matlib import judges
+
+    stem = judges.judge_stem("perov_5", "heat_ref")
+    got = load_or_train(judges.JudgeStore("heat_ref"), lambda m: pytest.fail("no training"), dataset="perov_5",
+                        split="val", checkpoint=pick_checkpoint(None, stem), save_to=None)
+    direct = judges.load_judge("perov_5", "heat_ref")
+    assert got.loaded == stem and got.splits == [direct.trained_on]
+    assert all(torch.equal(a, b) for a, b in zip(got.model.state_dict().values(), direct.model.state_dict().values()))
+    with pytest.raises(checkpoints.CheckpointError, match="property"):   # a judge answers for its own property only
+        load_or_train(judges.JudgeStore("dir_gap"), train, dataset="perov_5", split="val", checkpoint=stem, save_to=None)

@@ -55,6 +55,7 @@ from matlib.crystal import CrystalBatch
 from matlib.evaluation import evaluate, prepare_reference
 from matlib.gnn import GatedConv, GaussianBasis, GNNConfig, PeriodicGNN, cosine_envelope, count_parameters
 from matlib.graph import radius_graph
+from matlib.load_or_train import load_or_train, pick_checkpoint
 
 ALL_TASKS = [(d, p) for d, props in judges.JUDGE_TASKS.items() for p in props]
 
@@ -195,28 +196,34 @@ pd.DataFrame([ds.summary() for pair in splits.values() for ds in pair.values()])
 model_config = lambda prop: GNNConfig(targets=(prop,), **cfg.model)
 LOSS = {"dir_gap": "mse"}  # every other property: "l1"
 trained, curves, info = {}, {}, {}
+
+
+def judge_trainer(name, prop):
+    """Trains one judge on its dataset's training split, the periodic graphs built once up front."""
+    def train(_):
+        train_ds = splits[name][train_split]
+        t = time.perf_counter()
+        cache = GraphCache(train_ds.batch().to(cfg.device), cfg.model["cutoff"], cfg.model["max_neighbors"],
+                           train_ds.targets(prop)[:, None].to(cfg.device))
+        info[(name, prop)] = {"graph_seconds": time.perf_counter() - t,
+                              "edges_per_atom": cache.graph.num_edges / int(cache.batch.num_atoms.sum())}
+        return judges.train_property_model(cache, model_config(prop), steps=cfg.steps, batch_size=cfg.batch_size,
+                                           seed=seed, eval_every=max(10, cfg.steps // 20), autocast=cfg.autocast,
+                                           loss=LOSS.get(prop, "l1"), desc=f"{name}/{prop}")
+    return train
+
+
 for name, prop in tasks:
-    stem = judges.judge_stem(name, prop, judge_dir)
-    committed = judges.judge_stem(name, prop)
-    if not retrain and checkpoints.exists(committed):
-        judge = judges.load_judge(name, prop, device=cfg.device)
-        trained[(name, prop)] = judge.model
-        info[(name, prop)] = {"source": "committed checkpoint", "params": count_parameters(judge.model),
-                              "train_seconds": judge.manifest["metrics"].get("train_seconds")}
-        continue
-    train_ds = splits[name][train_split]
-    t = time.perf_counter()
-    cache = GraphCache(train_ds.batch().to(cfg.device), cfg.model["cutoff"], cfg.model["max_neighbors"],
-                       train_ds.targets(prop)[:, None].to(cfg.device))
-    graph_seconds = time.perf_counter() - t
-    model, run = judges.train_property_model(cache, model_config(prop), steps=cfg.steps, batch_size=cfg.batch_size,
-                                             seed=seed, eval_every=max(10, cfg.steps // 20), autocast=cfg.autocast,
-                                             loss=LOSS.get(prop, "l1"), desc=f"{name}/{prop}")
-    trained[(name, prop)], curves[(name, prop)] = model, run
-    info[(name, prop)] = {"source": f"trained now ({run.steps} steps, {LOSS.get(prop, 'l1')} loss)",
-                          "params": count_parameters(model),
-                          "train_seconds": run.seconds, "graph_seconds": graph_seconds,
-                          "edges_per_atom": cache.graph.num_edges / int(cache.batch.num_atoms.sum())}
+    committed = None if retrain else pick_checkpoint(None, judges.judge_stem(name, prop))
+    # saved in section 7, once its test errors are known (the manifest records them)
+    judge = load_or_train(judges.JudgeStore(prop), judge_trainer(name, prop), dataset=name, split=train_split,
+                          checkpoint=committed, save_to=None, device=cfg.device)
+    trained[(name, prop)] = judge.model
+    source = "committed checkpoint" if judge.loaded else f"trained now ({judge.steps} steps, {LOSS.get(prop, 'l1')} loss)"
+    info[(name, prop)] = {"source": source, "params": count_parameters(judge.model), "train_seconds": judge.seconds,
+                          **info.get((name, prop), {})}
+    if judge.run is not None:
+        curves[(name, prop)] = judge.run
 pd.DataFrame([{"dataset": d, "property": p, **v} for (d, p), v in info.items()])
 
 # %%
