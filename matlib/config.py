@@ -146,6 +146,8 @@ def setup(notebook: str, profile: str = "auto", *, seed: int = 0, device: str = 
     profile = resolve_profile(profile)
     settings = presets.settings(data, profile, dataset)
     given = {name: value for name, value in parameters.items() if value is not None}
+    if overrides is not None and not isinstance(overrides, Mapping):
+        raise ConfigError(f"overrides must be a mapping of settings, e.g. {{'batch_size': 512}}, not {overrides!r}")
     extra = dict(overrides or {})
     known = presets.known_settings(data)
     unknown = sorted(name for name in [*given, *extra] if name not in known)

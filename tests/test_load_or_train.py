@@ -86,3 +86,17 @@ def test_a_committed_judge_loads_through_the_same_route():
     assert all(torch.equal(a, b) for a, b in zip(got.model.state_dict().values(), direct.model.state_dict().values()))
     with pytest.raises(checkpoints.CheckpointError, match="property"):   # a judge answers for its own property only
         load_or_train(judges.JudgeStore("dir_gap"), train, dataset="perov_5", split="val", checkpoint=stem, save_to=None)
+
+
+def test_committed_adapters_load_on_their_base_and_are_saved_again(tmp_path):
+    from matlib import paths
+    from matlib.diffusion import store
+
+    base, _ = store.load(paths.checkpoints_dir() / "diffusion" / "mp_20", dataset="mp_20")
+    stem = paths.checkpoints_dir() / "adapters" / "mp_20__band_gap"
+    got = load_or_train(store.AdapterStore(base, "mp_20", "band_gap"), lambda m: pytest.fail("no training"),
+                        dataset="mp_20", split="val", checkpoint=stem, save_to=tmp_path / "copy", save_loaded=True)
+    committed, copy = checkpoints.load(stem), checkpoints.load(tmp_path / "copy")
+    assert got.steps == committed.step == copy.step and got.seconds is not None
+    assert copy.trained_on == committed.trained_on and copy.manifest["sha256"] == committed.manifest["sha256"]
+    assert len(got.history) == len(committed.manifest["extra"]["history"])

@@ -58,6 +58,7 @@ def test_setup_layers_shared_profile_dataset_parameters_and_overrides(tmp_path):
     (dict(overrides={"lr_schedule": "linear"}), "lr_schedule must be one of"),
     (dict(overrides={"n_reference": 0}), "n_reference"),
     (dict(n_steps=3), "n_steps"),
+    (dict(overrides="{'n_samples': 3}"), "mapping"),
 ])
 def test_setup_refuses_unknown_settings_and_values(tmp_path, bad, message):
     folder = write(tmp_path, EXAMPLE)
