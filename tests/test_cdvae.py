@@ -10,7 +10,7 @@ from matlib.cdvae import (CDVAE, CDVAEConfig, CrystalEncoder, LangevinConfig, La
                           prior_draws)
 from matlib.checkpoints import CheckpointError
 from matlib.crystal import CrystalBatch
-from matlib.diffusion.denoiser import DenoiserConfig
+from matlib.nn import DenoiserConfig
 from matlib.gnn import GNNConfig
 
 

@@ -26,7 +26,7 @@ import torch
 from ..crystal import CrystalBatch
 from ..progress import progress
 from .atom_types import MASK_TOKEN
-from .denoiser import all_pair_edges
+from ..nn.edges import all_pair_edges
 
 
 def type_time(t: float, window: tuple[float, float]) -> float:
