@@ -7,7 +7,7 @@ import pytest
 
 from matlib.io import read_extxyz
 from matlib.results import read_results
-from matlib.runner import execute, notebooks
+from matlib.course.runner import execute, notebooks
 
 NOTEBOOKS = notebooks(Path(__file__).resolve().parents[1] / "notebooks")
 SMOKE_TIMEOUT_S = 600  # per cell; the 2-minute smoke goal is a benchmark, not a test
