@@ -11,7 +11,7 @@ from matlib.cdvae import (CDVAE, CDVAEConfig, CrystalEncoder, LangevinConfig, La
 from matlib.checkpoints import CheckpointError
 from matlib.crystal import CrystalBatch
 from matlib.nn import DenoiserConfig
-from matlib.gnn import GNNConfig
+from matlib.nn.gnn import GNNConfig
 
 
 def rocksalt_like():

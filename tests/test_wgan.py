@@ -1,8 +1,8 @@
 import pytest
 import torch
 
-from matlib import composition_matrix as cm
-from matlib.wgan import Critic, Generator, gradient_penalty, train_gan
+from matlib.matgan import composition_matrix as cm
+from matlib.matgan.wgan import Critic, Generator, gradient_penalty, train_gan
 
 
 def test_shapes_and_ranges():

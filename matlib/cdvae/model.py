@@ -14,7 +14,7 @@ from torch import nn
 
 from ..crystal import CrystalBatch
 from ..nn import DenoiserConfig, all_pair_edges
-from ..gnn import GNNConfig
+from ..nn.gnn import GNNConfig
 from .decoder import NoiseLevels, ScoreDecoder
 from .encoder import CrystalEncoder
 from .heads import PropertyHeads

@@ -1,6 +1,7 @@
 """Neural building blocks shared by the generators (``matlib.cdvae`` and ``matlib.diffusion`` both
 import them; neither imports the other).
 
+``gnn`` (the periodic message-passing network: CDVAE's encoder and the property judges),
 ``elements`` (the element vocabulary: [MASK] and Z = 1..100), ``element_features`` (periodic-table
 features of every element), ``edges`` (all-pairs edge builder), ``score_network`` (the all-pairs
 periodic score network, its time and Fourier features) and ``wrapped_normal`` (variance-exploding

@@ -17,8 +17,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from .composition_matrix import SHAPE
-from .progress import progress
-from .training import NonFiniteLossError
+from ..progress import progress
+from ..training import NonFiniteLossError
 
 LATENT = 128
 
