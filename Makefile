@@ -26,7 +26,7 @@ setup: $(BIN)/.installed
 ## run: execute all notebooks in order (full on a GPU, teach otherwise) into outputs/;
 ##      GPUS="0 1" runs them side by side, one per GPU
 run: setup
-	$(BIN)/python -m matlib.runner --profile $(PROFILE) --out outputs $(if $(GPUS),--gpus $(GPUS))
+	$(BIN)/python -m matlib.course.runner --profile $(PROFILE) --out outputs $(if $(GPUS),--gpus $(GPUS))
 
 ## test: unit tests, a papermill smoke run of every notebook, and JupyterLab in headless Chromium
 test: setup chromium

@@ -21,7 +21,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from matlib import config, paths, results
 from matlib.diffusion import SamplerConfig, sample, store
-from matlib.diffusion.denoiser import all_pair_edges
+from matlib.nn import all_pair_edges
 from report_rows import emit, save
 
 PEAK_BF16 = {"H100": 989e12, "H200": 989e12, "A100": 312e12}

@@ -1,13 +1,17 @@
-"""matlib: the helper package behind the crystal-generation notebooks.
+"""matlib: the helper package behind the crystal-generation notebooks, laid out as the architecture.
 
-One concept per module; notebooks import what they teach:
-config (profiles, device, seeding) · registry/datasets (benchmark CSVs) · crystal (batched crystals)
-· graph (periodic neighbour lists) · io (CIF, extxyz, zip) · viz (3D views, plot style)
-· checkpoints (safetensors + manifest) · training (the fit loop) · results (results files)
-· parallel (per-item work on any executor, CPU counts that respect containers)
-· runner (execute all notebooks, side by side on several GPUs) · comparison (the review's tables
-from results files) · candidates (each generator's best crystals, by one rule) · headline,
-results_document, readme (the README's generated blocks and docs/RESULTS.md) · targets (checked
-property targets).
+data            datasets/ (locate, parse, dataset, cache) · registry (the benchmark datasets) · crystal
+                (batched crystals) · graph (periodic neighbour lists) · io (CIF, extxyz, zip) · batching
+shared networks nn/ (periodic GNN, all-pairs score network, time and element features, edges,
+                wrapped-normal noise)
+models          cdvae/ (CDVAE, Con-CDVAE) · diffusion/ (joint diffusion, adapters, guidance) · matgan/
+                (composition matrices, WGAN-GP, screening) · baselines
+guidance/search scigen/ (structure constraints) · search/ (bird swarm, latent search, candidates)
+evaluation      evaluation/ (CDVAE's metrics and more) · judges (property GNNs) · comparison/ (the
+                review's tables) · published (the papers' rows) · targets (checked property targets)
+training        training (the fit loop) · schedules · checkpoints (safetensors + manifest)
+infrastructure  config (profiles, device, seeding) · paths · results · parallel · cluster · progress
+                · jsonsafe · viz (3D views, plot style) · nglview_pins
+course tooling  course/ (the main job's runner, the README and results generators; nothing taught)
 """
 __version__ = "0.1.0"

@@ -7,7 +7,6 @@ records the dataset, split and property; ``require`` checks them where a checkpo
 """
 from __future__ import annotations
 
-import argparse
 import datetime as _dt
 import hashlib
 import json
@@ -23,7 +22,7 @@ from .datasets import sha256_file
 from .jsonsafe import jsonable
 from .paths import ordinary_permissions
 
-FORMAT = "matlib-checkpoint/2"         # /1 manifests carried no digest of their own; see ``reseal``
+FORMAT = "matlib-checkpoint/2"         # /1 manifests carried no digest of their own; see ``matlib.course.reseal``
 
 
 class CheckpointError(RuntimeError):
@@ -162,7 +161,7 @@ def load(stem: str | Path, model: torch.nn.Module | None = None, optimizer: torc
         raise CheckpointError(f"{manifest_path} holds a JSON {type(manifest).__name__}, not a checkpoint manifest")
     if manifest.get("format") == "matlib-checkpoint/1":
         raise CheckpointError(f"{manifest_path} was written by an older matlib, whose manifests carried no digest of "
-                              f"their own. Retrain, or check its config and run `python -m matlib.checkpoints reseal "
+                              f"their own. Retrain, or check its config and run `python -m matlib.course.reseal "
                               f"{manifest_path.with_suffix('')} --dataset NAME --split SPLIT` once.")
     if manifest.get("format") != FORMAT:
         raise CheckpointError(f"{manifest_path}: unknown format {manifest.get('format')!r}, expected {FORMAT}")
@@ -206,27 +205,6 @@ def require(ckpt: Checkpoint, **expected: str | None) -> None:
         if recorded[key] != wanted:
             raise CheckpointError(f"{ckpt.path} was trained on {key} {recorded[key]!r}, not {wanted!r}; "
                                   f"use a checkpoint trained on {wanted!r}")
-
-
-def reseal(stem: str | Path, trained_on: dict) -> dict:
-    """Bring a manifest written before digests (format /1) to this format, recording ``trained_on``.
-    The weights must still match the manifest's sha256; nothing else is changed."""
-    weights, manifest_path = _paths(stem)
-    manifest = json.loads(manifest_path.read_text())
-    if manifest.get("format") != "matlib-checkpoint/1":
-        raise CheckpointError(f"{manifest_path} is {manifest.get('format')!r}; only matlib-checkpoint/1 manifests "
-                              f"are resealed (an edited newer one is restored from git or retrained)")
-    if sha256_file(weights) != manifest.get("sha256"):
-        raise CheckpointError(f"{weights} does not match its manifest's sha256: not resealed")
-    original = manifest_path.read_text()
-    manifest.update(format=FORMAT, trained_on=jsonable(trained_on))
-    _write_manifest(manifest_path, manifest)
-    try:
-        load(stem)            # the result must be a loadable checkpoint (finite weights, valid digest)
-    except CheckpointError:
-        manifest_path.write_text(original)     # left as it was found
-        raise
-    return manifest
 
 
 def load_model(stem: str | Path, build: Callable[[dict], torch.nn.Module], device: str | torch.device = "cpu",
@@ -274,23 +252,3 @@ def load_or_train(stem: str | Path, model: torch.nn.Module, train: Callable[[tor
     metrics = train(model)
     save(stem, model, config=config, metrics=metrics)
     return metrics, False
-
-
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m matlib.checkpoints",
-                                     description="reseal a checkpoint saved before manifests carried a digest")
-    parser.add_argument("command", choices=["reseal"])
-    parser.add_argument("stem", help="the checkpoint's path without .safetensors/.json")
-    parser.add_argument("--dataset", required=True)
-    parser.add_argument("--split", required=True, help="the split it was trained on (val, train, ...)")
-    parser.add_argument("--property", help="for judges and adapters: the property it learnt")
-    args = parser.parse_args(argv)
-    trained_on = {"dataset": args.dataset, "split": args.split}
-    if args.property:
-        trained_on["property"] = args.property
-    reseal(args.stem, trained_on)
-    print(f"resealed {args.stem}: trained on {trained_on}")
-
-
-if __name__ == "__main__":
-    main()

@@ -19,7 +19,7 @@ from pymatgen.core import Structure
 from . import checkpoints
 from .batching import GraphCache, Minibatches
 from .crystal import MIN_VOLUME_PER_ATOM, CrystalBatch
-from .gnn import MAX_Z, GNNConfig, PeriodicGNN
+from .nn.gnn import MAX_Z, GNNConfig, PeriodicGNN
 from .paths import checkpoints_dir
 from .registry import get_spec
 from .training import TrainResult, fit

@@ -14,6 +14,7 @@ import torch
 
 from . import checkpoints
 from .progress import progress
+from .schedules import SCHEDULES, budget_cosine, budget_schedule  # noqa: F401  (notebooks import them from here)
 
 
 class NonFiniteLossError(FloatingPointError):
@@ -38,42 +39,6 @@ class TrainResult:
         """(steps, values) of one logged quantity, for learning-curve plots."""
         rows = [(h["step"], h[key]) for h in self.history if key in h]
         return [r[0] for r in rows], [r[1] for r in rows]
-
-
-SCHEDULES = ("constant", "cosine")
-
-
-def budget_cosine(max_steps: int, seconds: float | None):
-    """LambdaLR factor: half a cosine over the fraction of the step or time budget already spent
-    (the clock starts at the first call, when the scheduler is made)."""
-    start = None
-
-    def factor(step: int) -> float:
-        nonlocal start
-        start = time.perf_counter() if start is None else start
-        spent = step / max_steps
-        if seconds:
-            spent = max(spent, (time.perf_counter() - start) / seconds)
-        return 0.5 * (1 + math.cos(math.pi * min(spent, 1.0)))
-
-    return factor
-
-
-def budget_schedule(optimizer: torch.optim.Optimizer, schedule: str, max_steps: int, seconds: float | None,
-                    warmup_steps: int = 0) -> torch.optim.lr_scheduler.LambdaLR | None:
-    """A linear warm-up, then the learning rate held ("constant") or decayed to zero over whichever
-    budget ends first ("cosine"); None when that leaves nothing to schedule."""
-    if schedule not in SCHEDULES:
-        raise ValueError(f"lr_schedule must be one of {SCHEDULES}, got {schedule!r}")
-    decay = budget_cosine(max_steps, seconds) if schedule == "cosine" else None
-    if decay is None and not warmup_steps:
-        return None
-
-    def factor(step: int) -> float:
-        ramp = min(1.0, (step + 1) / warmup_steps) if warmup_steps else 1.0
-        return ramp * (decay(step) if decay else 1.0)
-
-    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
 
 
 StepFn = Callable[[torch.nn.Module, object], Mapping[str, torch.Tensor]]
@@ -121,109 +86,142 @@ def fit(model: torch.nn.Module, optimizer: torch.optim.Optimizer, step_fn: StepF
     """
     result = TrainResult()
     if resume and checkpoint is not None and checkpoints.exists(checkpoint):
-        ckpt = checkpoints.load(checkpoint)
-        try:
-            checkpoints.require(ckpt, **(trained_on or {}))
-        except checkpoints.CheckpointError as err:
-            raise checkpoints.CheckpointError(f"{err} (resume=False starts afresh and replaces it)") from None
-        ckpt.load_into(model)
-        optimizer.load_state_dict(checkpoints.optimizer_state(ckpt))
-        result.steps = result.resumed_from = ckpt.step
-        result.history = list(ckpt.manifest.get("extra", {}).get("history", []))
+        _resume(result, model, optimizer, checkpoint, trained_on)
     autocast = autocast or contextlib.nullcontext
     start = time.perf_counter()
     model.train()
     bar = progress(total=max_steps, initial=result.steps, desc=desc)
     data = _cycle(batches)
-    best_value, best_state = math.inf, None
-    ema = None if ema_decay is None else torch.optim.swa_utils.AveragedModel(
-        model, multi_avg_fn=torch.optim.swa_utils.get_ema_multi_avg_fn(ema_decay))
-    returned = model if ema is None else ema.module      # the weights this call returns
-
-    def run_evaluation() -> None:
-        nonlocal best_value, best_state
-        returned.eval()
-        with torch.no_grad():
-            scores = {k: float(v) for k, v in evaluate(returned).items()}
-        model.train()
-        result.history.append({"step": result.steps, "time": time.perf_counter() - start, **scores})
-        if keep_best is not None and scores[keep_best] < best_value:
-            best_value = scores[keep_best]
-            best_state = _state_copy(returned)
-
-    nonfinite = None          # "some loss since the start was not finite", kept on the loss's device:
-    #                           no host sync per step; read before any save and before returning
-
-    def check_losses() -> None:
-        if nonfinite is not None and bool(nonfinite):
-            raise NonFiniteLossError(
-                f"the loss was not finite at a step up to {result.steps} (last logged loss {result.last()}, "
-                f"logged every {log_every} steps). Lower the learning rate, clip gradients, check the inputs "
-                f"for NaN, or turn mixed precision off. Nothing was saved after it; the last good checkpoint "
-                f"is kept.")
-
-    def save():
-        if checkpoint is not None:
-            check_losses()
-            checkpoints.save(checkpoint, model, optimizer=optimizer, step=result.steps, config=config,
-                             metrics={"loss": result.last()}, extra={"history": result.history},
-                             trained_on=trained_on)
-
+    run = _Run(model, optimizer, result, start, checkpoint=checkpoint, config=config, trained_on=trained_on,
+               log_every=log_every, evaluate=evaluate, keep_best=keep_best, ema_decay=ema_decay)
     try:
         while result.steps < max_steps:
             if max_seconds is not None and time.perf_counter() - start > max_seconds:
                 result.stopped = "time_budget"
                 break
-            batch = next(data)
-            with autocast():
-                losses = step_fn(model, batch)
-            loss = losses["loss"]
-            bad = ~torch.isfinite(loss.detach())
-            nonfinite = bad if nonfinite is None else nonfinite | bad
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            if grad_clip is not None:
-                torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
-            optimizer.step()
-            if scheduler is not None:
-                scheduler.step()
-            if ema is not None:
-                ema.update_parameters(model)
-            result.steps += 1
+            losses = run.train_step(next(data), step_fn, autocast, grad_clip, scheduler)
             bar.update(1)
-            if snapshot_budget is not None and result.snapshot is None:
-                elapsed = time.perf_counter() - start
-                if result.steps >= snapshot_budget[0] or (snapshot_budget[1] is not None
-                                                          and elapsed >= snapshot_budget[1]):
-                    result.snapshot = {"steps": result.steps, "seconds": elapsed, "state": _state_copy(returned)}
+            run.take_snapshot(snapshot_budget)
             if result.steps % log_every == 0 or result.steps == max_steps:
-                entry = {"step": result.steps, "time": time.perf_counter() - start,
-                         **{k: float(v.detach()) for k, v in losses.items()}}
-                bad = [k for k, v in entry.items() if not math.isfinite(v)]
-                if bad:
-                    raise NonFiniteLossError(
-                        f"{', '.join(bad)} became {entry[bad[0]]} at step {result.steps} (last logged loss "
-                        f"{result.last()}). Lower the learning rate, clip gradients, check the inputs for NaN, "
-                        f"or turn mixed precision off. The last good checkpoint is kept.")
-                check_losses()                 # a bad step between two logged ones
-                result.history.append(entry)
-                bar.set_postfix(loss=f"{entry['loss']:.4g}")
+                bar.set_postfix(loss=f"{run.log(losses)['loss']:.4g}")
             if evaluate is not None and (result.steps % eval_every == 0 or result.steps == max_steps):
-                run_evaluation()
+                run.evaluation()
             if checkpoint is not None and result.steps % checkpoint_every == 0:
-                save()
+                run.save()
         if evaluate is not None and result.stopped == "time_budget":
-            run_evaluation()
-        check_losses()                         # a time budget may end right after a bad step
+            run.evaluation()
+        run.check_losses()                     # a time budget may end right after a bad step
     finally:
         bar.close()
-    if best_state is not None:
-        result.best = {keep_best: best_value}
-        if ema is None:
-            model.load_state_dict(best_state)
-    result.seconds = time.perf_counter() - start
-    if not math.isnan(result.last()):
-        save()   # with EMA, the raw weights: a resumed run continues from them
-    if ema is not None and result.steps > result.resumed_from:
-        model.load_state_dict(best_state if best_state is not None else ema.module.state_dict())
-    return result
+    return run.finish()
+
+
+def _resume(result: TrainResult, model: torch.nn.Module, optimizer: torch.optim.Optimizer, checkpoint: str | Path,
+            trained_on: dict | None) -> None:
+    """Model, optimizer, step and history from the checkpoint, if it was trained on the same data."""
+    ckpt = checkpoints.load(checkpoint)
+    try:
+        checkpoints.require(ckpt, **(trained_on or {}))
+    except checkpoints.CheckpointError as err:
+        raise checkpoints.CheckpointError(f"{err} (resume=False starts afresh and replaces it)") from None
+    ckpt.load_into(model)
+    optimizer.load_state_dict(checkpoints.optimizer_state(ckpt))
+    result.steps = result.resumed_from = ckpt.step
+    result.history = list(ckpt.manifest.get("extra", {}).get("history", []))
+
+
+class _Run:
+    """The state one ``fit`` call's steps share: the result so far, the weight average, the best
+    weights and whether any loss since the start was not finite."""
+
+    def __init__(self, model, optimizer, result: TrainResult, start: float, *, checkpoint, config, trained_on,
+                 log_every: int, evaluate, keep_best: str | None, ema_decay: float | None):
+        self.model, self.optimizer, self.result, self.start = model, optimizer, result, start
+        self.checkpoint, self.config, self.trained_on, self.log_every = checkpoint, config, trained_on, log_every
+        self.evaluate, self.keep_best = evaluate, keep_best
+        self.best_value, self.best_state = math.inf, None
+        self.ema = None if ema_decay is None else torch.optim.swa_utils.AveragedModel(
+            model, multi_avg_fn=torch.optim.swa_utils.get_ema_multi_avg_fn(ema_decay))
+        self.returned = model if self.ema is None else self.ema.module      # the weights this call returns
+        # "some loss since the start was not finite", kept on the loss's device: no host sync per
+        # step; read before any save and before returning
+        self.nonfinite = None
+
+    def train_step(self, batch, step_fn: StepFn, autocast, grad_clip: float | None, scheduler) -> Mapping:
+        with autocast():
+            losses = step_fn(self.model, batch)
+        loss = losses["loss"]
+        bad = ~torch.isfinite(loss.detach())
+        self.nonfinite = bad if self.nonfinite is None else self.nonfinite | bad
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if grad_clip is not None:
+            torch.nn.utils.clip_grad_norm_(self.model.parameters(), grad_clip)
+        self.optimizer.step()
+        if scheduler is not None:
+            scheduler.step()
+        if self.ema is not None:
+            self.ema.update_parameters(self.model)
+        self.result.steps += 1
+        return losses
+
+    def take_snapshot(self, budget: tuple[int, float | None] | None) -> None:
+        """Copy the returned weights the first time the step or time budget is reached."""
+        if budget is None or self.result.snapshot is not None:
+            return
+        elapsed = time.perf_counter() - self.start
+        if self.result.steps >= budget[0] or (budget[1] is not None and elapsed >= budget[1]):
+            self.result.snapshot = {"steps": self.result.steps, "seconds": elapsed, "state": _state_copy(self.returned)}
+
+    def log(self, losses: Mapping[str, torch.Tensor]) -> dict:
+        result = self.result
+        entry = {"step": result.steps, "time": time.perf_counter() - self.start,
+                 **{k: float(v.detach()) for k, v in losses.items()}}
+        bad = [k for k, v in entry.items() if not math.isfinite(v)]
+        if bad:
+            raise NonFiniteLossError(
+                f"{', '.join(bad)} became {entry[bad[0]]} at step {result.steps} (last logged loss "
+                f"{result.last()}). Lower the learning rate, clip gradients, check the inputs for NaN, "
+                f"or turn mixed precision off. The last good checkpoint is kept.")
+        self.check_losses()                    # a bad step between two logged ones
+        result.history.append(entry)
+        return entry
+
+    def evaluation(self) -> None:
+        self.returned.eval()
+        with torch.no_grad():
+            scores = {k: float(v) for k, v in self.evaluate(self.returned).items()}
+        self.model.train()
+        self.result.history.append({"step": self.result.steps, "time": time.perf_counter() - self.start, **scores})
+        if self.keep_best is not None and scores[self.keep_best] < self.best_value:
+            self.best_value = scores[self.keep_best]
+            self.best_state = _state_copy(self.returned)
+
+    def check_losses(self) -> None:
+        if self.nonfinite is not None and bool(self.nonfinite):
+            raise NonFiniteLossError(
+                f"the loss was not finite at a step up to {self.result.steps} (last logged loss {self.result.last()}, "
+                f"logged every {self.log_every} steps). Lower the learning rate, clip gradients, check the inputs "
+                f"for NaN, or turn mixed precision off. Nothing was saved after it; the last good checkpoint "
+                f"is kept.")
+
+    def save(self) -> None:
+        if self.checkpoint is not None:
+            self.check_losses()
+            checkpoints.save(self.checkpoint, self.model, optimizer=self.optimizer, step=self.result.steps,
+                             config=self.config, metrics={"loss": self.result.last()},
+                             extra={"history": self.result.history}, trained_on=self.trained_on)
+
+    def finish(self) -> TrainResult:
+        """The best (or averaged) weights into the model, the final save, the result."""
+        result = self.result
+        if self.best_state is not None:
+            result.best = {self.keep_best: self.best_value}
+            if self.ema is None:
+                self.model.load_state_dict(self.best_state)
+        result.seconds = time.perf_counter() - self.start
+        if not math.isnan(result.last()):
+            self.save()   # with EMA, the raw weights: a resumed run continues from them
+        if self.ema is not None and result.steps > result.resumed_from:
+            self.model.load_state_dict(self.best_state if self.best_state is not None else self.ema.module.state_dict())
+        return result

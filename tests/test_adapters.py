@@ -8,7 +8,7 @@ from matlib import checkpoints
 from matlib.crystal import CrystalBatch
 from matlib.diffusion import (ConditionedDiffusion, CrystalDiffusion, DenoiserConfig, SamplerConfig, ScalarEncoding,
                               guided_denoiser, sample)
-from matlib.diffusion.atom_types import MASK_TOKEN
+from matlib.nn import MASK_TOKEN
 
 
 def tiny():

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 from pymatgen.core import Lattice, Structure
 
-from matlib import candidates
+from matlib.search import candidates
 from matlib import io as crystal_io
 
 

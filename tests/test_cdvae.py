@@ -10,8 +10,8 @@ from matlib.cdvae import (CDVAE, CDVAEConfig, CrystalEncoder, LangevinConfig, La
                           prior_draws)
 from matlib.checkpoints import CheckpointError
 from matlib.crystal import CrystalBatch
-from matlib.diffusion.denoiser import DenoiserConfig
-from matlib.gnn import GNNConfig
+from matlib.nn import DenoiserConfig
+from matlib.nn.gnn import GNNConfig
 
 
 def rocksalt_like():

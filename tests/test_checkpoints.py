@@ -5,6 +5,7 @@ import torch
 
 from matlib import checkpoints
 from matlib.checkpoints import CheckpointError
+from matlib.course import reseal
 
 
 def make_model(width=8):
@@ -171,11 +172,11 @@ def test_an_older_manifest_is_refused_until_resealed(tmp_path):
     (tmp_path / "m.json").write_text(json.dumps(manifest))
     with pytest.raises(CheckpointError, match="older matlib.*reseal"):
         checkpoints.load(tmp_path / "m")
-    checkpoints.main(["reseal", str(tmp_path / "m"), "--dataset", "perov_5", "--split", "val"])
+    reseal.main([str(tmp_path / "m"), "--dataset", "perov_5", "--split", "val"])
     ckpt = checkpoints.load(tmp_path / "m")
     assert ckpt.trained_on == {"dataset": "perov_5", "split": "val"} and ckpt.config == {"width": 8}
     with pytest.raises(CheckpointError, match="only matlib-checkpoint/1"):     # no way round the digest
-        checkpoints.reseal(tmp_path / "m", {"dataset": "mp_20", "split": "val"})
+        reseal.reseal(tmp_path / "m", {"dataset": "mp_20", "split": "val"})
 
 
 def test_committed_checkpoints_load_and_record_what_they_were_trained_on():
@@ -209,5 +210,5 @@ def test_a_reseal_that_fails_leaves_the_manifest_as_it_was(tmp_path):
     (tmp_path / "m.json").write_text(json.dumps(manifest))
     before = (tmp_path / "m.json").read_text()
     with pytest.raises(CheckpointError, match="NaN or inf"):
-        checkpoints.reseal(tmp_path / "m", {"dataset": "mp_20", "split": "val"})
+        reseal.reseal(tmp_path / "m", {"dataset": "mp_20", "split": "val"})
     assert (tmp_path / "m.json").read_text() == before

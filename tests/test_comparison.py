@@ -116,7 +116,7 @@ def test_structure_table_reads_the_datasets_own_property_distance(tmp_path):
     published_rows = comparison.structure_table(comparison.collect(tmp_path))
     diffcsp = published_rows[(published_rows.method == "DiffCSP (paper)") & (published_rows.dataset == "carbon_24")]
     assert diffcsp.iloc[0].property == "energy_per_atom" and diffcsp.iloc[0].wdist_prop == pytest.approx(0.082)
-    assert comparison._property_label("carbon_24", float("nan")) is None    # no number, no property name
+    assert comparison.tables._property_label("carbon_24", float("nan")) is None    # no number, no property name
 
 
 def test_task_names_match_the_notebooks_labels():

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import torch
 
-from matlib import composition_matrix as cm
+from matlib.matgan import composition_matrix as cm
 from matlib.datasets import load_table
 
 

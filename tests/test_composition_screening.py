@@ -1,7 +1,7 @@
 from concurrent.futures import ThreadPoolExecutor
 
-from matlib import composition_matrix as cm
-from matlib.composition_screening import screen_rows
+from matlib.matgan import composition_matrix as cm
+from matlib.matgan.composition_screening import screen_rows
 
 
 def test_screening_flags():

@@ -12,7 +12,7 @@ from matlib.cdvae import (ConCDVAE, ConditionSpec, LangevinConfig, LatentPrior, 
                           fill_missing, generate, latent_minibatches, store)
 from matlib.cdvae.conditioning import ConditionEncoder, check_targets
 from matlib.evaluation.targeted import judge_values, sample_frame, targeted_report, window_report
-from matlib.latent_search import encode_posteriors
+from matlib.search.latent_search import encode_posteriors
 from matlib.training import fit
 from test_cdvae import rocksalt_like, tiny
 

@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from matlib import datasets, registry
+from matlib.datasets import parse, sources
 from matlib.datasets import ChecksumError, DataNotFoundError, MalformedRowError, load_split, load_table, locate
 from matlib.registry import UnknownDatasetError
 
@@ -30,7 +31,7 @@ def perov_val(data_root):
 def no_download(monkeypatch):
     def refuse(*args, **kwargs):
         raise OSError("network disabled in this test")
-    monkeypatch.setattr(datasets, "fetch", refuse)
+    monkeypatch.setattr(sources, "fetch", refuse)
 
 
 def test_environment_variable_is_used(perov_val, isolated_cache, no_download):
@@ -39,7 +40,7 @@ def test_environment_variable_is_used(perov_val, isolated_cache, no_download):
 
 def test_explicit_file_wins_over_everything(tmp_path, perov_val, isolated_cache):
     mine = tmp_path / "my_perovskites.csv"
-    mine.write_bytes(datasets._read_bytes(perov_val))
+    mine.write_bytes(sources._read_bytes(perov_val))
     assert locate("perov_5", "val", path=mine) == mine
 
 
@@ -62,7 +63,7 @@ def test_download_cache_used_without_environment(perov_val, isolated_cache, monk
 def upstream_copy(tmp_path, perov_val, content=None):
     folder = tmp_path / "upstream" / "perov_5"
     folder.mkdir(parents=True)
-    (folder / "val.csv").write_bytes(content if content is not None else datasets._read_bytes(perov_val))
+    (folder / "val.csv").write_bytes(content if content is not None else sources._read_bytes(perov_val))
     return "file://" + str(tmp_path / "upstream") + "/{dataset}/{split}.csv"
 
 
@@ -141,8 +142,8 @@ def test_bad_rows_are_counted_not_dropped(broken_csv, isolated_cache):
 
 def test_a_process_pool_parses_the_same_crystals_and_the_same_bad_rows(broken_csv, isolated_cache, monkeypatch):
     serial = load_split("perov_5", "val", path=broken_csv, own_file=True, cache=False, progress_bar=False)
-    monkeypatch.setattr(datasets, "PARALLEL_PARSE_ROWS", 2)
-    monkeypatch.setattr(datasets, "usable_cpus", lambda: 3)   # a pool of three, even on a 2-CPU runner
+    monkeypatch.setattr(parse, "PARALLEL_PARSE_ROWS", 2)
+    monkeypatch.setattr(parse, "usable_cpus", lambda: 3)   # a pool of three, even on a 2-CPU runner
     pooled = load_split("perov_5", "val", path=broken_csv, own_file=True, cache=False, progress_bar=False)
     assert pooled.structures == serial.structures and [s.lattice for s in pooled.structures] == [
         s.lattice for s in serial.structures]
@@ -253,7 +254,7 @@ def http_mirror(tmp_path, monkeypatch):
 def test_a_clone_alone_downloads_verifies_and_caches_over_http(http_mirror, perov_val, isolated_cache, monkeypatch):
     folder, url, requests = http_mirror
     (folder / "perov_5").mkdir()
-    (folder / "perov_5" / "val.csv").write_bytes(datasets._read_bytes(perov_val))
+    (folder / "perov_5" / "val.csv").write_bytes(sources._read_bytes(perov_val))
     monkeypatch.delenv("MATLIB_DATA", raising=False)
     monkeypatch.setenv("MATLIB_DATA_URL", url)
     got = locate("perov_5", "val")
@@ -265,7 +266,7 @@ def test_a_clone_alone_downloads_verifies_and_caches_over_http(http_mirror, pero
 def test_a_tampered_download_over_http_is_refused_and_not_kept(http_mirror, perov_val, isolated_cache, monkeypatch):
     folder, url, _ = http_mirror
     (folder / "perov_5").mkdir()
-    real = datasets._read_bytes(perov_val)
+    real = sources._read_bytes(perov_val)
     (folder / "perov_5" / "val.csv").write_bytes(real[:-200] + b"0" * 200)      # same size, other bytes
     monkeypatch.delenv("MATLIB_DATA", raising=False)
     monkeypatch.setenv("MATLIB_DATA_URL", url)
@@ -299,7 +300,7 @@ def test_a_mirror_of_the_series_own_copy_is_accepted_by_its_sha256(http_mirror, 
     if shared is None or not shared.exists():
         pytest.skip("needs the series' MP-20 copy (../shared/data)")
     (folder / "mp_20").mkdir()
-    (folder / "mp_20" / "val.csv").write_bytes(datasets._read_bytes(shared))
+    (folder / "mp_20" / "val.csv").write_bytes(sources._read_bytes(shared))
     monkeypatch.delenv("MATLIB_DATA")
     monkeypatch.setenv("MATLIB_DATA_URL", url)
     got = locate("mp_20", "val")
@@ -310,7 +311,7 @@ def test_a_mirror_of_the_series_own_copy_is_accepted_by_its_sha256(http_mirror, 
 def test_a_damaged_explicit_file_is_an_error_that_names_it(tmp_path, perov_val, isolated_cache, damage):
     import gzip as gz
 
-    raw = gz.compress(datasets._read_bytes(perov_val))
+    raw = gz.compress(sources._read_bytes(perov_val))
     bad = raw[:len(raw) // 2] if damage == "truncate" else raw[:20] + bytes([raw[20] ^ 0xFF]) + raw[21:]
     file = tmp_path / "perov_5" / "val.csv.gz"
     file.parent.mkdir()
@@ -348,11 +349,11 @@ def test_downloads_have_an_overall_deadline_and_a_size_cap(http_mirror, monkeypa
     (folder / "big" / "x.csv").write_bytes(b"0" * 300_000)
     target = url.format(dataset="big", split="x")
     with pytest.raises(ChecksumError, match="exceeded 100,000 bytes"):
-        datasets._download(target, timeout=5, max_bytes=100_000)
+        sources._download(target, timeout=5, max_bytes=100_000)
     ticks = iter(range(0, 10_000, 7))                            # every read "takes" 7 s
-    monkeypatch.setattr(datasets.time, "monotonic", lambda: next(ticks))
+    monkeypatch.setattr(sources.time, "monotonic", lambda: next(ticks))
     with pytest.raises(TimeoutError, match="more than 10 s"):
-        datasets._download(target, timeout=5, deadline_s=10)
+        sources._download(target, timeout=5, deadline_s=10)
 
 
 def _nacl_cif(a=5.64, atoms=None) -> str:
@@ -450,9 +451,9 @@ def test_fuzzed_rows_never_hang_crash_or_vanish(perov_val, tmp_path, isolated_ca
     reasons, slowest = 0, 0.0
     for text in mutated:                                    # each row within a time limit
         started = clock.perf_counter()
-        outcome = datasets._parse_or_reason(text, niggli=True)
+        outcome = parse._parse_or_reason(text, niggli=True)
         slowest = max(slowest, clock.perf_counter() - started)
-        assert isinstance(outcome, (str, datasets.Structure)), type(outcome)
+        assert isinstance(outcome, (str, parse.Structure)), type(outcome)
         reasons += isinstance(outcome, str)
     assert 0 < reasons < 1000 and slowest < 5.0
     file = tmp_path / "perov_5" / "val.csv"                 # and through the loader: every row accounted for
@@ -469,7 +470,7 @@ def test_auto_training_split_is_train_when_a_verified_train_file_is_found(tmp_pa
     folder = tmp_path / "data"
     train = folder / "perov_5" / "train.csv"
     train.parent.mkdir(parents=True)
-    train.write_bytes(datasets._read_bytes(perov_val))
+    train.write_bytes(sources._read_bytes(perov_val))
     spec = registry.get_spec("perov_5")
     monkeypatch.setitem(spec.splits, "train", registry.SplitSpec(spec.splits["train"].upstream_blob,
                                                                  (datasets.sha256_file(train),), rows=11356))

@@ -11,8 +11,8 @@ from matlib.diffusion import (MASK_TOKEN, CrystalDiffusion, DenoiserConfig, Mask
                               SymmetricLatticeVP, WrappedNormalVE, sample, symmetric_lattice, symmetric_noise,
                               wrapped_normal_score)
 from matlib.diffusion import DiffusionConfig, NUM_ELEMENTS, store
-from matlib.diffusion.denoiser import all_pair_edges
-from matlib.diffusion.element_features import OXIDATION_STATES, element_feature_table
+from matlib.nn import all_pair_edges
+from matlib.nn.element_features import OXIDATION_STATES, element_feature_table
 
 
 def log_wrapped_density(delta, sigma, images=50):

@@ -10,7 +10,7 @@ from matlib import baselines, judges
 from matlib.batching import GraphCache, Minibatches
 from matlib.crystal import CrystalBatch
 from matlib.datasets import load_split
-from matlib.gnn import GNNConfig, PeriodicGNN
+from matlib.nn.gnn import GNNConfig, PeriodicGNN
 from matlib.graph import radius_graph
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from matlib.runner import notebooks
+from matlib.course.runner import notebooks
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = notebooks(ROOT / "notebooks")

@@ -6,10 +6,10 @@ from pymatgen.core import Lattice, Structure
 
 from matlib.cdvae import CDVAE
 from matlib.crystal import CrystalBatch
-from matlib.diffusion.denoiser import DenoiserConfig
-from matlib.gnn import GNNConfig
+from matlib.nn import DenoiserConfig
+from matlib.nn.gnn import GNNConfig
 from matlib.evaluation.success import in_window
-from matlib.latent_search import (LatentPredictor, encode_posteriors, fit_latent_predictor, gradient_search,
+from matlib.search.latent_search import (LatentPredictor, encode_posteriors, fit_latent_predictor, gradient_search,
                                   window_fitness)
 
 

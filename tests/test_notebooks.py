@@ -7,7 +7,7 @@ import pytest
 
 from matlib.io import read_extxyz
 from matlib.results import read_results
-from matlib.runner import execute, notebooks
+from matlib.course.runner import execute, notebooks
 
 NOTEBOOKS = notebooks(Path(__file__).resolve().parents[1] / "notebooks")
 SMOKE_TIMEOUT_S = 600  # per cell; the 2-minute smoke goal is a benchmark, not a test
@@ -74,7 +74,7 @@ def check_03(metrics, out_dir):
     import pandas as pd
     import torch
     from matlib import checkpoints
-    from matlib.wgan import Generator
+    from matlib.matgan.wgan import Generator
     t = metrics["table2"]
     assert t["generated_samples"] >= t["usable_samples"] >= t["distinct_generated"] > 0  # 500 steps make formulas
     # every distinct formula is a recovered training one, a recovered held-out one, or new

@@ -5,7 +5,7 @@ import pytest
 import yaml
 
 from matlib import config, presets
-from matlib.runner import notebooks
+from matlib.course.runner import notebooks
 
 ROOT = Path(__file__).resolve().parents[1]
 FILES = sorted((ROOT / "notebooks" / "presets").glob("*.yaml"))

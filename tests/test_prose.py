@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from matlib import readme
+from matlib.course import readme
 
 ROOT = Path(__file__).resolve().parents[1]
 # code, math and HTML comments may hold settings and definitions; prose may not hold measurements

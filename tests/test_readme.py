@@ -3,7 +3,8 @@ from pathlib import Path
 
 import pytest
 
-from matlib import comparison, headline, published, readme, results_document
+from matlib import comparison, published
+from matlib.course import headline, readme, results_document, runs
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / readme.RESULTS
@@ -109,16 +110,15 @@ def test_the_committed_job_states_windows_judges_and_every_generator_that_ran():
 def test_minutes_come_from_the_run_records(tmp_path):
     import json
 
-    from matlib import runner
 
-    runner.record(tmp_path / "teach" if (tmp_path / "teach").mkdir() is None else None,
+    runs.record(tmp_path / "teach" if (tmp_path / "teach").mkdir() is None else None,
                   {"notebook": "03_matgan", "profile": "teach", "status": "ok", "seconds": 120})
     timings = tmp_path / "make_test.json"
     timings.write_text(json.dumps({"pytest_seconds": 900, "tests": 400, "cpus": 2, "finished": "2026-12-06T12:00:00Z",
                                    "notebook_tests": {"test_notebook_smoke[03_matgan]": {"seconds": 66}}}))
     table = readme.minutes_table(RESULTS, tmp_path / "teach", timings)
     row = next(line for line in table.splitlines() if line.startswith("| `03_matgan` |"))
-    full = next(r for r in runner.recorded_runs(RESULTS) if r["notebook"] == "03_matgan")
+    full = next(r for r in runs.recorded_runs(RESULTS) if r["notebook"] == "03_matgan")
     assert row.startswith(f"| `03_matgan` | MatGAN: a Wasserstein GAN over composition matrices | 1.1 | 2.0 | "
                           f"{full['seconds'] / 60:.1f} (")
     assert "`make test` took 15.0 min (400 tests, 2 CPUs, 2026-12-06)" in table

@@ -6,7 +6,7 @@ import time as clock
 
 import pytest
 
-from matlib import runner
+from matlib.course import runner, runs
 
 
 def test_the_main_job_summary_carries_notebook_09s_tables(tmp_path):
@@ -74,10 +74,10 @@ def test_summary_covers_every_recorded_run_in_the_folder(tmp_path):
     (tmp_path / "02_cdvae").mkdir()
     (tmp_path / "02_cdvae" / "results.json").write_text(json.dumps(
         {"hardware": "NVIDIA H200", "train_split": "val", "eval_split": "test", "metrics": {"validity": 0.99}}))
-    runner.record(tmp_path, {"notebook": "02_cdvae", "profile": "full", "status": "failed: X", "seconds": 60})
-    runner.record(tmp_path, {"notebook": "02_cdvae", "profile": "full", "status": "ok", "seconds": 480})
-    runner.record(tmp_path, {"notebook": "08_latent_swarm", "profile": "full", "status": "failed: Y", "seconds": 6})
-    text = runner.write_summary(tmp_path).read_text()
+    runs.record(tmp_path, {"notebook": "02_cdvae", "profile": "full", "status": "failed: X", "seconds": 60})
+    runs.record(tmp_path, {"notebook": "02_cdvae", "profile": "full", "status": "ok", "seconds": 480})
+    runs.record(tmp_path, {"notebook": "08_latent_swarm", "profile": "full", "status": "failed: Y", "seconds": 6})
+    text = runs.write_summary(tmp_path).read_text()
     assert "| 02_cdvae | full | ok | 8.0 | NVIDIA H200 | val / test |" in text
     assert "| 08_latent_swarm | full | failed: Y | 0.1 | - | - / - |" in text
     assert "| validity | 0.99 |" in text and text.count("| 02_cdvae |") == 1
@@ -88,9 +88,9 @@ def test_summary_opens_with_the_comparison_and_keeps_only_key_metrics(tmp_path):
                "steps_sweep": [{"steps_per_level": 1}], "model": {"train_steps": 100, "parameters": 12}}
     (tmp_path / "02_cdvae").mkdir()
     (tmp_path / "02_cdvae" / "results.json").write_text(json.dumps({"metrics": metrics}))
-    runner.record(tmp_path, {"notebook": "02_cdvae", "profile": "teach", "status": "ok", "seconds": 60})
+    runs.record(tmp_path, {"notebook": "02_cdvae", "profile": "teach", "status": "ok", "seconds": 60})
     (tmp_path / "comparison.md").write_text("# Comparison of the methods\n\n## Table 1\n\n| a |\n")
-    text = runner.write_summary(tmp_path).read_text()
+    text = runs.write_summary(tmp_path).read_text()
     lines = text.splitlines()
     assert lines[0] == "# Run summary" and lines.index("## Comparison of the methods") < lines.index("## Runs")
     assert "### Table 1" in lines and lines.index("## Runs") < lines.index("### 02_cdvae")
@@ -119,7 +119,7 @@ def test_a_stopped_run_is_recorded_and_ends_the_job(tmp_path, monkeypatch):
             runner.run_one(tmp_path / "02_cdvae.ipynb", tmp_path, "full")
     finally:
         signal.signal(signal.SIGTERM, previous)
-    [row] = runner.recorded_runs(tmp_path)
+    [row] = runs.recorded_runs(tmp_path)
     assert row["notebook"] == "02_cdvae" and row["status"] == "stopped" and row["seconds"] < 5
 
 
@@ -130,15 +130,15 @@ def test_an_interrupted_run_is_recorded_before_the_interrupt_goes_on(tmp_path, m
     monkeypatch.setattr(runner, "execute", execute_then_ctrl_c)
     with pytest.raises(KeyboardInterrupt):
         runner.run_one(tmp_path / "04_diffusion.ipynb", tmp_path, "full")
-    assert [r["status"] for r in runner.recorded_runs(tmp_path)] == ["interrupted"]
+    assert [r["status"] for r in runs.recorded_runs(tmp_path)] == ["interrupted"]
 
 
 def test_a_cut_short_record_is_skipped_with_a_warning(tmp_path):
-    runner.record(tmp_path, {"notebook": "02_cdvae", "profile": "full", "status": "ok", "seconds": 1})
-    with open(tmp_path / runner.RUNS_LOG, "a") as fh:
+    runs.record(tmp_path, {"notebook": "02_cdvae", "profile": "full", "status": "ok", "seconds": 1})
+    with open(tmp_path / runs.RUNS_LOG, "a") as fh:
         fh.write('{"notebook": "04_diff')
     with pytest.warns(UserWarning, match="unreadable run record"):
-        rows = runner.recorded_runs(tmp_path)
+        rows = runs.recorded_runs(tmp_path)
     assert [r["notebook"] for r in rows] == ["02_cdvae"]
 
 

@@ -9,7 +9,7 @@ from pymatgen.core import Element, Lattice, Structure
 from matlib.crystal import CrystalBatch
 from matlib.diffusion import CrystalDiffusion, DenoiserConfig, SamplerConfig
 from matlib.diffusion.sampler import State
-from matlib.diffusion.atom_types import MASK_TOKEN
+from matlib.nn import MASK_TOKEN
 from matlib.scigen import (TEMPLATES, BondLengths, build_constraint, draw_num_atoms, funnel, get_template,
                            motif_deviation, motif_kept, occupation_ratio, sample_with_motif, screening_table)
 

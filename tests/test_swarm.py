@@ -4,7 +4,7 @@ import math
 import pytest
 import torch
 
-from matlib.swarm import SwarmConfig, bird_swarm, flocks, rastrigin, sphere
+from matlib.search.swarm import SwarmConfig, bird_swarm, flocks, rastrigin, sphere
 
 
 def random_search_best(f, dims, evaluations, bounds, seed=1):

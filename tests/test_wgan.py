@@ -1,8 +1,8 @@
 import pytest
 import torch
 
-from matlib import composition_matrix as cm
-from matlib.wgan import Critic, Generator, gradient_penalty, train_gan
+from matlib.matgan import composition_matrix as cm
+from matlib.matgan.wgan import Critic, Generator, gradient_penalty, train_gan
 
 
 def test_shapes_and_ranges():
@@ -42,7 +42,7 @@ def test_short_training_logs_the_critic_estimate():
 
 
 def test_generator_store_round_trip_and_fit_check(tmp_path):
-    from matlib.wgan import GeneratorStore
+    from matlib.matgan.wgan import GeneratorStore
 
     settings = {"generator": {"width": 16, "channels": [8, 4, 4]}, "dataset": "mp_20", "train_split": "val"}
     generator = Generator(width=16, channels=(8, 4, 4))

@@ -13,7 +13,7 @@ from matlib import datasets
 from matlib.cdvae import CrystalEncoder, store
 from matlib.cdvae.langevin import initial_elements
 from matlib.evaluation.validity import composition_validity
-from matlib.latent_search import encode_posteriors
+from matlib.search.latent_search import encode_posteriors
 
 
 def valid_share(tokens: torch.Tensor, num_atoms: torch.Tensor) -> float:

@@ -11,7 +11,7 @@ import sys
 import torch
 from matlib import datasets
 from matlib.cdvae import condition_values, fill_missing, store
-from matlib.latent_search import encode_posteriors
+from matlib.search.latent_search import encode_posteriors
 
 
 def main():

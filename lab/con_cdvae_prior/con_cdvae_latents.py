@@ -13,7 +13,7 @@ from matlib import datasets, judges
 from matlib.cdvae import LangevinConfig, decode, generate, store, condition_values
 from matlib.evaluation import process_pool, targeted_report
 from matlib.evaluation.success import in_window
-from matlib.latent_search import encode_posteriors
+from matlib.search.latent_search import encode_posteriors
 
 def main():
     stem, out = sys.argv[1], sys.argv[2]

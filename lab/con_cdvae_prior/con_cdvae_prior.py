@@ -14,7 +14,7 @@ import torch
 from matlib import datasets, judges
 from matlib.cdvae import LangevinConfig, LatentPrior, LatentPriorConfig, generate, store, condition_values, latent_minibatches
 from matlib.evaluation import process_pool, targeted_report
-from matlib.latent_search import encode_posteriors
+from matlib.search.latent_search import encode_posteriors
 from matlib.training import budget_schedule, fit
 
 TARGETS = {"fe": [("formation_energy_per_atom", -2.0, 0.25), ("formation_energy_per_atom", 0.0, 0.25)],

@@ -15,8 +15,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ..diffusion.coords import WrappedNormalVE
-from ..diffusion.denoiser import DenoiserConfig, ScoreNetwork
+from ..nn import DenoiserConfig, ScoreNetwork, WrappedNormalVE
 
 
 def cell_edge(lattice: torch.Tensor) -> torch.Tensor:

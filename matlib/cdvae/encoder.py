@@ -5,7 +5,7 @@ import torch
 from torch import nn
 
 from ..crystal import CrystalBatch
-from ..gnn import GNNConfig, PeriodicGNN
+from ..nn.gnn import GNNConfig, PeriodicGNN
 from ..graph import PeriodicGraph
 
 

@@ -5,7 +5,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..diffusion.atom_types import NUM_ELEMENTS
+from ..nn.elements import NUM_ELEMENTS
 
 
 def mlp(inputs: int, hidden: int, outputs: int, layers: int = 2) -> nn.Sequential:

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import torch
 
 from ..crystal import CrystalBatch, lattice_from_params, wrap_frac
-from ..diffusion.denoiser import all_pair_edges
+from ..nn.edges import all_pair_edges
 from ..progress import progress
 
 

@@ -13,8 +13,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..crystal import CrystalBatch
-from ..diffusion.denoiser import DenoiserConfig, all_pair_edges
-from ..gnn import GNNConfig
+from ..nn import DenoiserConfig, all_pair_edges
+from ..nn.gnn import GNNConfig
 from .decoder import NoiseLevels, ScoreDecoder
 from .encoder import CrystalEncoder
 from .heads import PropertyHeads

@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..diffusion.denoiser import time_features
+from ..nn.score_network import time_features
 from .conditioning import ConditionEncoder
 
 

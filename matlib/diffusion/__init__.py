@@ -1,16 +1,17 @@
 """MatterGen-style joint diffusion over atom types, fractional coordinates and the lattice.
 
-One concept per module: ``atom_types`` (absorbing-state D3PM with a mask token), ``coords``
-(wrapped normal on the torus), ``lattice`` (symmetric cell drifting to a cubic cell of the mean
-density), ``element_features`` (periodic-table features the network may read elements through),
-``denoiser`` (the score network), ``model`` (the three processes + network + loss),
+One concept per module: ``atom_types`` (absorbing-state D3PM with a mask token), ``lattice``
+(symmetric cell drifting to a cubic cell of the mean density), ``model`` (the three processes +
+network + loss),
 ``sampler`` (predictor-corrector reverse process), ``store`` (checkpoints), ``adapters``
 (zero-initialised property adapters) and ``guidance`` (classifier-free guidance).
+The score network, the wrapped normal on the torus (coordinates) and the element vocabulary and
+features are shared with CDVAE and live in ``matlib.nn``; they are re-exported here.
 """
 from .atom_types import MASK_TOKEN, NUM_ELEMENTS, MaskedTypeDiffusion
-from .coords import WrappedNormalVE, wrapped_normal_score
+from ..nn import WrappedNormalVE, wrapped_normal_score
 from .lattice import SymmetricLatticeVP, symmetric_lattice, symmetric_noise
-from .denoiser import DenoiserConfig, ScoreNetwork
+from ..nn import DenoiserConfig, ScoreNetwork
 from .model import TYPE_LOSSES, CrystalDiffusion, DiffusionConfig
 from .sampler import SamplerConfig, SampleResult, Trajectory, sample
 from .adapters import ConditionedDiffusion, PropertyAdapters, ScalarEncoding

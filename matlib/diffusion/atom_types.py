@@ -14,8 +14,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-MASK_TOKEN = 0
-NUM_ELEMENTS = 100  # logits cover Z = 1..100
+from ..nn.elements import MASK_TOKEN, NUM_ELEMENTS
 
 
 class MaskedTypeDiffusion:

@@ -8,8 +8,7 @@ from torch import nn
 
 from ..crystal import CrystalBatch
 from .atom_types import NUM_ELEMENTS, MaskedTypeDiffusion
-from .coords import WrappedNormalVE
-from .denoiser import DenoiserConfig, ScoreNetwork, all_pair_edges
+from ..nn import DenoiserConfig, ScoreNetwork, WrappedNormalVE, all_pair_edges
 from .lattice import SymmetricLatticeVP, symmetric_lattice
 
 

@@ -23,7 +23,7 @@ import torch
 from ..crystal import CrystalBatch
 from ..progress import progress
 from .atom_types import MASK_TOKEN
-from .denoiser import all_pair_edges
+from ..nn.edges import all_pair_edges
 
 
 @dataclass

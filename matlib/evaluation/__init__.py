@@ -12,7 +12,8 @@ Modules, one concept each: ``validity`` (structure / SMACT composition validity)
 (CrystalNN and Magpie), ``coverage`` (COV-R/COV-P, AMSD/AMCD), ``properties`` (Wasserstein
 distances, the element mix), ``matching`` (match rate/RMSE, uniqueness, novelty), ``success`` (targeted success
 rate), ``targeted`` (one scorecard for conditional generators), ``stability`` (CHGNet
-relaxation proxy), ``suite`` (``evaluate``), ``reference_cache`` (a whole test split as the
+relaxation proxy), ``suite`` (``evaluate``, whose named steps are in ``steps``), ``reference_set``
+(the reference fingerprinted once), ``reference_cache`` (a whole test split as the
 reference, fingerprinted once), ``report`` (``EvaluationReport``), ``cdvae_constants``. The
 slow metrics fan out to any concurrent.futures executor through ``matlib.parallel``.
 """

@@ -19,7 +19,7 @@ from ..datasets import CrystalDataset, load_split, locate, read_cached, sha256_f
 from ..results import versions
 from .fingerprints import COMP_FP_DIM, STRUCT_FP_DIM, Fingerprints, compute_fingerprints
 from ..parallel import process_pool, usable_cpus
-from .suite import ReferenceSet, prepare_reference
+from .reference_set import ReferenceSet, prepare_reference
 
 CACHE_VERSION = 1
 

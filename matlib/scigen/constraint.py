@@ -27,7 +27,7 @@ import torch
 from pymatgen.core import Element
 
 from ..crystal import CrystalBatch, wrap_frac
-from ..diffusion.atom_types import MASK_TOKEN
+from ..nn.elements import MASK_TOKEN
 from ..diffusion.sampler import SampleResult, SamplerConfig, State, sample
 from .bond_lengths import BondLengths
 from .templates import Motif, Template

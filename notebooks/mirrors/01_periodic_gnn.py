@@ -53,7 +53,7 @@ from matlib import io as crystal_io
 from matlib.batching import GraphCache
 from matlib.crystal import CrystalBatch
 from matlib.evaluation import evaluate, prepare_reference
-from matlib.gnn import GatedConv, GaussianBasis, GNNConfig, PeriodicGNN, cosine_envelope, count_parameters
+from matlib.nn.gnn import GatedConv, GaussianBasis, GNNConfig, PeriodicGNN, cosine_envelope, count_parameters
 from matlib.graph import radius_graph
 from matlib.load_or_train import load_or_train, pick_checkpoint
 
@@ -132,7 +132,7 @@ print("distinct neighbour distances (Å):", sorted({round(x, 3) for x in graph.d
 
 # %% [markdown]
 # Stack a few rounds, average the atom vectors of each crystal (mean pooling, so the crystal's size
-# does not scale the output), and finish with a small MLP: that is `matlib.gnn.PeriodicGNN`.
+# does not scale the output), and finish with a small MLP: that is `matlib.nn.gnn.PeriodicGNN`.
 #
 # ## 3. Invariances by construction
 #

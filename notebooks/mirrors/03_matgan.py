@@ -50,10 +50,10 @@ import torch
 from sklearn.manifold import TSNE
 
 from matlib import baselines, comparison, config, datasets, paths, published, registry, results, viz
-from matlib import composition_matrix as cm
-from matlib.composition_screening import screen_rows
+from matlib.matgan import composition_matrix as cm
+from matlib.matgan.composition_screening import screen_rows
 from matlib.load_or_train import load_or_train
-from matlib.wgan import Critic, GANHistory, Generator, GeneratorStore, train_gan
+from matlib.matgan.wgan import Critic, GANHistory, Generator, GeneratorStore, train_gan
 
 # One generator size for every profile, so the committed (GPU-trained) checkpoint fits teach and
 # stays small (~260k parameters, 0.5 MB in fp16); the critic and the rest: presets/03_matgan.yaml
@@ -153,7 +153,7 @@ print(f"generator {count(Generator(**GENERATOR)):,} parameters (MatGAN's widths:
 # | start | default initialisation | the generator's last bias starts at −3 (cells ≈ 0.05): see section 3 |
 # | batch, training length | 32 (ICSD, MP) / 512 (OQMD); length not in the repository | 512 for 4.5 min on a GPU (`full`); 64 for 4 min (`teach`), 32 for 500 steps (`smoke`) on a CPU |
 # | data | ICSD / MP / OQMD formulas | MP-20's `val` split (~8,000 distinct formulas) |
-# | screening | SMACT charge neutrality + Pauling test | the same, with SMACT 4 (`matlib.composition_screening`) |
+# | screening | SMACT charge neutrality + Pauling test | the same, with SMACT 4 (`matlib.matgan.composition_screening`) |
 
 # %% [markdown]
 # ## 3. Why not a plain GAN?

@@ -55,7 +55,7 @@ from matlib.cdvae.conditioning import CRYSTAL_SYSTEMS, LatentMixer, ScalarEmbedd
 from matlib.cdvae.prior_networks import NETWORKS, FiLMBlock
 from matlib.evaluation import process_pool
 from matlib.evaluation.targeted import judge_values, sample_frame, window_report
-from matlib.latent_search import encode_posteriors
+from matlib.search.latent_search import encode_posteriors
 from matlib.evaluation.success import in_window, noise_notes, standard_error
 from matlib.load_or_train import load_or_train, pick_checkpoint
 from matlib.training import budget_schedule, fit

@@ -54,8 +54,8 @@ from matlib.cdvae import LangevinConfig, decode, store
 from matlib.evaluation import process_pool, targeted_report
 from matlib.evaluation.success import in_window, noise_notes, standard_error, success_flags
 from matlib.evaluation.validity import validity_table
-from matlib.latent_search import encode_posteriors, fit_latent_predictor, gradient_search, window_fitness
-from matlib.swarm import SwarmConfig, bird_swarm, flocks, rastrigin, sphere
+from matlib.search.latent_search import encode_posteriors, fit_latent_predictor, gradient_search, window_fitness
+from matlib.search.swarm import SwarmConfig, bird_swarm, flocks, rastrigin, sphere
 
 # %% tags=["parameters"]
 profile = "teach"      # smoke | teach | full | auto

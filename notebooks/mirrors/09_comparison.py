@@ -44,10 +44,11 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
-from matlib import candidates, comparison, config, judges, registry, results, viz
+from matlib import comparison, config, judges, registry, results, viz
+from matlib.search import candidates
 from matlib import io as crystal_io
 from matlib.evaluation.targeted import sample_frame
-from matlib.runner import notebooks, run_one
+from matlib.course.runner import notebooks, run_one
 
 # %% tags=["parameters"]
 profile = "teach"      # smoke | teach | full | auto
@@ -175,7 +176,7 @@ fig.savefig(out / "table3_tradeoffs.png", dpi=120, bbox_inches="tight")
 # %% [markdown]
 # ## 5. Each method's best candidates
 #
-# The same rule for every generator (`matlib.candidates`): valid crystals, one per formula, ranked
+# The same rule for every generator (`matlib.search.candidates`): valid crystals, one per formula, ranked
 # by notebook 01's judges run here, never by a method's own predictor. Crystals generated for a
 # target rank by how near their judged property is to it; unconditioned ones by the judged energy
 # (most stable first). A few hundred crystals spread over each output file are read, to keep this

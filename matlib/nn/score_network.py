@@ -1,4 +1,5 @@
-"""The score network: all-pairs periodic message passing on fractional differences (DiffCSP's CSPNet idea).
+"""The all-pairs score network, shared by the diffusion denoiser and CDVAE's decoder: periodic message
+passing on fractional differences (DiffCSP's CSPNet idea).
 
 Inputs are invariant by construction: fractional differences x_j - x_i (periodic translations
 cancel, wrapped so the image does not matter) enter through Fourier features sin/cos(2 pi k d);
@@ -18,9 +19,9 @@ from typing import Callable
 import torch
 from torch import nn
 
-from ..graph import pair_index
-from .atom_types import NUM_ELEMENTS
+from .edges import all_pair_edges
 from .element_features import element_feature_table
+from .elements import NUM_ELEMENTS
 
 TRIU = torch.triu_indices(3, 3)
 
@@ -138,8 +139,3 @@ class ScoreNetwork(nn.Module):
             logits = logits + self.element_out(h) @ self.element_table[1:].to(h.dtype).T
         return self.coord_out(h), lattice_eps, logits
 
-
-def all_pair_edges(num_atoms: torch.Tensor) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
-    """Atom -> crystal index, and every ordered pair i != j within each crystal (centre, neighbour)."""
-    batch_index = torch.repeat_interleave(torch.arange(len(num_atoms), device=num_atoms.device), num_atoms)
-    return batch_index, pair_index(num_atoms)

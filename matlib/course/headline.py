@@ -1,14 +1,14 @@
 """The README's headline table: each method's main number beside its published one, and what differs.
 
 Written from the main job's results files (``docs/results/full``) and ``matlib.published`` by
-``python -m matlib.readme``; nothing here is typed by hand except which row is each method's main one.
+``python -m matlib.course.readme``; nothing here is typed by hand except which row is each method's main one.
 """
 from __future__ import annotations
 
 import pandas as pd
 
-from . import published
-from .registry import get_spec
+from .. import published
+from ..registry import get_spec
 
 COLUMNS = ["method (notebook)", "measure", "ours", "published", "what differs"]
 

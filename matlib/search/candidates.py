@@ -17,7 +17,7 @@ from typing import Callable, Mapping, Sequence
 import numpy as np
 from pymatgen.core import Structure
 
-from .registry import get_spec
+from ..registry import get_spec
 
 TARGET_PREFIX = "target_"
 

@@ -1,12 +1,12 @@
 """The README's generated blocks and docs/RESULTS.md, written from committed files so they never drift.
 
-    python -m matlib.readme            # rewrite README.md's generated blocks and docs/RESULTS.md
-    python -m matlib.readme --check    # exit 1 when either differs from what the files say (the tests run this)
+    python -m matlib.course.readme            # rewrite README.md's generated blocks and docs/RESULTS.md
+    python -m matlib.course.readme --check    # exit 1 when either differs from what the files say (the tests run this)
 
 Two blocks of README.md lie between HTML comments: the notebooks with their measured minutes
 (from the run records in docs/results/timings, docs/results/teach and docs/results/full) and the
 headline table (from the main job's results in docs/results/full and ``matlib.published``).
-docs/RESULTS.md is generated whole (``matlib.results_document``).
+docs/RESULTS.md is generated whole (``matlib.course.results_document``).
 """
 from __future__ import annotations
 
@@ -15,19 +15,21 @@ import json
 import sys
 from pathlib import Path
 
-from . import comparison, headline, results_document
-from .paths import project_root
-from .runner import notebooks, recorded_runs
+from .. import comparison
+from ..paths import project_root
+from . import headline, results_document
+from .runner import notebooks
+from .runs import recorded_runs
 
 RESULTS = Path("docs") / "results" / "full"
 TIMINGS = Path("docs") / "results" / "timings" / "make_test.json"
 TEACH = Path("docs") / "results" / "teach"
 DOCUMENT = Path("docs") / "RESULTS.md"
 
-NOTEBOOKS_BEGIN = ("<!-- begin generated notebooks: `python -m matlib.readme` writes this block from the notebooks' "
+NOTEBOOKS_BEGIN = ("<!-- begin generated notebooks: `python -m matlib.course.readme` writes this block from the notebooks' "
                    "titles and the run records in docs/results -->")
 NOTEBOOKS_END = "<!-- end generated notebooks -->"
-HEADLINE_BEGIN = ("<!-- begin generated headline: `python -m matlib.readme` writes this block from docs/results/full "
+HEADLINE_BEGIN = ("<!-- begin generated headline: `python -m matlib.course.readme` writes this block from docs/results/full "
                   "and matlib/published.py -->")
 HEADLINE_END = "<!-- end generated headline -->"
 
@@ -105,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:
     stale = [path for path, text in wanted.items() if not path.exists() or path.read_text() != text]
     if args.check:
         for path in stale:
-            print(f"{path} is out of date with {args.results}: run python -m matlib.readme", file=sys.stderr)
+            print(f"{path} is out of date with {args.results}: run python -m matlib.course.readme", file=sys.stderr)
         return 1 if stale else 0
     for path in stale:
         path.write_text(wanted[path])

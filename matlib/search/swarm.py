@@ -99,35 +99,12 @@ def bird_swarm(objective: Objective, dims: int, config: SwarmConfig = SwarmConfi
     personal, personal_f = x.clone(), fx.clone()
     if snapshot_every:
         result.snapshots.append((0, personal.clone()))
-    eps = torch.finfo(torch.float32).eps
     for iteration in range(1, config.iterations + 1):
         g = personal[personal_f.argmin()]
         if iteration % config.flight_every:
-            r1, r2 = uniform(n, dims), uniform(n, dims)
-            foraged = x + config.c1 * r1 * (personal - x) + config.c2 * r2 * (g - x)
-            finite = torch.where(torch.isfinite(personal_f), personal_f, personal_f[torch.isfinite(personal_f)].max()
-                                 if torch.isfinite(personal_f).any() else torch.zeros_like(personal_f))
-            total = finite.sum() + eps
-            k = (torch.arange(n, device=x.device) + torch.randint(1, max(n, 2), (n,), device=x.device,
-                                                                   generator=generator)) % n   # another bird
-            a1 = config.a1 * torch.exp(-finite * n / total)
-            gap = finite - finite[k]
-            a2 = config.a2 * torch.exp((gap / (gap.abs() + eps) * n * finite[k] / total).clamp(max=20))
-            vigilant = (x + a1[:, None] * uniform(n, dims) * (personal.mean(0) - x)
-                        + a2[:, None] * uniform(n, dims, lo=-1.0) * (personal[k] - x))
-            forages = uniform(n) < forage_p
-            x = torch.where(forages[:, None], foraged, vigilant)
+            x = _forage_or_keep_watch(x, personal, personal_f, g, forage_p, config, uniform, generator)
         else:
-            order = torch.argsort(personal_f)
-            producers, scroungers = order[: n // 2 + n % 2], order[n // 2 + n % 2:]
-            x = personal.clone()
-            x[producers] = personal[producers] * (1 + torch.randn(len(producers), dims, device=x.device,
-                                                                     generator=generator))
-            leader = producers[torch.randint(0, len(producers), (len(scroungers),), device=x.device,
-                                             generator=generator)]
-            follow = uniform(len(scroungers), 1, lo=config.follow[0], hi=config.follow[1])
-            x[scroungers] = personal[scroungers] + follow * uniform(len(scroungers), dims) * (
-                personal[leader] - personal[scroungers])
+            x = _fly(personal, personal_f, config, uniform, generator)
         x = x.clamp(low, high)
         fx = evaluate(x, iteration)
         better = fx < personal_f
@@ -142,6 +119,44 @@ def bird_swarm(objective: Objective, dims: int, config: SwarmConfig = SwarmConfi
     result.best_x, result.best_f = personal[best].clone(), float(personal_f[best])
     result.personal_x, result.personal_f = personal, personal_f
     return result
+
+
+def _forage_or_keep_watch(x, personal, personal_f, g, forage_p, config: SwarmConfig, uniform, generator):
+    """A BSA step on the ground: each bird forages (towards its own and the swarm's best) with its
+    foraging probability, else keeps watch (towards the swarm's centre and another bird)."""
+    n, dims = x.shape
+    eps = torch.finfo(torch.float32).eps
+    r1, r2 = uniform(n, dims), uniform(n, dims)
+    foraged = x + config.c1 * r1 * (personal - x) + config.c2 * r2 * (g - x)
+    finite = torch.where(torch.isfinite(personal_f), personal_f, personal_f[torch.isfinite(personal_f)].max()
+                         if torch.isfinite(personal_f).any() else torch.zeros_like(personal_f))
+    total = finite.sum() + eps
+    k = (torch.arange(n, device=x.device) + torch.randint(1, max(n, 2), (n,), device=x.device,
+                                                           generator=generator)) % n   # another bird
+    a1 = config.a1 * torch.exp(-finite * n / total)
+    gap = finite - finite[k]
+    a2 = config.a2 * torch.exp((gap / (gap.abs() + eps) * n * finite[k] / total).clamp(max=20))
+    vigilant = (x + a1[:, None] * uniform(n, dims) * (personal.mean(0) - x)
+                + a2[:, None] * uniform(n, dims, lo=-1.0) * (personal[k] - x))
+    forages = uniform(n) < forage_p
+    return torch.where(forages[:, None], foraged, vigilant)
+
+
+def _fly(personal, personal_f, config: SwarmConfig, uniform, generator):
+    """A BSA flight: the better half produces (jumps around its own best), the rest scrounge
+    (follow a random producer)."""
+    n, dims = personal.shape
+    order = torch.argsort(personal_f)
+    producers, scroungers = order[: n // 2 + n % 2], order[n // 2 + n % 2:]
+    x = personal.clone()
+    x[producers] = personal[producers] * (1 + torch.randn(len(producers), dims, device=x.device,
+                                                             generator=generator))
+    leader = producers[torch.randint(0, len(producers), (len(scroungers),), device=x.device,
+                                     generator=generator)]
+    follow = uniform(len(scroungers), 1, lo=config.follow[0], hi=config.follow[1])
+    x[scroungers] = personal[scroungers] + follow * uniform(len(scroungers), dims) * (
+        personal[leader] - personal[scroungers])
+    return x
 
 
 def flocks(objective: Objective, dims: int, config: SwarmConfig, count: int, *, start: torch.Tensor,

@@ -16,7 +16,7 @@ from functools import lru_cache
 import numpy as np
 import torch
 
-from .atom_types import NUM_ELEMENTS
+from .elements import NUM_ELEMENTS
 
 OXIDATION_STATES = range(-5, 9)
 

@@ -20,8 +20,8 @@ import pandas as pd
 import smact
 
 from .composition_matrix import ELEMENTS
-from .parallel import parallel_map
-from .evaluation.validity import element_data, oxidation_assignment_exists
+from ..parallel import parallel_map
+from ..evaluation.validity import element_data, oxidation_assignment_exists
 
 COLUMNS = ["charge_neutral", "chemically_valid", "cdvae_comp_valid"]
 

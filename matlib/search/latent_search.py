@@ -18,8 +18,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from .crystal import CrystalBatch
-from .targets import check_finite, check_labels, check_target, label_range
+from ..crystal import CrystalBatch
+from ..targets import check_finite, check_labels, check_target, label_range
 
 
 class LatentPredictor(nn.Module):

@@ -19,8 +19,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .crystal import CrystalBatch
-from .graph import PeriodicGraph, radius_graph
+from ..crystal import CrystalBatch
+from ..graph import PeriodicGraph, radius_graph
 
 MAX_Z = 100
 
@@ -100,7 +100,7 @@ class PeriodicGNN(nn.Module):
     def set_target_scale(self, targets: torch.Tensor) -> None:
         """Standardise with the training targets' mean and std (NaN rows ignored; infinite or
         absurd values refused)."""
-        from .targets import check_labels
+        from ..targets import check_labels
 
         for column, name in enumerate(self.config.targets):
             check_labels(targets.reshape(len(targets), -1)[:, column], f"training targets of {name}")

@@ -18,11 +18,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from . import checkpoints
+from .. import checkpoints
+from ..jsonsafe import jsonable
+from ..progress import progress
+from ..training import NonFiniteLossError
 from .composition_matrix import SHAPE
-from .jsonsafe import jsonable
-from .progress import progress
-from .training import NonFiniteLossError
 
 LATENT = 128
 
@@ -107,6 +107,39 @@ class GANHistory:
         return [p[0] for p in pts], [p[1] for p in pts]
 
 
+def _critic_step(generator: Generator, critic: Critic, data: torch.Tensor, opt_d: torch.optim.Optimizer, loss: str,
+                 batch_size: int, gp_weight: float, gen: torch.Generator):
+    """One critic update on a batch of real and generated crystals; returns (critic_loss, D(real),
+    D(fake), gradient penalty)."""
+    device = data.device
+    real = data[torch.randint(len(data), (batch_size,), generator=gen).to(device)]
+    with torch.no_grad():
+        fake = generator.sample(batch_size, device)
+    d_real, d_fake = critic(torch.cat([real, fake])).split(batch_size)  # one pass: no batch norm
+    if loss == "wgan-gp":
+        gp = gradient_penalty(critic, real, fake)
+        critic_loss = d_fake.mean() - d_real.mean() + gp_weight * gp
+    else:
+        gp = torch.zeros((), device=device)
+        critic_loss = F.softplus(-d_real).mean() + F.softplus(d_fake).mean()  # BCE with logits
+    opt_d.zero_grad(set_to_none=True)
+    critic_loss.backward()
+    opt_d.step()
+    return critic_loss, d_real, d_fake, gp
+
+
+def _logged_row(step: int, mean_sums: torch.Tensor, loss: str) -> dict:
+    """The history row of the means since the last log; raises when any is not finite."""
+    means = mean_sums.tolist()
+    row = {"step": step, "critic_loss": means[0], "g_loss": means[1]}
+    if loss == "wgan-gp":
+        row.update(wasserstein=means[2], gp=means[3])
+    if not all(math.isfinite(v) for v in row.values()):
+        raise NonFiniteLossError(f"GAN losses became non-finite at step {step}: {row}. Lower the learning "
+                                 f"rates or raise the gradient-penalty weight.")
+    return row
+
+
 def train_gan(generator: Generator, critic: Critic, data: torch.Tensor, *, steps: int, loss: str = "wgan-gp",
               batch_size: int = 256, n_critic: int = 1, lr_g: float = 1e-3, lr_d: float = 1e-3,
               gp_weight: float = 10.0, max_seconds: float | None = None, log_every: int = 50,
@@ -132,19 +165,8 @@ def train_gan(generator: Generator, critic: Critic, data: torch.Tensor, *, steps
     critic.train()
     for step in progress(range(1, steps + 1), desc=f"training ({loss})"):
         for _ in range(n_critic):
-            real = data[torch.randint(len(data), (batch_size,), generator=gen).to(device)]
-            with torch.no_grad():
-                fake = generator.sample(batch_size, device)
-            d_real, d_fake = critic(torch.cat([real, fake])).split(batch_size)  # one pass: no batch norm
-            if loss == "wgan-gp":
-                gp = gradient_penalty(critic, real, fake)
-                critic_loss = d_fake.mean() - d_real.mean() + gp_weight * gp
-            else:
-                gp = torch.zeros((), device=device)
-                critic_loss = F.softplus(-d_real).mean() + F.softplus(d_fake).mean()  # BCE with logits
-            opt_d.zero_grad(set_to_none=True)
-            critic_loss.backward()
-            opt_d.step()
+            critic_loss, d_real, d_fake, gp = _critic_step(generator, critic, data, opt_d, loss, batch_size,
+                                                           gp_weight, gen)
         d_gen = critic(generator.sample(batch_size, device))
         g_loss = -d_gen.mean() if loss == "wgan-gp" else F.softplus(-d_gen).mean()
         opt_g.zero_grad(set_to_none=True)
@@ -154,13 +176,7 @@ def train_gan(generator: Generator, critic: Critic, data: torch.Tensor, *, steps
         since_log += 1
         done = step == steps or (max_seconds is not None and time.perf_counter() - start > max_seconds)
         if step % log_every == 0 or done:
-            means = (sums / since_log).tolist()
-            row = {"step": step, "critic_loss": means[0], "g_loss": means[1]}
-            if loss == "wgan-gp":
-                row.update(wasserstein=means[2], gp=means[3])
-            if not all(math.isfinite(v) for v in row.values()):
-                raise NonFiniteLossError(f"GAN losses became non-finite at step {step}: {row}. Lower the learning "
-                                         f"rates or raise the gradient-penalty weight.")
+            row = _logged_row(step, sums / since_log, loss)
             history.rows.append(row)
             sums.zero_()
             since_log = 0
