@@ -299,3 +299,26 @@ def test_the_compiled_score_network_gives_the_eager_scores():
         compiled = model.denoise(*args)
     for a, b in zip(eager, compiled):
         torch.testing.assert_close(b, a, atol=1e-4, rtol=1e-4)
+
+
+def test_the_type_step_hook_replaces_only_the_element_step():
+    model, _ = tiny_model(rocksalt_like())
+    config = SamplerConfig(steps=6, batch_size=5)
+    plain = sample(model, 8, config, generator=torch.Generator().manual_seed(3)).crystals
+    seen = []
+
+    def same_step(tokens, logits, t, s, atom_crystal, generator):
+        seen.append((t, s))
+        every = torch.ones(len(atom_crystal))
+        return model.types.reverse_step(tokens, logits, every * t, every * s, model.allowed_elements, generator)
+
+    hooked = sample(model, 8, config, generator=torch.Generator().manual_seed(3), type_step=same_step).crystals
+    assert all(torch.equal(a, b) for a, b in zip((plain.atom_types, plain.frac_coords, plain.lattice),
+                                                 (hooked.atom_types, hooked.frac_coords, hooked.lattice)))
+    assert seen[0][0] == 1.0 and seen[-1][1] == 0.0 and len(seen) == 2 * 6   # two chunks, six steps each
+
+    def all_sodium(tokens, logits, t, s, atom_crystal, generator):
+        return torch.where(tokens == MASK_TOKEN, torch.full_like(tokens, 11), tokens) if s == 0 else tokens
+
+    sodium = sample(model, 8, config, generator=torch.Generator().manual_seed(3), type_step=all_sodium).crystals
+    assert (sodium.atom_types == 11).all()

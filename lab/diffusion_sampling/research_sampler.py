@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Callable
 
@@ -29,10 +29,10 @@ import torch
 from matlib import checkpoints
 from matlib.crystal import CrystalBatch
 from matlib.diffusion import CrystalDiffusion, DenoiserConfig, DiffusionConfig, MaskedTypeDiffusion, SamplerConfig
+from matlib.diffusion import sample as matlib_sample
 from matlib.diffusion.atom_types import MASK_TOKEN
-from matlib.diffusion.denoiser import all_pair_edges
-from matlib.diffusion.sampler import SampleResult, State, Trajectory, _record
-from matlib.progress import progress
+from matlib.diffusion.sampler import SampleResult, State, Trajectory
+from matlib.nn import all_pair_edges
 
 
 def type_time(t: float, window: tuple[float, float]) -> float:
@@ -107,96 +107,69 @@ def _unmask_most_confident(out, masked, unmask, logits, crystal, allowed, genera
     return out
 
 
+def research_type_step(model, config: ResearchSamplerConfig):
+    """The element step of matlib's sampler (its `type_step` hook) with remasking, the confidence
+    order and the elements' own clock."""
+    def step(tokens, logits, t, s, atom_crystal, generator):
+        every = torch.ones(len(atom_crystal), device=tokens.device)
+        t_types, s_types = type_time(t, config.type_window), type_time(s, config.type_window)
+        return reverse_step(tokens, logits, every * t_types, every * s_types, model.allowed_elements, generator,
+                            config.type_temperature, config.remask, config.unmask_order, atom_crystal,
+                            config.order_noise)
+    return step
+
+
 def sample(model, num_atoms: torch.Tensor | int, config: SamplerConfig = ResearchSamplerConfig(), *,
            generator: torch.Generator | None = None, denoise_fn: Callable | None = None,
            constraint: Callable | None = None, autocast: Callable | None = None,
            desc: str = "sampling") -> SampleResult:
     """`matlib.diffusion.sample` with the research options of ``config`` (a plain SamplerConfig
-    samples as matlib does)."""
+    samples as matlib does): matlib's loop runs chunk by chunk with the research element step, and
+    the element sweeps follow each chunk."""
     if not isinstance(config, ResearchSamplerConfig):
         config = ResearchSamplerConfig(**vars(config))
     if isinstance(num_atoms, int):
         num_atoms = model.sample_num_atoms(num_atoms, generator=generator)
     num_atoms = torch.as_tensor(num_atoms, device=model.device)
-    denoise_fn = denoise_fn or model.denoise
-    autocast = autocast or contextlib.nullcontext
-    model.eval()
+    plain = SamplerConfig(**{f.name: getattr(config, f.name) for f in fields(SamplerConfig)})
     start = time.perf_counter()
     pieces, trajectory, calls = [], Trajectory(), 0
-    chunks = torch.split(num_atoms, config.batch_size)
-    bar = progress(total=config.steps * len(chunks), desc=desc)
-    grid = torch.cat([torch.linspace(1.0, config.t_min, config.steps), torch.zeros(1)]).tolist()
-    with torch.no_grad():
-        for index, n in enumerate(chunks):
-            state, chunk_calls = _sample_chunk(model, n, grid, config, generator, denoise_fn, constraint, autocast,
-                                               trajectory if index == 0 and config.record_every else None, bar)
-            calls += chunk_calls
-            pieces.append(state.to_batch())
-    bar.close()
-    if model.device.type == "cuda":
-        torch.cuda.synchronize()
+    for index, n in enumerate(torch.split(num_atoms, config.batch_size)):
+        part = matlib_sample(model, n, replace(plain, record_every=plain.record_every if index == 0 else 0),
+                             generator=generator, denoise_fn=denoise_fn, constraint=constraint, autocast=autocast,
+                             type_step=research_type_step(model, config), desc=desc)
+        crystals, calls = part.crystals, calls + part.network_calls
+        if config.element_sweeps:
+            crystals, sweep_calls = _sweep_elements(model, crystals, config, generator, denoise_fn, constraint,
+                                                    autocast)
+            calls += sweep_calls
+        trajectory = part.trajectory if index == 0 else trajectory
+        pieces.append(crystals)
     return SampleResult(CrystalBatch.collate(pieces), trajectory, time.perf_counter() - start, calls)
 
 
-def _sample_chunk(model, n, grid, config, generator, denoise_fn, constraint, autocast, trajectory, bar):
-    device = model.device
+def _sweep_elements(model, crystals: CrystalBatch, config, generator, denoise_fn, constraint, autocast):
+    """Rounds on the finished crystals, Gibbs-like: reopen a random share `sweep_time` of the
+    elements and redraw them given the rest and the settled positions (one network call a round)."""
+    n = crystals.num_atoms.to(model.device)
     edges = all_pair_edges(n)
-    atom_crystal = edges[0]
-    atoms = int(n.sum())
-    state = State(torch.full((atoms,), MASK_TOKEN, device=device, dtype=torch.long),
-                  torch.rand(atoms, 3, device=device, generator=generator),
-                  model.lattice.prior(n, generator=generator), n)
-    ones = torch.ones(len(n), device=device)
-    if constraint is not None:
-        state = constraint(state, ones)
-    calls = 0
-
-    def call(t_value: float):
-        nonlocal calls
-        calls += 1
-        with autocast():
-            return denoise_fn(state.tokens, state.frac, state.lattice, n, ones * t_value, edges)
-
-    for k in range(len(grid) - 1):
-        t, s = grid[k], grid[k + 1]
-        if trajectory is not None and k % config.record_every == 0:
-            _record(trajectory, state, t, config.record_crystals)
-        sigma_t = model.coords.sigma(ones * t, n)[atom_crystal]
-        if config.corrector and s > 0:
-            coord, _, _ = call(t)
-            state.frac = model.coords.corrector(state.frac, coord, sigma_t, config.snr, generator)
+    state = State(crystals.atom_types.to(model.device), crystals.frac_coords.to(model.device),
+                  crystals.lattice.to(model.device), n)
+    denoise_fn, autocast = denoise_fn or model.denoise, autocast or contextlib.nullcontext
+    t, ones = config.sweep_time, torch.ones(len(n), device=model.device)
+    every = torch.ones(len(edges[0]), device=model.device)
+    with torch.no_grad():
+        for _ in range(config.element_sweeps):
+            reopen = torch.rand(state.tokens.shape, device=state.tokens.device, generator=generator) < t
+            state.tokens = torch.where(reopen, torch.full_like(state.tokens, MASK_TOKEN), state.tokens)
+            with autocast():
+                _, _, logits = denoise_fn(state.tokens, state.frac, state.lattice, n, ones * t, edges)
+            # s = 0: every reopened atom is redrawn
+            state.tokens = model.types.reverse_step(state.tokens, logits, every * t, every * 0.0,
+                                                    model.allowed_elements, generator, config.type_temperature)
             if constraint is not None:
-                state = constraint(state, ones * t)
-        coord, lattice_eps, logits = call(t)
-        sigma_s = model.coords.sigma(ones * s, n)[atom_crystal] if s > 0 else torch.zeros_like(sigma_t)
-        state.frac = model.coords.predictor(state.frac, coord, sigma_t, sigma_s, generator)
-        state.lattice = model.lattice.predictor(state.lattice, lattice_eps, n, ones * t, ones * s, generator)
-        t_types, s_types = type_time(t, config.type_window), type_time(s, config.type_window)
-        state.tokens = reverse_step(state.tokens, logits, ones[atom_crystal] * t_types, ones[atom_crystal] * s_types,
-                                    model.allowed_elements, generator, config.type_temperature,
-                                    config.remask, config.unmask_order, atom_crystal, config.order_noise)
-        if constraint is not None:
-            state = constraint(state, ones * s)
-        bar.update(1)
-    for _ in range(config.element_sweeps):
-        state.tokens = _sweep_elements(model, state, call, config, generator)
-        if constraint is not None:
-            state = constraint(state, ones * 0.0)
-    if trajectory is not None:
-        _record(trajectory, state, 0.0, config.record_crystals)
-    return state, calls
-
-
-def _sweep_elements(model, state, call, config, generator):
-    """One Gibbs-like round on the finished crystal: reopen a random share of the elements and
-    redraw them given the rest and the settled positions."""
-    t = config.sweep_time
-    reopen = torch.rand(state.tokens.shape, device=state.tokens.device, generator=generator) < t
-    state.tokens = torch.where(reopen, torch.full_like(state.tokens, MASK_TOKEN), state.tokens)
-    _, _, logits = call(t)
-    every = torch.ones_like(state.tokens, dtype=torch.float)
-    return model.types.reverse_step(state.tokens, logits, every * t, every * 0.0, model.allowed_elements, generator,
-                                    config.type_temperature)   # s = 0: every reopened atom is redrawn
+                state = constraint(state, ones * 0.0)
+    return state.to_batch(), config.element_sweeps
 
 
 @dataclass

@@ -75,8 +75,13 @@ def sample(model, num_atoms: torch.Tensor | int, config: SamplerConfig = Sampler
            generator: torch.Generator | None = None, denoise_fn: Callable | None = None,
            constraint: Callable[[State, torch.Tensor], State] | None = None,
            autocast: Callable[[], contextlib.AbstractContextManager] | None = None,
-           desc: str = "sampling") -> SampleResult:
-    """Sample crystals; ``num_atoms`` is a tensor of sizes or a count (sizes from the training histogram)."""
+           type_step: Callable | None = None, desc: str = "sampling") -> SampleResult:
+    """Sample crystals; ``num_atoms`` is a tensor of sizes or a count (sizes from the training histogram).
+
+    Hooks: ``denoise_fn`` replaces the network call (guidance), ``constraint`` edits the state after
+    every step (SCIGEN), ``type_step(tokens, logits, t, s, atom_crystal, generator)`` replaces the
+    element step t -> s (default: the masked-diffusion step at ``config.type_temperature``).
+    """
     if isinstance(num_atoms, int):
         num_atoms = model.sample_num_atoms(num_atoms, generator=generator)
     num_atoms = torch.as_tensor(num_atoms, device=model.device)
@@ -91,7 +96,8 @@ def sample(model, num_atoms: torch.Tensor | int, config: SamplerConfig = Sampler
     with torch.no_grad():
         for index, n in enumerate(chunks):
             state, chunk_calls = _sample_chunk(model, n, grid, config, generator, denoise_fn, constraint, autocast,
-                                               trajectory if index == 0 and config.record_every else None, bar)
+                                               trajectory if index == 0 and config.record_every else None, bar,
+                                               type_step)
             calls += chunk_calls
             pieces.append(state.to_batch())
     bar.close()
@@ -100,7 +106,16 @@ def sample(model, num_atoms: torch.Tensor | int, config: SamplerConfig = Sampler
     return SampleResult(CrystalBatch.collate(pieces), trajectory, time.perf_counter() - start, calls)
 
 
-def _sample_chunk(model, n, grid, config, generator, denoise_fn, constraint, autocast, trajectory, bar):
+def _plain_type_step(model, config):
+    def step(tokens, logits, t, s, atom_crystal, generator):
+        every = torch.ones(len(atom_crystal), device=tokens.device)
+        return model.types.reverse_step(tokens, logits, every * t, every * s, model.allowed_elements, generator,
+                                        config.type_temperature)
+    return step
+
+
+def _sample_chunk(model, n, grid, config, generator, denoise_fn, constraint, autocast, trajectory, bar,
+                  type_step=None):
     device = model.device
     edges = all_pair_edges(n)
     atom_crystal = edges[0]
@@ -109,6 +124,7 @@ def _sample_chunk(model, n, grid, config, generator, denoise_fn, constraint, aut
                   torch.rand(atoms, 3, device=device, generator=generator),
                   model.lattice.prior(n, generator=generator), n)
     ones = torch.ones(len(n), device=device)
+    type_step = type_step or _plain_type_step(model, config)
     if constraint is not None:
         state = constraint(state, ones)
     calls = 0
@@ -133,8 +149,7 @@ def _sample_chunk(model, n, grid, config, generator, denoise_fn, constraint, aut
         sigma_s = model.coords.sigma(ones * s, n)[atom_crystal] if s > 0 else torch.zeros_like(sigma_t)
         state.frac = model.coords.predictor(state.frac, coord, sigma_t, sigma_s, generator)
         state.lattice = model.lattice.predictor(state.lattice, lattice_eps, n, ones * t, ones * s, generator)
-        state.tokens = model.types.reverse_step(state.tokens, logits, ones[atom_crystal] * t, ones[atom_crystal] * s,
-                                                model.allowed_elements, generator, config.type_temperature)
+        state.tokens = type_step(state.tokens, logits, t, s, atom_crystal, generator)
         if constraint is not None:
             state = constraint(state, ones * s)
         bar.update(1)
