@@ -29,6 +29,21 @@ def set_style(context: str = "notebook") -> None:
     plt.rcParams.update({"figure.dpi": 100, "axes.titleweight": "bold"})
 
 
+def loss_terms_figure(history: Sequence[dict], terms: Sequence[str], height: float = 2.8):
+    """One panel per loss term of a training history (`fit`'s rows): a rolling mean over five logged
+    steps, on a log scale, since the terms differ by orders of magnitude."""
+    steps = [row["step"] for row in history]
+    fig, axes = plt.subplots(1, len(terms), figsize=(3 * len(terms), height), squeeze=False)
+    for ax, term in zip(axes[0], terms):
+        values = np.array([row.get(term, np.nan) for row in history], dtype=float)
+        windows = [values[max(0, i - 4):i + 1] for i in range(len(values))]
+        smooth = [w[~np.isnan(w)].mean() if (~np.isnan(w)).any() else np.nan for w in windows]
+        ax.plot(steps, smooth)
+        ax.set(title=term, xlabel="step", yscale="log")
+    fig.tight_layout()
+    return fig
+
+
 def save_figure(fig, out_dir, name: str, dpi: int = 120) -> None:
     """Keep a figure as ``<out_dir>/figures/<name>.png`` beside the notebook's results (not only
     inside the executed notebook)."""

@@ -199,15 +199,9 @@ print(f"loaded {trained.loaded}" if trained.loaded else f"trained {trained.run.s
       f"({trained.steps} steps in all)")
 
 # %%
-curves = pd.DataFrame(history)
-terms = ["num_atoms", "lattice", "composition", "coords", "types", "kl"]
-if len(curves):
-    fig, axes = plt.subplots(1, len(terms), figsize=(3 * len(terms), 2.8))
-    for ax, term in zip(axes, terms):
-        ax.plot(curves["step"], curves[term].rolling(5, min_periods=1).mean())
-        ax.set(title=term, xlabel="step", yscale="log")
-    fig.tight_layout()
-    viz.save_figure(fig, out, "loss_curves")
+if history:   # a loaded checkpoint without a recorded history has none to draw
+    terms = ["num_atoms", "lattice", "composition", "coords", "types", "kl"]
+    viz.save_figure(viz.loss_terms_figure(history, terms), out, "loss_curves")
 
 # %% [markdown]
 # ## 5. Generation: annealed Langevin dynamics

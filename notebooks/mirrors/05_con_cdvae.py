@@ -209,14 +209,8 @@ stage1 = load_or_train(store, train_stage1, model=model, dataset=dataset, split=
                        save_to=out / "checkpoint" / f"{dataset}_stage1")
 model, run = stage1.model.eval(), stage1.run
 print(f"stage 1: {run.steps} steps ({run.steps - run.resumed_from} in {run.seconds:.0f} s in this run)")
-curves = pd.DataFrame(run.history)
 terms = ["lattice", "composition", "coords", "types", "kl", "predictor"]
-fig, axes = plt.subplots(1, len(terms), figsize=(3 * len(terms), 2.6))
-for ax, term in zip(axes, terms):
-    ax.plot(curves["step"], curves[term].rolling(5, min_periods=1).mean())
-    ax.set(title=term, xlabel="step", yscale="log")
-fig.tight_layout()
-viz.save_figure(fig, out, "loss_curves")
+viz.save_figure(viz.loss_terms_figure(run.history, terms, height=2.6), out, "loss_curves")
 
 # %% [markdown]
 # ## 4. The latent space, organised by property
