@@ -10,7 +10,7 @@ ifneq ($(wildcard ../shared/data),)
 export MATLIB_DATA ?= $(abspath ../shared/data)
 endif
 
-.PHONY: setup run test smoke lab clean chromium mirrors
+.PHONY: setup run test smoke jupyter clean chromium mirrors
 
 $(BIN)/.installed: pyproject.toml constraints.txt
 	@echo "setup: creating $(VENV) and installing matlib with its dependencies (CPU torch, pymatgen, JupyterLab, ...)"
@@ -40,8 +40,8 @@ chromium:
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	  else echo "setup: no chromium; the browser test will be skipped (apt-get install chromium)"; fi; }
 
-## lab: open JupyterLab on notebooks/
-lab: setup
+## jupyter: open JupyterLab on notebooks/ (lab/ is the research record, not this)
+jupyter: setup
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[lab]"
 	mkdir -p $(VENV)/share/jupyter/lab/settings && cp binder/overrides.json $(VENV)/share/jupyter/lab/settings/overrides.json
 	$(BIN)/jupyter lab notebooks/

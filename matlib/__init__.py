@@ -9,8 +9,10 @@ models          cdvae/ (CDVAE, Con-CDVAE) · diffusion/ (joint diffusion, adapte
 guidance/search scigen/ (structure constraints) · search/ (bird swarm, latent search, candidates)
 evaluation      evaluation/ (CDVAE's metrics and more) · judges (property GNNs) · comparison/ (the
                 review's tables) · published (the papers' rows) · targets (checked property targets)
-training        training (the fit loop) · schedules · checkpoints (safetensors + manifest)
-infrastructure  config (profiles, device, seeding) · paths · results · parallel · cluster · progress
+training        training (the fit loop) · schedules · checkpoints (safetensors + manifest) · load_or_train
+                (the one route from a checkpoint or a training run to a model)
+infrastructure  config (a notebook's setup: profiles, device, seeding) · presets (notebooks/presets/*.yaml)
+                · paths · results · parallel · cluster · progress
                 · jsonsafe · viz (3D views, plot style) · nglview_pins
 course tooling  course/ (the main job's runner, the README and results generators; nothing taught)
 """

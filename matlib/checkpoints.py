@@ -236,19 +236,3 @@ def optimizer_state(ckpt: Checkpoint) -> dict:
     groups = [dict(g, betas=tuple(g["betas"])) if "betas" in g else g for g in info["param_groups"]]
     return {"state": state, "param_groups": groups}
 
-
-def load_or_train(stem: str | Path, model: torch.nn.Module, train: Callable[[torch.nn.Module], dict],
-                  config: dict, retrain: bool = False, map_location: str | torch.device = "cpu") -> tuple[dict, bool]:
-    """Load `stem` if it was saved with this `config`; otherwise call ``train(model)`` and save.
-
-    ``train`` returns the metrics dict stored in the manifest. Returns (metrics, loaded_from_disk).
-    """
-    if exists(stem) and not retrain:
-        ckpt = load(stem, map_location=map_location)
-        if ckpt.config == jsonable(config):
-            ckpt.load_into(model)
-            return ckpt.metrics, True
-        print(f"checkpoint {stem} was trained with another config; training anew")
-    metrics = train(model)
-    save(stem, model, config=config, metrics=metrics)
-    return metrics, False

@@ -1,7 +1,8 @@
 """Run configuration: profile resolution, device choice, seeding, mixed precision.
 
 Every notebook's parameters cell holds only plain values (papermill overrides them); the next
-cell calls :func:`resolve` so that everything derived from them is computed after injection.
+cell calls :func:`setup`, which reads the profile's presets (`notebooks/presets/<notebook>.yaml`),
+so that everything derived from the parameters is computed after papermill injects them.
 """
 from __future__ import annotations
 
@@ -23,12 +24,6 @@ PROFILE_BUDGET_MINUTES = {"smoke": 2, "teach": 10, "full": 8}
 
 class ConfigError(ValueError):
     """A parameter value that cannot be turned into a run configuration."""
-
-
-def require_choice(name: str, value: Any, choices) -> None:
-    """Fail early, naming the parameter, when ``value`` is not one of ``choices``."""
-    if value not in choices:
-        raise ConfigError(f"{name} must be one of {sorted(choices)}, not {value!r}")
 
 
 def require_reference_count(value: Any) -> None:
@@ -111,7 +106,7 @@ def resolve(profile: str = "auto", *, seed: int = 0, device: str = "auto", amp: 
 
     `presets` maps each profile to its settings (sizes, steps, budgets); `overrides` replace single
     settings, e.g. ``resolve("teach", presets=P, n_steps=50)``. Mixed precision defaults to on for
-    CUDA runs.
+    CUDA runs. Notebooks call :func:`setup`, which reads the presets from their file.
     """
     profile = resolve_profile(profile)
     dev = pick_device(device, profile)
@@ -135,32 +130,34 @@ def setup(notebook: str, profile: str = "auto", *, seed: int = 0, device: str = 
           presets_folder: str | Path | None = None, **parameters: Any) -> RunConfig:
     """The setup cell in one call: the profile's presets from `notebooks/presets/<notebook>.yaml`,
     then the parameters that are not None (`train_seconds=300`), then `overrides` (any setting the
-    file declares); seeds every generator and makes the output folder (`cfg.out`).
+    file declares), each checked against the file's `choices` and `limits`; seeds every generator
+    and makes the output folder (`cfg.out`).
 
-    `dataset`, when given, picks the profile's `by_dataset` entry and is recorded as a setting.
+    The dataset (the `dataset` parameter, else an override, else the profile's) picks the profile's
+    `by_dataset` entry and is recorded as a setting.
     """
-    from . import presets
+    from . import presets   # here, not at the top: presets imports this module's ConfigError
     from .paths import outputs_dir
 
-    data = presets.load(notebook, presets_folder)
-    profile = resolve_profile(profile)
-    settings = presets.settings(data, profile, dataset)
-    given = {name: value for name, value in parameters.items() if value is not None}
     if overrides is not None and not isinstance(overrides, Mapping):
         raise ConfigError(f"overrides must be a mapping of settings, e.g. {{'batch_size': 512}}, not {overrides!r}")
+    data = presets.load(notebook, presets_folder)
+    given = {name: value for name, value in parameters.items() if value is not None}
     extra = dict(overrides or {})
     known = presets.known_settings(data)
     unknown = sorted(name for name in [*given, *extra] if name not in known)
     if unknown:
         raise ConfigError(f"{unknown} are not settings of {notebook}; the presets file declares {sorted(known)}")
-    settings.update(given)
-    settings.update(extra)
+    profile = resolve_profile(profile)
+    dataset = dataset if dataset is not None else extra.get("dataset")
+    settings = {**presets.settings(data, profile, dataset), **given, **extra}
     if dataset is not None:
         settings["dataset"] = dataset
-    presets.check_choices(data, settings)
+    presets.check(data, settings)
     if "n_reference" in settings:
         require_reference_count(settings["n_reference"])
-    cfg = resolve(profile, seed=seed, device=device, **settings)
+    cfg = resolve(profile, seed=seed, device=device)
+    cfg.settings.update(settings)
     cfg.out = Path(out_dir) if out_dir else outputs_dir(notebook)
     cfg.out.mkdir(parents=True, exist_ok=True)
     return cfg

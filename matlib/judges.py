@@ -113,9 +113,12 @@ class JudgeStore:
     def __init__(self, prop: str):
         self.prop = prop
 
-    def load(self, stem: str | Path, device: str | torch.device = "cpu", dataset: str | None = None):
+    def load(self, stem: str | Path, device: str | torch.device = "cpu", *, dataset: str):
         ckpt = checkpoints.load(stem)
         return _judge_model(ckpt, dataset, self.prop).to(device), ckpt
+
+    def save(self, stem, model, **_):
+        raise NotImplementedError("a judge is saved with its test errors: judges.save_judge, after measuring them")
 
 
 def default_judges(dataset: str, device: str | torch.device = "cpu") -> dict[str, Judge]:

@@ -9,12 +9,22 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Protocol
 
 import torch
 
 from . import checkpoints
 from .results import hardware
+
+
+class Store(Protocol):
+    """How a kind of model is loaded and saved: `cdvae.store`, `diffusion.store`, `diffusion.store.AdapterStore`,
+    `matgan.wgan.GeneratorStore`, `judges.JudgeStore`. `warm_start` is needed only to warm-start."""
+
+    def load(self, stem: str | Path, device: Any = "cpu", dataset: str | None = None) -> tuple[Any, Any]: ...
+
+    def save(self, stem: str | Path, model: Any, *, dataset: str, split: str, step: int, extra: dict,
+             metrics: dict) -> Path: ...
 
 
 @dataclass
@@ -41,19 +51,20 @@ def pick_checkpoint(explicit: str | Path | None, *candidates: str | Path | None)
     return next((Path(c) for c in candidates if c is not None and checkpoints.exists(c)), None)
 
 
-def load_or_train(store, train: Callable[[Any], tuple[Any, Any]], *, model: Any = None, dataset: str, split: str,
-                  save_to: str | Path | None, checkpoint: str | Path | None = None, warm_start: str | Path | None = None,
-                  device: Any = "cpu", metrics: Callable[[Any, list], dict] | None = None,
-                  save_loaded: bool = False) -> Trained:
-    """`store`: the model's checkpoint module (`cdvae.store`, `diffusion.store`) or an object with its
-    `exists`, `load`, `save` (and, for `warm_start`, `warm_start`).
+def load_or_train(store: Store, train: Callable[[Any], tuple[Any, Any]], *, model: Any = None, dataset: str,
+                  split: str, save_to: str | Path | None, checkpoint: str | Path | None = None,
+                  warm_start: str | Path | None = None, device: Any = "cpu",
+                  metrics: Callable[[Any, list], dict] | None = None, save_loaded: bool = False) -> Trained:
+    """Load `checkpoint` when given, else train (from `model`, or from the weights of `warm_start`).
 
-    `train(model) -> (model, TrainResult)` trains the given model (`model`, or the warm start's);
-    `metrics(run, history)` adds entries to the saved manifest's metrics. `save_to=None` leaves
-    saving to the caller (a judge is saved once its test errors are measured).
+    `train(model) -> (model, TrainResult)` trains the model it is given; `metrics(run, history)` adds
+    entries to the saved manifest's metrics. `save_to=None` leaves saving to the caller (a judge is
+    saved once its test errors are measured); `save_loaded` also copies a loaded checkpoint there.
     """
     if checkpoint is not None and warm_start is not None:
         raise ValueError("warm_start trains on from a checkpoint: do not also load one (checkpoint=None)")
+    if save_loaded and save_to is None:
+        raise ValueError("save_loaded copies the loaded checkpoint to save_to: name a save_to")
     if checkpoint is not None:
         model, ckpt = store.load(checkpoint, device=device, dataset=dataset)
         found = ckpt.metrics
@@ -61,8 +72,9 @@ def load_or_train(store, train: Callable[[Any], tuple[Any, Any]], *, model: Any 
         history = ckpt.manifest.get("extra", {}).get("history") or found.get("history") or []
         trained = Trained(model, ckpt.step, found.get("train_seconds", found.get("seconds")), list(history),
                           [ckpt.trained_on.get("split")], loaded=Path(checkpoint), checkpoint=ckpt)
-        if save_loaded:
-            trained.saved = _save(store, trained, dataset, save_to, device, {})
+        if save_loaded:   # the copy keeps the original's metrics (its hardware, its budget)
+            trained.saved = store.save(save_to, model, dataset=dataset, split=trained.splits[0], step=trained.steps,
+                                       extra={"history": trained.history}, metrics=dict(found))
         return trained
     steps_before, history_before, splits = 0, [], [split]
     if warm_start is not None:
@@ -72,13 +84,9 @@ def load_or_train(store, train: Callable[[Any], tuple[Any, Any]], *, model: Any 
     history = history_before + [dict(row, step=row["step"] + steps_before) for row in run.history]
     trained = Trained(model, steps_before + run.steps, run.seconds, history, splits, run=run)
     if save_to is not None:
-        trained.saved = _save(store, trained, dataset, save_to, device, metrics(run, history) if metrics else {})
+        trained.saved = store.save(save_to, model, dataset=dataset, split=split, step=trained.steps,
+                                   extra={"history": history},
+                                   metrics={"train_seconds": run.seconds, "train_split": split, "dataset": dataset,
+                                            "hardware": hardware(torch.device(device)),
+                                            **(metrics(run, history) if metrics else {})})
     return trained
-
-
-def _save(store, trained: Trained, dataset: str, stem: str | Path, device: Any, metrics: dict) -> Path:
-    split = trained.splits[0]
-    return store.save(stem, trained.model, dataset=dataset, split=split, step=trained.steps,
-                      extra={"history": trained.history},
-                      metrics={"train_seconds": trained.seconds, "train_split": split, "dataset": dataset,
-                               "hardware": hardware(torch.device(device)), **metrics})

@@ -11,7 +11,6 @@ import torch
 
 from .config import RunConfig
 from .jsonsafe import jsonable
-from .paths import outputs_dir
 
 RESULTS_NAME = "results.json"
 VERSIONED = ("matlib", "torch", "pymatgen", "smact", "matminer", "chgnet", "numpy")
@@ -31,13 +30,6 @@ def hardware(device: torch.device) -> str:
     if device.type == "cuda":
         return torch.cuda.get_device_name(device)
     return f"CPU ({platform.machine()}, {torch.get_num_threads()} threads)"
-
-
-def resolve_out_dir(out_dir: str | Path | None, notebook: str) -> Path:
-    """The notebook's output folder (`outputs/<notebook>` unless the parameters cell names one)."""
-    path = Path(out_dir) if out_dir else outputs_dir(notebook)
-    path.mkdir(parents=True, exist_ok=True)
-    return path
 
 
 def write_results(out_dir: str | Path, notebook: str, cfg: RunConfig, metrics: dict, *,

@@ -59,24 +59,6 @@ def test_missing_and_mismatched(tmp_path):
         checkpoints.load(tmp_path / "m")
 
 
-def test_load_or_train_trains_once_then_loads(tmp_path):
-    calls = []
-
-    def train(model):
-        calls.append(1)
-        torch.nn.init.constant_(model[0].bias, 0.5)
-        return {"loss": 0.25}
-
-    metrics, loaded = checkpoints.load_or_train(tmp_path / "m", make_model(), train, config={"w": 8})
-    assert (metrics, loaded, len(calls)) == ({"loss": 0.25}, False, 1)
-    model = make_model()
-    metrics, loaded = checkpoints.load_or_train(tmp_path / "m", model, train, config={"w": 8})
-    assert (metrics, loaded, len(calls)) == ({"loss": 0.25}, True, 1)
-    assert torch.all(model[0].bias == 0.5)
-    _, loaded = checkpoints.load_or_train(tmp_path / "m", make_model(), train, config={"w": 9})
-    assert not loaded and len(calls) == 2
-
-
 def test_manifest_values_are_json_safe(tmp_path):
     import numpy as np
 

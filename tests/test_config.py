@@ -43,12 +43,6 @@ def test_seeding_is_reproducible():
     assert not resolve("smoke").amp
 
 
-def test_require_choice_names_the_parameter_and_its_choices():
-    config.require_choice("lr_schedule", "cosine", ("constant", "cosine"))
-    with pytest.raises(ConfigError, match=r"lr_schedule must be one of \['constant', 'cosine'\], not 'linear'"):
-        config.require_choice("lr_schedule", "linear", ("constant", "cosine"))
-
-
 @pytest.mark.parametrize("value", ["all", 1, 2000])
 def test_require_reference_count_accepts_counts_and_all(value):
     config.require_reference_count(value)

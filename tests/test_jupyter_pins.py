@@ -96,6 +96,6 @@ def test_every_environment_file_pins_the_same_jupyter_stack():
 def test_binder_checks_the_viewer_and_saves_widget_state():
     post_build = (ROOT / "binder" / "postBuild").read_text()
     assert "nglview_mismatch" in post_build and "binder/overrides.json" in post_build
-    assert "binder/overrides.json" in (ROOT / "Makefile").read_text()          # make lab installs it too
+    assert "binder/overrides.json" in (ROOT / "Makefile").read_text()          # make jupyter installs it too
     overrides = json.loads((ROOT / "binder" / "overrides.json").read_text())
     assert overrides["@jupyter-widgets/jupyterlab-manager:plugin"]["saveState"] is True

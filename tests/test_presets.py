@@ -17,8 +17,9 @@ def write(folder: Path, text: str) -> Path:
 
 
 EXAMPLE = """
-all: {lr_schedule: constant}
+all: {lr_schedule: constant, holdout: 0.0}
 choices: {lr_schedule: [constant, cosine]}
+limits: {holdout: {min: 0, below: 1}}
 smoke: {n_samples: 4, n_reference: 10}
 teach: {n_samples: 40, n_reference: 100}
 full:
@@ -36,7 +37,7 @@ def test_every_notebook_has_a_preset_file_with_the_same_settings_in_every_profil
         names = [set(presets.settings(data, p)) for p in presets.PROFILE_KEYS]
         assert names[0] == names[1] == names[2], f"{path.name}: profiles declare different settings"
         for profile in presets.PROFILE_KEYS:
-            presets.check_choices(data, presets.settings(data, profile))
+            presets.check(data, presets.settings(data, profile))
 
 
 def test_setup_layers_shared_profile_dataset_parameters_and_overrides(tmp_path):
@@ -59,11 +60,30 @@ def test_setup_layers_shared_profile_dataset_parameters_and_overrides(tmp_path):
     (dict(overrides={"n_reference": 0}), "n_reference"),
     (dict(n_steps=3), "n_steps"),
     (dict(overrides="{'n_samples': 3}"), "mapping"),
+    (dict(overrides={"holdout": 1.0}), "holdout must be < 1"),
+    (dict(overrides={"holdout": -0.1}), "holdout must be >= 0"),
 ])
 def test_setup_refuses_unknown_settings_and_values(tmp_path, bad, message):
     folder = write(tmp_path, EXAMPLE)
     with pytest.raises(config.ConfigError, match=message):
         config.setup("nb", "smoke", out_dir=tmp_path, presets_folder=folder, **bad)
+
+
+@pytest.mark.parametrize("text, message", [
+    ("smoke: {seed: 1}\nteach: {}\nfull: {}\n", "name the run itself"),
+    ("smoke: {}\nteach: {}\nfull: {by_dataset: {mp20: {a: 1}}}\n", "names no dataset"),
+    ("smoke: {}\nteach: {}\nfull: {}\nlimits: {a: {least: 0}}\n", "limits know"),
+    ("- smoke\n- teach\n", "mappings"),
+])
+def test_malformed_preset_files_get_a_clear_error(tmp_path, text, message):
+    with pytest.raises(presets.PresetError, match=message):
+        presets.load("nb", write(tmp_path, text))
+
+
+def test_an_overridden_dataset_picks_its_presets(tmp_path):
+    folder = write(tmp_path, EXAMPLE.replace("all: {", "all: {dataset: perov_5, "))
+    cfg = config.setup("nb", "full", out_dir=tmp_path, presets_folder=folder, overrides={"dataset": "carbon_24"})
+    assert (cfg.dataset, cfg.n_samples) == ("carbon_24", 100)
 
 
 def test_a_preset_file_must_declare_every_profile(tmp_path):

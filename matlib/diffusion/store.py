@@ -62,12 +62,13 @@ def load_adapters(stem: str | Path, base: CrystalDiffusion, *, dataset: str | No
 class AdapterStore:
     """Property adapters on one base model, seen as a store (`load_or_train` loads and saves them)."""
 
+    exists = staticmethod(checkpoints.exists)
+
     def __init__(self, base: CrystalDiffusion, base_name: str, prop: str):
         self.base, self.base_name, self.prop = base, base_name, prop
 
-    exists = staticmethod(checkpoints.exists)
-
     def load(self, stem: str | Path, device=None, dataset: str | None = None):
+        """The adapters on the base model, on the base model's device (`device` is not used)."""
         return load_adapters(stem, self.base, dataset=dataset, prop=self.prop)
 
     def save(self, stem: str | Path, model: ConditionedDiffusion, **options) -> Path:

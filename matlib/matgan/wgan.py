@@ -203,7 +203,8 @@ class GeneratorStore:
         self.settings = settings
 
     def fits(self, stem: str | Path, keys=("generator", "dataset", "train_split")) -> bool:
-        """Whether the checkpoint at `stem` was trained with these settings (else train anew)."""
+        """Whether the checkpoint at `stem` holds a generator of this size trained on this dataset and
+        split (else train anew). The critic and learning rates may differ: only the generator is kept."""
         found = checkpoints.load(stem).config
         return all(found.get(k) == jsonable(self.settings.get(k)) for k in keys)
 
@@ -213,5 +214,6 @@ class GeneratorStore:
         return ckpt.load_into(Generator(**ckpt.config["generator"])).to(device), ckpt
 
     def save(self, stem: str | Path, model: Generator, *, dataset: str, split: str, **options) -> Path:
+        """Half-precision weights of the generator trained with this store's settings."""
         return checkpoints.save(stem, copy.deepcopy(model).half(), config=self.settings,
                                 trained_on={"dataset": dataset, "split": split}, **options)

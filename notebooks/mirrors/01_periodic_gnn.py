@@ -216,14 +216,14 @@ def judge_trainer(name, prop):
 for name, prop in tasks:
     committed = None if retrain else pick_checkpoint(None, judges.judge_stem(name, prop))
     # saved in section 7, once its test errors are known (the manifest records them)
-    judge = load_or_train(judges.JudgeStore(prop), judge_trainer(name, prop), dataset=name, split=train_split,
-                          checkpoint=committed, save_to=None, device=cfg.device)
-    trained[(name, prop)] = judge.model
-    source = "committed checkpoint" if judge.loaded else f"trained now ({judge.steps} steps, {LOSS.get(prop, 'l1')} loss)"
-    info[(name, prop)] = {"source": source, "params": count_parameters(judge.model), "train_seconds": judge.seconds,
+    result = load_or_train(judges.JudgeStore(prop), judge_trainer(name, prop), dataset=name, split=train_split,
+                           checkpoint=committed, save_to=None, device=cfg.device)
+    trained[(name, prop)] = result.model
+    source = "committed checkpoint" if result.loaded else f"trained now ({result.steps} steps, {LOSS.get(prop, 'l1')} loss)"
+    info[(name, prop)] = {"source": source, "params": count_parameters(result.model), "train_seconds": result.seconds,
                           **info.get((name, prop), {})}
-    if judge.run is not None:
-        curves[(name, prop)] = judge.run
+    if result.run is not None:
+        curves[(name, prop)] = result.run
 pd.DataFrame([{"dataset": d, "property": p, **v} for (d, p), v in info.items()])
 
 # %%

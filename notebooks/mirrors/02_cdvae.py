@@ -33,7 +33,8 @@
 # for another `train_seconds` (the weight average restarts). On another machine, where the 28 MB
 # training state cannot follow, `warm_start=<the first run's out_dir>/checkpoint/<dataset>` trains on
 # from the 5 MB checkpoint's averaged weights with a fresh optimizer. Our MP-20 and Perov-5 models
-# that meet CDVAE-level targets (`lab/findings_by_notebook.md`, section 02) took two such calls: `full`, then `warm_start=…`, `train_seconds=325`, `prior_temperature=0.6`,
+# that meet CDVAE-level targets (`docs/RESULTS.md`, "Outside the main job") took two such calls:
+# `full`, then `warm_start=…`, `train_seconds=325`, `prior_temperature=0.6`,
 # `overrides={"lr_schedule": "cosine"}` (MP-20; Perov-5: 380 s and 0.7), each about 8 minutes. Each
 # profile's settings are in `presets/02_cdvae.yaml`; `overrides` replaces any of them.
 #
@@ -76,7 +77,7 @@ resume = False         # True: continue the training state in out_dir (model, op
 warm_start = None      # a checkpoint stem of this dataset: train on from its averaged weights, fresh optimizer
 train_seconds = None   # None: the profile's (full: 300 s)
 n_samples = None       # None: the profile's (full: 2,000, Carbon-24 1,000; CDVAE used 10,000)
-prior_temperature = 1.0  # z ~ N(0, τ² I) when generating; CDVAE: 1. Below 1: fewer blended compositions, less diversity
+prior_temperature = None  # z ~ N(0, τ² I) when generating; None: the presets' 1 (CDVAE's). Below 1: fewer blended compositions
 overrides = {}         # any other setting of presets/02_cdvae.yaml, e.g. {"lr_schedule": "cosine", "batch_size": 512}
 
 # %%
@@ -84,9 +85,11 @@ cfg = config.setup("02_cdvae", profile, seed=seed, device=device, out_dir=out_di
                    overrides=overrides, train_seconds=train_seconds, n_samples=n_samples,
                    prior_temperature=prior_temperature)
 out, started = cfg.out, cfg.started
+if warm_start and (resume or checkpoint):
+    raise config.ConfigError("warm_start trains on from a checkpoint with a fresh optimizer: leave resume and checkpoint")
 train_split = datasets.resolve_train_split(dataset, train_split, path=data_dir)
-committed = paths.checkpoints_dir() / "cdvae" / dataset
-checkpoint = pick_checkpoint(checkpoint, committed if cfg.use_checkpoint and not warm_start else None)
+committed = paths.checkpoints_dir() / "cdvae" / dataset   # teach loads it, unless asked to train on
+checkpoint = pick_checkpoint(checkpoint, committed if cfg.use_checkpoint and not (warm_start or resume) else None)
 viz.set_style()
 print(cfg.as_dict(), "->", out)
 
@@ -190,13 +193,14 @@ def train(model):
     return model, run
 
 
-if warm_start and resume:
-    raise ValueError("warm_start trains on from a checkpoint with a fresh optimizer: leave resume=False")
 trained = load_or_train(store, train, model=model, dataset=dataset, split=train_split, checkpoint=checkpoint,
                         warm_start=warm_start, save_to=out / "checkpoint" / dataset, device=cfg.device)
 model, history, learnt_from = trained.model.to(cfg.device).eval(), trained.history, trained.splits
-print(f"loaded {trained.loaded}" if trained.loaded else f"trained {trained.run.steps} steps in {trained.seconds:.0f} s",
-      f"({trained.steps} steps in all)")
+if trained.loaded:
+    print(f"loaded {trained.loaded} ({trained.steps} steps)")
+else:
+    run = trained.run
+    print(f"{trained.steps} steps in all, {run.steps - run.resumed_from} of them in {run.seconds:.0f} s in this run")
 
 # %%
 if history:   # a loaded checkpoint without a recorded history has none to draw
@@ -252,7 +256,7 @@ variants = [dict(steps_per_level=steps, **ours) for steps in cfg.sweep] + [
     dict(steps_per_level=cfg.steps_per_level, composition="sample", relabel_below=math.inf)]   # per-atom draws
 with process_pool() as pool:
     reference_set = coverage_reference.reference_set(executor=pool)
-    z = prior_draws(cfg.sweep_samples, model.config.latent, temperature=prior_temperature, generator=generator,
+    z = prior_draws(cfg.sweep_samples, model.config.latent, temperature=cfg.prior_temperature, generator=generator,
                     device=cfg.device)
     for variant in variants:   # the same z for every row
         result = decode(model, z, LangevinConfig(**variant), generator=generator, autocast=cfg.autocast,
@@ -282,7 +286,7 @@ sweep_all
 # One trajectory: the atoms of a crystal as the noise anneals (elements are the decoder's argmax).
 
 # %%
-z = prior_draws(cfg.n_samples, model.config.latent, temperature=prior_temperature, generator=generator,
+z = prior_draws(cfg.n_samples, model.config.latent, temperature=cfg.prior_temperature, generator=generator,
                 device=cfg.device)
 record = max(1, model.config.levels * cfg.steps_per_level // 6)
 decoding = LangevinConfig(steps_per_level=cfg.steps_per_level, relabel_below=cfg.relabel_below)

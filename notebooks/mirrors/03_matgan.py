@@ -457,8 +457,8 @@ print(f"results -> {path}  ({time.perf_counter() - started:.0f} s)")
 #    distinct formulas go up or down, and does the chemically valid share change?
 # 2. **The start.** Build the generators with `Generator(**GENERATOR, out_bias=None)` (every cell
 #    starts near 0.5) and retrain for the same steps. How long until the first usable formula?
-# 3. **Critic steps and rates.** Train with MatGAN's rates (`lr_g=1e-3, lr_d=1e-2`) or with
-#    `n_critic=5`. Does the Wasserstein curve still fall smoothly, and what happens to the distinct share?
+# 3. **Critic steps and rates.** Train with MatGAN's rates (`overrides={"lr_g": 1e-3, "lr_d": 1e-2}`)
+#    or with `overrides={"n_critic": 5}`. Does the Wasserstein curve still fall smoothly, and what happens to the distinct share?
 # 4. **Batch norm in the critic.** Swap the critic's layer norms for batch norms and retrain: what
 #    happens to the gradient penalty, and why (hint: it is a per-sample constraint)?
 # 5. **Is novelty good?** Sort the new compositions by how often they were sampled. Are the most

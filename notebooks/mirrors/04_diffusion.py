@@ -236,8 +236,6 @@ coverage_reference = CoverageReference.load(dataset, eval_split, cfg.n_reference
 
 # %%
 held_out = []   # `holdout` > 0: training crystals kept out; the (averaged) weights scoring best on them are kept
-if not 0 <= cfg.holdout < 1:
-    raise config.ConfigError(f"holdout must be in [0, 1), not {cfg.holdout}")
 if cfg.holdout:
     size = len(prepared.num_atoms)
     held_out = np.random.default_rng(seed).permutation(size)[:min(size - 1, max(1, round(cfg.holdout * size)))]
@@ -262,14 +260,11 @@ def train(model):
 
 def manifest_metrics(run, history):
     """What the saved checkpoint records beyond its budget: the last losses, the held-out best."""
-    print(f"{run.steps} steps in {run.seconds:.0f} s ({run.steps / run.seconds:.1f} steps/s)")
     extra = {"final_losses": next(({k: h[k] for k in ("coords", "lattice", "types")} for h in reversed(history)
                                    if "coords" in h), {})}
-    if run.best:
-        run.best["step"] = min((h for h in history if "held_loss" in h), key=lambda h: h["held_loss"])["step"]
-        print(f"kept the {'averaged ' if cfg.ema else ''}weights of step {run.best['step']}: "
-              f"held-out loss {run.best['held_loss']:.4f}")
-        extra["held_out_best"] = run.best
+    if run.best:   # the step whose weights were kept
+        best_step = min((h for h in history if "held_loss" in h), key=lambda h: h["held_loss"])["step"]
+        extra["held_out_best"] = dict(run.best, step=best_step)
     return extra
 
 
@@ -280,6 +275,13 @@ model, history, learnt_from = trained.model.to(cfg.device).eval(), trained.histo
 if trained.loaded:
     print(f"loaded {trained.loaded} ({trained.steps} steps, {trained.checkpoint.metrics.get('hardware')}); "
           f"{sum(p.numel() for p in model.parameters()):,} parameters")
+else:
+    run = trained.run
+    print(f"{run.steps} steps in {run.seconds:.0f} s ({run.steps / run.seconds:.1f} steps/s)")
+    if run.best:
+        best = manifest_metrics(run, history)["held_out_best"]
+        print(f"kept the {'averaged ' if cfg.ema else ''}weights of step {best['step']}: "
+              f"held-out loss {best['held_loss']:.4f}")
 
 # %%
 curves = pd.DataFrame(history)

@@ -96,15 +96,13 @@ base_checkpoint = None  # a CDVAE to start stage 1 from; None: teach, the commit
 train_seconds = None   # stage 1; None: the profile's (teach 150 s, full 220 s)
 resume = False         # True: continue stage 1's training state in out_dir for train_seconds more
 n_samples = None       # crystals per target; None: the profile's (full: 300)
-prior_guidance = 1.0   # γ of classifier-free guidance in the prior (not in Con-CDVAE); 1: none
+prior_guidance = None  # γ of classifier-free guidance in the prior (not in Con-CDVAE); None: the presets' 1 (none)
 overrides = {}         # any other setting of presets/05_con_cdvae.yaml, e.g. {"fill": "random", "oversample": 1}
 
 # %%
 cfg = config.setup("05_con_cdvae", profile, seed=seed, device=device, out_dir=out_dir, dataset=dataset,
                    overrides=overrides, train_seconds=train_seconds, n_samples=n_samples, prior_guidance=prior_guidance)
 out, started, dataset = cfg.out, cfg.started, cfg.dataset
-if cfg.oversample < 1 or cfg.prior_guidance < 0:
-    raise config.ConfigError(f"oversample must be >= 1 and prior_guidance >= 0: {cfg.oversample}, {cfg.prior_guidance}")
 starts = {"notebook_02": [out.parent / "02_cdvae" / "checkpoint" / dataset],    # notebook 02's run beside this one
           "committed": [paths.checkpoints_dir() / "cdvae" / dataset], "none": []}
 base_stem = pick_checkpoint(base_checkpoint, *starts[cfg.base])
@@ -205,8 +203,9 @@ def train_stage1(model):
                       trained_on={"dataset": dataset, "split": train_split}, desc=f"stage 1 on {dataset}/{train_split}")
 
 
+# saved in section 10, with the predictor's test error that section 4 measures
 stage1 = load_or_train(store, train_stage1, model=model, dataset=dataset, split=train_split, device=cfg.device,
-                       save_to=out / "checkpoint" / f"{dataset}_stage1")
+                       save_to=None)
 model, run = stage1.model.eval(), stage1.run
 print(f"stage 1: {run.steps} steps ({run.steps - run.resumed_from} in {run.seconds:.0f} s in this run)")
 terms = ["lattice", "composition", "coords", "types", "kl", "predictor"]
@@ -270,7 +269,7 @@ fig.tight_layout()
 #
 # Which network predicts it matters more than anything else in this notebook. Con-CDVAE's is a small
 # MLP U-Net (widths 256 → 32 → 256, the condition and the time concatenated to every layer;
-# `prior_network="unet"`). On our MP-20 latents its samples lie about twice as far from the encoder's
+# `overrides={"prior_network": "unet"}`). On our MP-20 latents its samples lie about twice as far from the encoder's
 # latents as held-out crystals do, and when asked for −4 eV/atom the predictor reads them about
 # halfway back to the data mean: it blurs the target into the data mean. We use a residual MLP at constant width whose every block
 # normalises its input and then scales and shifts it by amounts computed from (condition, time)
@@ -283,13 +282,21 @@ prior = LatentPrior(LatentPriorConfig(model.cdvae.config.latent, specs, network=
                                       width=cfg.prior_width, blocks=cfg.prior_blocks,
                                       condition_dropout=0.1 if cfg.prior_guidance != 1 else 0.0)).to(cfg.device)
 prior.fit_scale(mu_train)
-prior_optimizer = torch.optim.AdamW(prior.parameters(), lr=1e-3)
-prior_run = fit(prior, prior_optimizer, lambda p, item: p.loss(item[0], item[1]),
-                latent_minibatches(mu_train, train_values.to(cfg.device), min(256, len(mu_train)), seed=seed),
-                max_steps=cfg.prior_steps, max_seconds=cfg.prior_seconds, grad_clip=1.0,
-                scheduler=budget_schedule(prior_optimizer, cfg.lr_schedule, cfg.prior_steps, cfg.prior_seconds),
-                log_every=max(1, min(100, cfg.prior_steps // 20)), desc="stage 2: latent prior")
-prior.eval()
+
+
+def train_prior(prior):
+    """The diffusion prior learns to denoise the encoder's latents given their properties."""
+    optimizer = torch.optim.AdamW(prior.parameters(), lr=1e-3)
+    return prior, fit(prior, optimizer, lambda p, item: p.loss(item[0], item[1]),
+                      latent_minibatches(mu_train, train_values.to(cfg.device), min(256, len(mu_train)), seed=seed),
+                      max_steps=cfg.prior_steps, max_seconds=cfg.prior_seconds, grad_clip=1.0,
+                      scheduler=budget_schedule(optimizer, cfg.lr_schedule, cfg.prior_steps, cfg.prior_seconds),
+                      log_every=max(1, min(100, cfg.prior_steps // 20)), desc="stage 2: latent prior")
+
+
+stage2 = load_or_train(store, train_prior, model=prior, dataset=dataset, split=train_split, device=cfg.device,
+                       save_to=out / "checkpoint" / f"{dataset}_prior", metrics=lambda run, _: {"loss": run.last()})
+prior, prior_run = stage2.model.eval(), stage2.run
 print(f"prior: {sum(p.numel() for p in prior.parameters()):,} parameters, {prior_run.steps} steps in "
       f"{prior_run.seconds:.0f} s, last loss {prior_run.last():.3f}")
 
@@ -335,7 +342,7 @@ probe_table
 # For each task: set its targets and fill every other condition from a training row. Con-CDVAE's
 # "less" strategy takes a random row, which pairs a target of −4 eV/atom with the band gap and
 # crystal system of whatever crystal comes up, a combination the model has rarely seen. We take a
-# random row among the 100 whose given properties lie closest to the targets (`fill="matched"`),
+# random row among the 100 whose given properties lie closest to the targets (`fill`: `matched`),
 # and compare both on the first task. (With MP-20, the `full` profile's dataset, the last task gives two
 # targets at once; Perov-5, at `smoke` and `teach`, has one property to target.) Then sample
 # `oversample` latents per crystal, keep the one the predictor puts nearest the target
@@ -506,7 +513,7 @@ ours[["task", "success_rate", "success SE", "n_success", "single_element", "n"]]
 # GNN, not by Con-CDVAE's CGCNN surrogates or DFT.
 #
 # **Changed, and why:** the prior's network is a residual MLP with FiLM conditioning, not
-# Con-CDVAE's MLP U-Net (still there as `prior_network="unet"`). Trained on the same latents, the
+# Con-CDVAE's MLP U-Net (still there: `overrides={"prior_network": "unet"}`). Trained on the same latents, the
 # U-Net's samples stay near the data mean and far from the latents of real crystals with the asked
 # property, and three times more steps do not change that; the FiLM network's follow the target
 # (section 5).
@@ -527,9 +534,10 @@ kept = [(task, s) for (task, method), (structures, _) in generated.items() if me
 xyz = crystal_io.write_extxyz([s for _, s in kept], out / "generated.extxyz",   # each crystal says what it aimed at
                               info=[{"task": task, **{f"target_{prop}": t for prop, (t, _) in tasks[task].items()}}
                                     for task, _ in kept])
-prior_file = store.save(out / "checkpoint" / f"{dataset}_prior", prior, dataset=dataset, split=train_split,
-                        step=prior_run.steps,
-                        metrics={"train_seconds": prior_run.seconds, "loss": prior_run.last()})
+stage1_file = store.save(out / "checkpoint" / f"{dataset}_stage1", model, dataset=dataset, split=train_split,
+                         step=run.steps, extra={"history": run.history},
+                         metrics={"train_seconds": run.seconds, "train_split": train_split,
+                                  "predictor_mae": predictor_mae, "hardware": results.hardware(cfg.device)})
 metrics = {
     "dataset": dataset,
     "conditions": [s.as_dict() for s in specs],
@@ -547,7 +555,7 @@ path = results.write_results(out, "05_con_cdvae", cfg, metrics, train_split=trai
                              timings={"total": time.perf_counter() - started, "stage1": run.seconds,
                                       "prior": prior_run.seconds, "generation_and_judging": generation_seconds,
                                       "sampling": sampling_seconds},
-                             files={"generated": xyz, "stage1": stage1.saved, "prior": prior_file})
+                             files={"generated": xyz, "stage1": stage1_file, "prior": stage2.saved})
 print(f"results -> {path}  ({time.perf_counter() - started:.0f} s)")
 
 # %% [markdown]
@@ -557,16 +565,16 @@ print(f"results -> {path}  ({time.perf_counter() - started:.0f} s)")
 #    PCA picture lose its gradient? Does the success rate fall, as Con-CDVAE's ablation says?
 # 2. **A coarser grid.** Change the formation-energy step in `CONDITIONS` from 0.5 to 2.0. Which
 #    targets suffer: the extreme ones or the common ones?
-# 3. **No down-selection.** Run with `oversample=1`, then `oversample=16`. How much of the success
+# 3. **No down-selection.** Run with `overrides={"oversample": 1}`, then 16 (the default). How much of the success
 #    rate comes from the prior, and how much from the predictor picking among its samples?
 # 4. **Guide the prior.** Run with `prior_guidance=2`. Predict which targets gain (the rare ones far
 #    from the data mean?) and which lose, then compare the rows with and without guidance.
 # 5. **Impossible targets.** Ask `generate` for a formation energy of +2 eV/atom, outside the grid:
 #    it refuses, and says why. Pass `allow_extrapolation=True` and predict what the prior produces
 #    and what the judge says about it; then run it.
-# 6. **End on small steps.** Run with `lr_schedule="cosine"`: stage 1 and the prior end with their
+# 6. **End on small steps.** Run with `overrides={"lr_schedule": "cosine"}`: stage 1 and the prior end with their
 #    learning rates decayed to zero (with larger batches, it helped notebook 06's adapters). Does the
 #    probe's reading of the target (section 5) get sharper, and do the crystals follow it?
-# 7. **Con-CDVAE's own prior network.** Run with `prior_network="unet"`. Before running: will the
+# 7. **Con-CDVAE's own prior network.** Run with `overrides={"prior_network": "unet"}`. Before running: will the
 #    probe in section 5 still read −4 eV/atom when −4 is asked? Which targets lose most, the common
 #    ones or the rare ones?

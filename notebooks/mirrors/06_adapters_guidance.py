@@ -77,15 +77,13 @@ adapters = None        # band-gap adapters to load instead of fine-tuning; None:
 perov_checkpoint = None  # Perov-5 base diffusion model; None: data/checkpoints/diffusion/perov_5 if present
 band_gap_seconds = None  # budget of the band-gap adapters; None: the profile's (full: 280 s)
 n_samples = None       # crystals per setting; None: the profile's (full: 1,000)
-type_temperature = 0.8  # element sampling temperature: 1 draws from the network's p(element), < 1 sharpens it
+type_temperature = None  # element sampling temperature; None: the presets' 0.8. 1 draws from p(element), < 1 sharpens it
 overrides = {}         # any other setting of presets/06_adapters_guidance.yaml, e.g. {"compare_seconds": 60}
 
 # %%
 cfg = config.setup("06_adapters_guidance", profile, seed=seed, device=device, out_dir=out_dir, overrides=overrides,
                    band_gap_seconds=band_gap_seconds, n_samples=n_samples, type_temperature=type_temperature)
 out, started = cfg.out, cfg.started
-if not (cfg.type_temperature > 0 and 0 <= cfg.ema_decay < 1):
-    raise config.ConfigError(f"type_temperature must be > 0 and ema_decay in [0, 1): {cfg.type_temperature}, {cfg.ema_decay}")
 train_split = datasets.resolve_train_split(["mp_20", "perov_5"], train_split, path=data_dir)
 base_stem = Path(checkpoint) if checkpoint else paths.checkpoints_dir() / "diffusion" / "mp_20"
 committed_adapters = paths.checkpoints_dir() / "adapters" / "mp_20__band_gap"
