@@ -1,0 +1,25 @@
+"""The padded all-pairs network (the GPU fast path) computes what the edge-list network computes."""
+import pytest
+import torch
+
+from matlib.nn import DenoiserConfig, ScoreNetwork
+from matlib.nn.dense_pairs import DenseScoreNetwork
+
+
+@pytest.mark.parametrize("options", [{}, {"global_context": True, "element_features": True}])
+def test_dense_pairs_give_the_edge_list_outputs(options):
+    torch.manual_seed(0)
+    network = ScoreNetwork(DenoiserConfig(dim=32, layers=2, num_freqs=4, **options)).eval()
+    num_atoms = torch.tensor([1, 4, 7, 2, 20])     # one lone atom, the largest MP-20 crystal
+    atoms = int(num_atoms.sum())
+    inputs = (torch.randint(0, 90, (atoms,)), torch.rand(atoms, 3), torch.randn(5, 3, 3), num_atoms,
+              torch.rand(5), torch.rand(5) + 1)
+    hook = lambda i, h: 1.5 * h + i       # adapters edit atom states between blocks
+    with torch.no_grad():
+        for layer_hook in (None, hook):
+            edge_list = network(*inputs, layer_hook=layer_hook)
+            dense = DenseScoreNetwork(network)(*inputs, layer_hook=layer_hook)
+            for a, b in zip(edge_list, dense):
+                assert a.shape == b.shape
+                assert torch.allclose(a, b, atol=1e-5, rtol=1e-5)
+    assert all(a is b for a, b in zip(DenseScoreNetwork(network).parameters(), network.parameters()))   # shared
