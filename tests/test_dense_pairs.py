@@ -23,3 +23,18 @@ def test_dense_pairs_give_the_edge_list_outputs(options):
                 assert a.shape == b.shape
                 assert torch.allclose(a, b, atol=1e-5, rtol=1e-5)
     assert all(a is b for a, b in zip(DenseScoreNetwork(network).parameters(), network.parameters()))   # shared
+
+
+def test_dense_pairs_train_like_the_edge_list():
+    torch.manual_seed(1)
+    network = ScoreNetwork(DenoiserConfig(dim=16, layers=2, num_freqs=3, global_context=True))
+    num_atoms = torch.tensor([3, 5, 1])
+    inputs = (torch.randint(1, 90, (9,)), torch.rand(9, 3), torch.randn(3, 3, 3), num_atoms, torch.rand(3),
+              torch.rand(3) + 1)
+    grads = []
+    for model in (network, DenseScoreNetwork(network)):
+        network.zero_grad()
+        coord, lattice_eps, logits = model(*inputs)
+        (coord.square().sum() + lattice_eps.sum() + logits.logsumexp(-1).sum()).backward()
+        grads.append([p.grad.clone() for p in network.parameters()])
+    assert all(torch.allclose(a, b, atol=1e-5, rtol=1e-4) for a, b in zip(*grads))

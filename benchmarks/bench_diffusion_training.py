@@ -1,0 +1,85 @@
+"""Training speed of notebook 04's `full` diffusion model: optimizer steps per second, edge-list
+against dense pairs, eager and compiled, measured in one run on one machine.
+
+    python benchmarks/bench_diffusion_training.py [--dataset mp_20] [--batch-size 256] [--steps 300]
+    python benchmarks/bench_diffusion_training.py --dense --compile
+
+The model, optimizer and mixed precision are the notebook's `full` ones (presets/04_diffusion.yaml:
+width 224, 4 blocks, 24 frequencies, AdamW at 1e-3, gradient clipping at 1, bf16 on a GPU); the
+crystals are the dataset's training split. Each variant warms up (and compiles) on 20 steps first,
+so the clock sees only steady training.
+"""
+from __future__ import annotations
+
+import argparse
+import itertools
+import time
+
+import torch
+
+from matlib import config, datasets, results
+from matlib.batching import crystal_minibatches
+from matlib.diffusion import CrystalDiffusion, DenoiserConfig
+from matlib.nn.dense_pairs import DenseScoreNetwork
+from report_rows import emit, save
+
+
+def timed_steps(model, batches, steps: int, cfg) -> float:
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
+    for batch in itertools.islice(batches, 20):       # warm-up: kernels, allocator, compilation
+        train_step(model, optimizer, batch, cfg)
+    if cfg.device.type == "cuda":
+        torch.cuda.synchronize()
+    start = time.perf_counter()
+    for batch in itertools.islice(batches, steps):
+        train_step(model, optimizer, batch, cfg)
+    if cfg.device.type == "cuda":
+        torch.cuda.synchronize()
+    return time.perf_counter() - start
+
+
+def train_step(model, optimizer, batch, cfg) -> None:
+    with cfg.autocast():
+        loss = model.loss(batch)["loss"]
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+    optimizer.step()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--dataset", default="mp_20")
+    parser.add_argument("--split", default="auto")
+    parser.add_argument("--batch-size", type=int, default=256)
+    parser.add_argument("--steps", type=int, default=300)
+    parser.add_argument("--limit", type=int, default=None, help="training crystals (None: all)")
+    parser.add_argument("--compile", action="store_true")
+    parser.add_argument("--dense", action="store_true")
+    parser.add_argument("--out", default=None)
+    args = parser.parse_args()
+    cfg = config.resolve("full" if torch.cuda.is_available() else "smoke")
+    split = datasets.resolve_train_split(args.dataset, args.split)
+    prepared = CrystalDiffusion.prepare(datasets.load_split(args.dataset, split, limit=args.limit).batch())
+    variants = [("edges", False)] + [("edges", True)] * args.compile
+    variants += [("dense", False)] * args.dense + [("dense", True)] * (args.dense and args.compile)
+    rows = []
+    for layout, compiled in variants:
+        torch.manual_seed(0)
+        model = CrystalDiffusion.from_data(prepared, DenoiserConfig(dim=224, layers=4, num_freqs=24)).to(cfg.device)
+        network = DenseScoreNetwork(model.network) if layout == "dense" else model.network
+        model.network = torch.compile(network, dynamic=True) if compiled else network
+        batches = crystal_minibatches(prepared.to(cfg.device), args.batch_size, seed=0)
+        seconds = timed_steps(model, batches, args.steps, cfg)
+        emit(rows, {"layout": layout, "compiled": compiled, "steps": args.steps, "batch_size": args.batch_size,
+                    "seconds": round(seconds, 2), "steps_per_second": round(args.steps / seconds, 1),
+                    "dataset": args.dataset, "split": split, "device": results.hardware(cfg.device)})
+    plain = rows[0]
+    for row in rows[1:]:
+        print(f"{row['layout']}{' compiled' if row['compiled'] else ''}: "
+              f"{row['steps_per_second'] / plain['steps_per_second']:.2f}x the plain edge-list steps/s")
+    save(rows, args.out)
+
+
+if __name__ == "__main__":
+    main()
