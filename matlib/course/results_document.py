@@ -13,6 +13,7 @@ from pathlib import Path
 
 from .. import comparison, published
 from . import headline
+from .performance import performance_section
 from .runner import notebooks
 from .runs import flatten, recorded_runs
 
@@ -93,7 +94,6 @@ PROTOCOL_RUNS = [("CDVAE (02), two-call route", "mp_20", "02_cdvae_mp_20_route/p
                  ("CDVAE (02), two-call route", "perov_5", "02_cdvae_perov_5_route/protocol_10000.jsonl"),
                  ("joint diffusion (04), committed checkpoint", "mp_20", "04_diffusion_mp_20/results.json"),
                  ("joint diffusion (04)", "perov_5", "04_diffusion_perov_5/results.json")]
-COMPILE_BENCHMARK = "bench_diffusion_compile.json"
 
 
 def _protocol_rows(path: Path, dataset: str) -> list[dict]:
@@ -107,8 +107,8 @@ def _protocol_rows(path: Path, dataset: str) -> list[dict]:
 
 
 def runs_section(runs: Path) -> str:
-    """CDVAE's protocol (10,000 crystals against the whole test split) and the compile benchmark."""
-    lines = ["## Outside the main job: CDVAE's protocol and the compile benchmark", "",
+    """CDVAE's protocol (10,000 crystals against the whole test split)."""
+    lines = ["## Outside the main job: CDVAE's protocol", "",
              "Runs that course pages quote, from `docs/results/runs/` (how each ran: `lab/README.md`). "
              "Each scores 10,000 generated crystals against the whole `test` split, the papers' protocol.", "",
              "| method | dataset | training steps | prior τ | struct. valid | comp. valid | COV-R | COV-P | n | source |",
@@ -118,17 +118,6 @@ def runs_section(runs: Path) -> str:
             lines.append(f"| {method} | {dataset} | {r['train_steps']:,} | {r.get('prior_temperature', '–')} | "
                          f"{100 * r['struct_valid']:.2f} % | {100 * r['comp_valid']:.2f} % | {100 * r['cov_r']:.2f} % | "
                          f"{100 * r['cov_p']:.2f} % | {r['n']:,} | `{name}` |")
-    bench = json.loads((runs / COMPILE_BENCHMARK).read_text())
-    lines += ["", f"Sampling with the score network under `torch.compile` (`benchmarks/bench_diffusion_sampling.py "
-              f"--compile`, the committed MP-20 model; source `{COMPILE_BENCHMARK}`):", "",
-              "| crystals | compiled | seconds | crystals / s | network calls | device |", "|---|---|---|---|---|---|"]
-    lines += [f"| {r['crystals']:,} | {'torch.compile' if r['compiled'] else 'eager'} | {r['seconds']} | {r['crystals_per_second']} | "
-              f"{r['network_calls']} | {r['device']} |" for r in bench]
-    for n in sorted({r["crystals"] for r in bench}):
-        eager = [r["seconds"] for r in bench if r["crystals"] == n and not r["compiled"]]
-        fast = [r["seconds"] for r in bench if r["crystals"] == n and r["compiled"]]
-        if eager and fast:
-            lines += ["", f"{n:,} crystals: `torch.compile` {eager[0] / fast[0]:.2f}x faster than eager."]
     return "\n".join(lines) + "\n"
 
 
@@ -163,7 +152,7 @@ def render(root: Path) -> str:
              published_section()]
     runs = root.parent / "runs"
     if runs.is_dir():
-        parts.append(runs_section(runs))
+        parts += [runs_section(runs), performance_section(runs)]
     parts += ["## Per notebook", ""]
     for name in [nb.stem for nb in notebooks()]:
         if everything.get(name):
