@@ -8,7 +8,7 @@ call, and the share of the GPU's bf16 peak that the sampler reaches.
 Every size is timed once per variant in one run: the edge-list network (the notebooks'), with
 ``--compile`` the same under ``torch.compile`` (compiled and warmed up on the same crystals first, so
 compile time is not counted), with ``--dense`` the padded all-pairs network
-(``matlib.nn.dense_pairs``), and with both the dense network compiled. Ratios to the plain edge-list
+(`lab/dense_pairs/`, an experiment), and with both the dense network compiled. Ratios to the plain edge-list
 run are printed: the speed-up item 1 of the performance issue asks for.
 
 Uses the notebook's default sampler (200 predictor-corrector steps, 2 network calls per step)
@@ -25,8 +25,8 @@ from torch.utils.flop_counter import FlopCounterMode
 from matlib import config, paths, results
 from matlib.diffusion import SamplerConfig, sample, store
 from matlib.nn import all_pair_edges
-from matlib.nn.dense_pairs import DenseScoreNetwork
 from report_rows import emit, save
+from variants import dense_network
 
 PEAK_BF16 = {"H100": 989e12, "H200": 989e12, "A100": 312e12}
 
@@ -68,7 +68,7 @@ def main() -> None:
     variants += [("dense", False)] * args.dense + [("dense", True)] * (args.dense and args.compile)
     for n, (layout, compiled) in [(n, v) for n in args.sizes for v in variants]:
         num_atoms = model.sample_num_atoms(n, generator=torch.Generator(device=cfg.device).manual_seed(n))
-        network = DenseScoreNetwork(eager_network) if layout == "dense" else eager_network
+        network = dense_network(eager_network) if layout == "dense" else eager_network
         model.network = torch.compile(network, mode=args.compile_mode) if compiled else network
         if compiled:        # compile for these shapes before the clock starts
             sample(model, num_atoms, SamplerConfig(steps=2, batch_size=args.batch_size), autocast=cfg.autocast)

@@ -20,8 +20,8 @@ import torch
 from matlib import config, datasets, results
 from matlib.batching import crystal_minibatches
 from matlib.diffusion import CrystalDiffusion, DenoiserConfig
-from matlib.nn.dense_pairs import DenseScoreNetwork
 from report_rows import emit, save
+from variants import dense_network
 
 
 def timed_steps(model, batches, steps: int, cfg) -> float:
@@ -67,7 +67,7 @@ def main() -> None:
     for layout, compiled in variants:
         torch.manual_seed(0)
         model = CrystalDiffusion.from_data(prepared, DenoiserConfig(dim=224, layers=4, num_freqs=24)).to(cfg.device)
-        network = DenseScoreNetwork(model.network) if layout == "dense" else model.network
+        network = dense_network(model.network) if layout == "dense" else model.network
         model.network = torch.compile(network, dynamic=True) if compiled else network
         batches = crystal_minibatches(prepared.to(cfg.device), args.batch_size, seed=0)
         seconds = timed_steps(model, batches, args.steps, cfg)

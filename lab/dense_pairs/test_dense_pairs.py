@@ -1,9 +1,13 @@
 """The padded all-pairs network (the GPU fast path) computes what the edge-list network computes."""
+import sys
+from pathlib import Path
+
 import pytest
 import torch
 
-from matlib.nn import DenoiserConfig, ScoreNetwork
-from matlib.nn.dense_pairs import DenseScoreNetwork
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from dense_pairs import DenseScoreNetwork  # noqa: E402
+from matlib.nn import DenoiserConfig, ScoreNetwork  # noqa: E402
 
 
 @pytest.mark.parametrize("options", [{}, {"global_context": True, "element_features": True}])

@@ -1,4 +1,8 @@
-"""The all-pairs score network on padded per-crystal tensors: a fast path for GPUs.
+"""The all-pairs score network on padded per-crystal tensors, tried as a GPU fast path (issue 40).
+
+Measured on an H100 (docs/RESULTS.md, Performance): slower than the edge list for MP-20 sampling
+(0.56x eager, 0.98x compiled), because padding every crystal to the largest (20 atoms) triples the
+pairs; about even for training. Kept here, not in matlib, as the reference for fused-kernel work.
 
 `ScoreNetwork` visits every ordered atom pair through an edge list: gathers, then an `index_add`
 back to the atoms. Crystals of MP-20 hold at most 20 atoms, so every pair of a batch also fits a
@@ -14,7 +18,7 @@ from typing import Callable
 import torch
 from torch import nn
 
-from .score_network import TRIU, ScoreNetwork, fourier_features, symmetric_from_six, time_features
+from matlib.nn.score_network import TRIU, ScoreNetwork, fourier_features, symmetric_from_six, time_features
 
 
 class DenseScoreNetwork(nn.Module):

@@ -1,7 +1,7 @@
 """Where does a sampling step's time go? One score-network call on 10,000 MP-20 crystals (the committed
 model, bf16), eager and torch.compile'd, profiled by kernel: the top CUDA kernels by time.
 
-    python lab/sampling_profile/profile_network_call.py OUT.txt [CRYSTALS]
+    python lab/dense_pairs/profile_network_call.py OUT.txt [CRYSTALS]
 """
 import sys
 
