@@ -7,7 +7,7 @@ default (foreach) AdamW against the fused one.
 """
 import itertools
 import sys
-import time
+from pathlib import Path
 
 import torch
 from torch.profiler import ProfilerActivity, profile
@@ -16,25 +16,8 @@ from matlib import config, datasets
 from matlib.batching import crystal_minibatches
 from matlib.diffusion import CrystalDiffusion, DenoiserConfig
 
-
-def step(model, optimizer, batch, cfg):
-    with cfg.autocast():
-        loss = model.loss(batch)["loss"]
-    optimizer.zero_grad(set_to_none=True)
-    loss.backward()
-    torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-    optimizer.step()
-
-
-def steps_per_second(model, optimizer, batches, cfg, steps=200):
-    for batch in itertools.islice(batches, 20):
-        step(model, optimizer, batch, cfg)
-    torch.cuda.synchronize()
-    start = time.perf_counter()
-    for batch in itertools.islice(batches, steps):
-        step(model, optimizer, batch, cfg)
-    torch.cuda.synchronize()
-    return steps / (time.perf_counter() - start)
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
+from bench_diffusion_training import timed_steps, train_step  # noqa: E402  (the benchmark's own step)
 
 
 def main(out: str) -> None:
@@ -47,11 +30,11 @@ def main(out: str) -> None:
     report = []
     for fused in (False, True):
         optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3, fused=fused)
-        report.append(f"AdamW fused={fused}: {steps_per_second(model, optimizer, batches, cfg):.1f} steps/s")
+        report.append(f"AdamW fused={fused}: {200 / timed_steps(model, batches, 200, cfg, optimizer):.1f} steps/s")
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
     with profile(activities=[ProfilerActivity.CPU, ProfilerActivity.CUDA]) as prof:
         for batch in itertools.islice(batches, 10):
-            step(model, optimizer, batch, cfg)
+            train_step(model, optimizer, batch, cfg)
         torch.cuda.synchronize()
     events = prof.key_averages()
     gpu_us = sum(e.self_device_time_total for e in events)
