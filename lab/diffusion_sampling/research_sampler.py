@@ -189,7 +189,7 @@ class ResearchDiffusion(CrystalDiffusion):
         model.config = ResearchDiffusionConfig(**vars(model.config), independent_type_time=independent_type_time)
         return model
 
-    def type_times(self, t: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+    def element_times(self, t: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
         """t itself, except for a share ``independent_type_time`` of the crystals, which draw their own."""
         share = getattr(self.config, "independent_type_time", 0.0)
         if share <= 0:
@@ -197,28 +197,6 @@ class ResearchDiffusion(CrystalDiffusion):
         own = self.config.t_min + (1 - self.config.t_min) * torch.rand(t.shape, device=t.device, generator=generator)
         apart = torch.rand(t.shape, device=t.device, generator=generator) < share
         return torch.where(apart, own, t)
-
-    def loss(self, batch: CrystalBatch, generator: torch.Generator | None = None, layer_hook=None,
-             t: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
-        n = batch.num_atoms
-        edges = all_pair_edges(n)
-        atom_crystal = edges[0]
-        if t is None:
-            t = self.config.t_min + (1 - self.config.t_min) * torch.rand(len(n), device=n.device, generator=generator)
-        t_types = self.type_times(t, generator)
-        tokens, masked = self.types.corrupt(batch.atom_types, t_types[atom_crystal], generator)
-        sigma = self.coords.sigma(t, n)[atom_crystal]
-        frac_t, coord_target = self.coords.corrupt(batch.frac_coords, sigma, generator)
-        lattice_t, lattice_target = self.lattice.corrupt(batch.lattice, n, t, generator)
-        coord, lattice_eps, logits = self.denoise(tokens, frac_t, lattice_t, n, t, edges=edges, layer_hook=layer_hook)
-        losses = {"coords": self.coords.loss(coord, coord_target),
-                  "lattice": self.lattice.loss(lattice_eps, lattice_target),
-                  "types": self.types.loss(logits, batch.atom_types, masked,
-                                           t_types[atom_crystal] if self.config.type_loss == "elbo" else None)}
-        c = self.config
-        losses["loss"] = (c.weight_coords * losses["coords"] + c.weight_lattice * losses["lattice"]
-                          + c.weight_types * losses["types"])
-        return losses
 
 
 def load(stem: str | Path, device: str | torch.device = "cpu", dataset: str | None = None):

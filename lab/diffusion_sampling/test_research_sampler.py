@@ -100,10 +100,10 @@ def test_sampler_passes_remasking_and_sweeps_on():
 def test_type_clock_and_window():
     model, _ = tiny_model(ResearchDiffusion, independent_type_time=1.0)
     t = torch.full((20000,), 0.05)
-    own = model.type_times(t, torch.Generator().manual_seed(0))
+    own = model.element_times(t, torch.Generator().manual_seed(0))
     assert abs(float(own.mean()) - 0.5) < 0.01 and float(own.min()) >= model.config.t_min
     model.config.independent_type_time = 0.3
-    assert abs(float((model.type_times(t, torch.Generator().manual_seed(0)) != t).float().mean()) - 0.3) < 0.01
+    assert abs(float((model.element_times(t, torch.Generator().manual_seed(0)) != t).float().mean()) - 0.3) < 0.01
     assert [type_time(t, (0.5, 0.0)) for t in (1.0, 0.5, 0.25, 0.0)] == [1.0, 1.0, 0.5, 0.0]
     assert [type_time(t, (1.0, 0.5)) for t in (1.0, 0.75, 0.5, 0.1)] == [1.0, 0.5, 0.0, 0.0]
     for bad in ((0.5, 0.5), (0.2, 0.6), (1.5, 0.0), (1.0, -0.1)):

@@ -121,6 +121,11 @@ class CrystalDiffusion(nn.Module):
             self.train(was_training)
         return {name: total / size for name, total in totals.items()}
 
+    def element_times(self, t: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        """When each crystal's elements are masked in training: at its positions' and cell's t (a
+        subclass may give the elements a clock of their own)."""
+        return t
+
     def loss(self, batch: CrystalBatch, generator: torch.Generator | None = None, layer_hook=None,
              t: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
         """Denoising losses for a prepared batch (symmetric cells), at random times unless ``t`` gives them."""
@@ -129,7 +134,8 @@ class CrystalDiffusion(nn.Module):
         atom_crystal = edges[0]
         if t is None:
             t = self.config.t_min + (1 - self.config.t_min) * torch.rand(len(n), device=n.device, generator=generator)
-        tokens, masked = self.types.corrupt(batch.atom_types, t[atom_crystal], generator)
+        t_types = self.element_times(t, generator)
+        tokens, masked = self.types.corrupt(batch.atom_types, t_types[atom_crystal], generator)
         sigma = self.coords.sigma(t, n)[atom_crystal]
         frac_t, coord_target = self.coords.corrupt(batch.frac_coords, sigma, generator)
         lattice_t, lattice_target = self.lattice.corrupt(batch.lattice, n, t, generator)
@@ -137,7 +143,7 @@ class CrystalDiffusion(nn.Module):
         losses = {"coords": self.coords.loss(coord, coord_target),
                   "lattice": self.lattice.loss(lattice_eps, lattice_target),
                   "types": self.types.loss(logits, batch.atom_types, masked,
-                                           t[atom_crystal] if self.config.type_loss == "elbo" else None)}
+                                           t_types[atom_crystal] if self.config.type_loss == "elbo" else None)}
         c = self.config
         losses["loss"] = (c.weight_coords * losses["coords"] + c.weight_lattice * losses["lattice"]
                           + c.weight_types * losses["types"])
