@@ -460,7 +460,7 @@ print(f"results -> {path}  ({time.perf_counter() - started:.0f} s)")
 #    the model produced, and what does that tell you about extrapolation?
 # 4. **Fewer labels.** Change the 10 % of labels to 1 %: how much of the success rate is left?
 # 5. **Which part of the recipe matters?** `full` trains the band-gap adapters for 280 s with
-#    batches of 512, a learning rate decayed to zero (`lr_schedule="cosine"`), a 0.99 weight average
+#    batches of 512, a learning rate decayed to zero (`lr_schedule: cosine` in its presets), a 0.99 weight average
 #    and 250 sampler steps. Put one back at a time through `overrides` (`{"batch_size": 256}`,
 #    `{"lr_schedule": "constant"}`, `{"ema_decay": 0.999}`, `{"sample_steps": 100}`; or `band_gap_seconds=60`) and predict the success rate first.
 # 6. **Element temperature.** Sample with `type_temperature=1.0`, then `0.5`. Which moves more:
