@@ -19,7 +19,7 @@ from .results import hardware
 
 class Store(Protocol):
     """How a kind of model is loaded and saved: `cdvae.store`, `diffusion.store`, `diffusion.store.AdapterStore`,
-    `matgan.wgan.GeneratorStore`, `judges.JudgeStore`. `warm_start` is needed only to warm-start."""
+    `matgan.wgan.GeneratorStore`, `judges.JudgeStore`."""
 
     def load(self, stem: str | Path, device: Any = "cpu", dataset: str | None = None) -> tuple[Any, Any]: ...
 
@@ -68,18 +68,18 @@ def load_or_train(store: Store, train: Callable[[Any], tuple[Any, Any]], *, mode
     if checkpoint is not None:
         model, ckpt = store.load(checkpoint, device=device, dataset=dataset)
         found = ckpt.metrics
-        # older manifests kept the seconds (adapters) or the history (MatGAN) under other names
-        history = ckpt.manifest.get("extra", {}).get("history") or found.get("history") or []
-        trained = Trained(model, ckpt.step, found.get("train_seconds", found.get("seconds")), list(history),
+        # older manifests kept the seconds (adapters) under another name
+        trained = Trained(model, ckpt.step, found.get("train_seconds", found.get("seconds")), _history(ckpt),
                           [ckpt.trained_on.get("split")], loaded=Path(checkpoint), checkpoint=ckpt)
         if save_loaded:   # the copy keeps the original's metrics (its hardware, its budget)
             trained.saved = store.save(save_to, model, dataset=dataset, split=trained.splits[0], step=trained.steps,
                                        extra={"history": trained.history}, metrics=dict(found))
         return trained
     steps_before, history_before, splits = 0, [], [split]
-    if warm_start is not None:
-        model, steps_before, history_before = store.warm_start(warm_start, dataset, device=device)
-        splits.append(checkpoints.load(warm_start).trained_on.get("split"))
+    if warm_start is not None:   # its weights; the optimizer starts afresh
+        model, ckpt = store.load(warm_start, device=device, dataset=dataset)
+        steps_before, history_before = ckpt.step, _history(ckpt)
+        splits.append(ckpt.trained_on.get("split"))
     model, run = train(model)
     history = history_before + [dict(row, step=row["step"] + steps_before) for row in run.history]
     trained = Trained(model, steps_before + run.steps, run.seconds, history, splits, run=run)
@@ -90,3 +90,8 @@ def load_or_train(store: Store, train: Callable[[Any], tuple[Any, Any]], *, mode
                                             "hardware": hardware(torch.device(device)),
                                             **(metrics(run, history) if metrics else {})})
     return trained
+
+
+def _history(ckpt: checkpoints.Checkpoint) -> list[dict]:
+    """A checkpoint's loss history (older MatGAN manifests kept it among the metrics)."""
+    return list(ckpt.manifest.get("extra", {}).get("history") or ckpt.metrics.get("history") or [])

@@ -23,11 +23,6 @@ class LinearStore:
     def load(stem, device="cpu", dataset=None):
         return checkpoints.load_model(stem, lambda c: torch.nn.Linear(c["n"], 1), device, dataset=dataset)
 
-    @classmethod
-    def warm_start(cls, stem, dataset, device="cpu"):
-        model, ckpt = cls.load(stem, device, dataset)
-        return model, ckpt.step, ckpt.manifest["extra"]["history"]
-
 
 def train(model, steps=5):
     torch.manual_seed(0)
