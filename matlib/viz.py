@@ -163,6 +163,22 @@ def plot_element_shares(shares: dict[str, dict[str, float]], top: int = 15, ax=N
     return ax
 
 
+def plot_reliability(tables: dict, ax=None, title: str | None = None):
+    """Reliability diagram: observed frequency against mean predicted probability per bin, one line
+    per table (``{label: classifiers.reliability(...)}``, e.g. before and after temperature scaling);
+    the diagonal is perfect calibration and marker area grows with the bin's count."""
+    if ax is None:
+        _, ax = plt.subplots(figsize=(3.6, 3.4))
+    ax.plot([0, 1], [0, 1], color="grey", linestyle="--", linewidth=1, label="calibrated")
+    for label, table in tables.items():
+        used = table[table["count"] > 0]
+        line, = ax.plot(used["mean_predicted"], used["observed_frequency"], label=label)
+        ax.scatter(used["mean_predicted"], used["observed_frequency"], s=8 + 60 * used["count"] / used["count"].max(),
+                   color=line.get_color(), zorder=3)
+    ax.set(xlim=(0, 1), ylim=(0, 1), xlabel="mean predicted probability", ylabel="observed frequency", title=title)
+    ax.legend(fontsize="small")
+    return ax
+
 def gallery(structures: Sequence[Structure], titles: Sequence[str] | None = None, cols: int = 4, size: float = 3.0):
     """A grid of static pictures."""
     rows = int(np.ceil(len(structures) / cols))
