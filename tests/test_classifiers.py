@@ -18,11 +18,12 @@ from matlib.load_or_train import load_or_train
 
 def test_labels_per_condition_from_a_frame():
     frame = pd.DataFrame({"band_gap": [0.0, 0.5, 0.51, 2.5, 3.0, 3.5, 3.51, np.nan],
-                          "e_above_hull": [0.0, 0.08, 0.081, 0.2, 0.0, 0.05, 1.0, 0.0]})
+                          "formation_energy_per_atom": [-3.0, -2.0, -1.99, 0.2, -2.5, -0.5, 1.0, -2.1]})
     assert CONDITIONS["gap_window"].labels(frame).tolist() == [0, 0, 0, 1, 1, 1, 0, 0]
     assert CONDITIONS["insulating"].labels(frame).tolist() == [0, 0, 1, 1, 1, 1, 1, 0]   # strictly above 0.5
-    assert CONDITIONS["near_hull"].labels(frame["e_above_hull"].to_numpy()).tolist() == [1, 1, 0, 0, 1, 1, 0, 1]
-    matrix = classifiers.label_matrix(frame, ["gap_window", "near_hull"])
+    bound = frame["formation_energy_per_atom"].to_numpy()
+    assert CONDITIONS["strongly_bound"].labels(bound).tolist() == [1, 1, 0, 0, 1, 0, 0, 1]
+    matrix = classifiers.label_matrix(frame, ["gap_window", "strongly_bound"])
     assert matrix.shape == (8, 2) and np.isnan(matrix[7, 0]) and matrix[7, 1] == 1.0   # missing gap: no label
     assert classifiers.positive_rates(frame, ["insulating"])["insulating"] == pytest.approx(5 / 7)
 
