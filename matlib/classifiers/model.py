@@ -116,7 +116,7 @@ def train_classifier(cache: GraphCache, labels, config: ClassifierConfig, *, ste
         torch.manual_seed(seed)
         model = ConditionGNN(config).to(cache.batch.device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=1e-5)
-    scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=config.lr, total_steps=steps, pct_start=0.05)
+    scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=config.lr, total_steps=steps, pct_start=max(0.05, 2 / max(steps, 2)))
 
     def evaluate(m):
         return {"calibration_nll": float(binary_nll(logits_on(m, labelled, held), labelled.targets[held]).mean())}
