@@ -29,6 +29,7 @@ class ARConfig:
     layers: int = 3
     heads: int = 4
     ffn: int = 256
+    dropout: float = 0.1           # the training split is small (9,047 crystals): it over-fits without
     coord_components: int = 8
     lattice_components: int = 4
     frequencies: int = 4           # Fourier features of each coordinate fed back into the sequence
@@ -51,7 +52,7 @@ class WyckoffTransformer(nn.Module):
         self.element_embed = nn.Embedding(MAX_Z + 1, c.dim)
         self.coord_embed = nn.Linear(6 * c.frequencies, c.dim)
         self.position_embed = nn.Embedding(c.max_sites + 1, c.dim)
-        layer = nn.TransformerEncoderLayer(c.dim, c.heads, c.ffn, dropout=0.0, batch_first=True, norm_first=True)
+        layer = nn.TransformerEncoderLayer(c.dim, c.heads, c.ffn, dropout=c.dropout, batch_first=True, norm_first=True)
         self.encoder = nn.TransformerEncoder(layer, c.layers, enable_nested_tensor=False)
         self.norm = nn.LayerNorm(c.dim)
         self.letter_head = nn.Linear(c.dim, letters + 1)

@@ -26,7 +26,7 @@ def sample(model: WyckoffTransformer, count: int, *, batch_size: int = 2048, tem
         torch.manual_seed(seed)     # the von Mises sampler draws from the global generator
     model.eval()
     parts = []
-    bar = progress(total=count, desc="sampling crystals", enabled=progress_bar)
+    bar = progress(total=count, desc="sampling crystals", disable=progress_bar is False)
     for start in range(0, count, batch_size):
         n = min(batch_size, count - start)
         groups = None if space_groups is None else space_groups[start:start + n].to(device)
@@ -35,6 +35,12 @@ def sample(model: WyckoffTransformer, count: int, *, batch_size: int = 2048, tem
     bar.close()
     width = max(p.wyckoff.shape[1] for p in parts)
     return _concat([_pad(p, width) for p in parts])
+
+
+# Cells outside these bounds are not built (counted as invalid): an axis under 1 Å puts an atom's
+# own images on top of it, and neighbour searches on such cells (or on near-empty ones) run for minutes.
+MIN_AXIS = 1.0                    # Å
+VOLUME_PER_ATOM = (1.0, 200.0)    # Å³ per atom
 
 
 def to_structures(batch: SiteBatch, primitive: bool = False):
@@ -46,7 +52,12 @@ def to_structures(batch: SiteBatch, primitive: bool = False):
     structures, skipped = [], Counter()
     for crystal in crystals_of(batch):
         try:
-            structures.append(decode(crystal, primitive=primitive))
+            structure = decode(crystal, primitive=primitive)
+            if min(structure.lattice.abc) < MIN_AXIS:
+                raise ValueError(f"a lattice vector shorter than {MIN_AXIS} Å")
+            if not VOLUME_PER_ATOM[0] <= structure.volume / len(structure) <= VOLUME_PER_ATOM[1]:
+                raise ValueError(f"volume per atom outside {VOLUME_PER_ATOM[0]:g} to {VOLUME_PER_ATOM[1]:g} Å³")
+            structures.append(structure)
         except ValueError as err:
             structures.append(None)
             skipped[str(err).split(",")[0]] += 1

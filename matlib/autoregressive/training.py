@@ -48,13 +48,14 @@ def train(model: WyckoffTransformer, data: SiteBatch, *, steps: int, batch_size:
     n_hold = max(1, int(round(holdout * n))) if holdout > 0 and n > 20 else 0
     held, kept = order[:n_hold], order[n_hold:]
     held_batch = data.select(held.to(data.wyckoff.device)) if n_hold else None
-    optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-4)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-2)
     scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=lr, total_steps=max(steps, 2),
                                                     pct_start=max(0.05, 2 / max(steps, 2)))
     evaluate = (lambda m: {"holdout_nll": mean_nll(m, held_batch)}) if n_hold else None
     result = fit(model, optimizer, nll_step, SiteMinibatches(data, kept, min(batch_size, len(kept)), seed=seed),
                  max_steps=steps, max_seconds=max_seconds, scheduler=scheduler, grad_clip=1.0, evaluate=evaluate,
-                 eval_every=eval_every, keep_best="holdout_nll" if n_hold else None, desc=desc)
+                 eval_every=eval_every, keep_best="holdout_nll" if n_hold else None, desc=desc,
+                 log_every=max(10, steps // 200))     # a short history: it is saved in the manifest
     return model, result
 
 

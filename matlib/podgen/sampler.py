@@ -78,7 +78,7 @@ def run_chains(seeds: SiteBatch, target: TargetDensity, rules: Rules, passes: Ca
     run, start, state = ChainRun(), time.perf_counter(), mv.canonical_order(seeds)
     schedule = cosine_temperatures(config.temperature_start, 1.0, config.levels)
     bar = progress(total=config.levels * config.level_max_steps + config.sampling_steps, desc="PODGen chains",
-                   enabled=progress_bar)
+                   disable=progress_bar is False)
     chosen: list[str] = []
 
     def propose(current: SiteBatch, gen) -> SiteBatch:
