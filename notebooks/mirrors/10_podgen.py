@@ -63,7 +63,7 @@ out_dir = None         # None: outputs/10_podgen
 train_split = "auto"   # auto: train when present, else val
 eval_split = "test"
 ar_checkpoint = None   # None: the profile decides (teach: the committed data/checkpoints/autoregressive/mp_20)
-chains = None          # Markov chains run side by side; None: the profile's (full: 2000)
+chains = None          # Markov chains run side by side; None: the profile's (full: 500)
 overrides = {}         # any other setting of presets/10_podgen.yaml, e.g. {"levels": 4}
 
 # %%
