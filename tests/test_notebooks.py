@@ -189,10 +189,22 @@ def check_09(metrics, out_dir):
     assert (out_dir / "best_candidates.extxyz").exists() and (out_dir / "best_candidates.png").exists()
 
 
+def check_10(metrics: dict, out_dir: Path) -> None:
+    """PODGen: the model's Table 1 row, both tasks with the chains and their baseline, the toy check."""
+    row = metrics["generation"]["mp_20"]
+    assert 0 <= row["struct_valid"] <= 1 and metrics["sampling"]["n"] == metrics["sampling"]["built"] + sum(
+        metrics["sampling"]["not_built"].values())
+    assert metrics["toy_total_variation"] < 0.05
+    methods = {(r["task"], r["method"]) for r in metrics["success"]}
+    assert {m for _, m in methods} == {"PODGen chains", "autoregressive, unconstrained"} and len(methods) == 4
+    assert all(0 <= r["acceptance"]["coordinates"] <= 1 for r in metrics["chains"].values())
+    assert (out_dir / "generated.extxyz").stat().st_size > 0
+
+
 CHECKS = {"00_crystals_and_data": check_00, "01_periodic_gnn": check_01, "02_cdvae": check_02,
           "03_matgan": check_03, "04_diffusion": check_04, "05_con_cdvae": check_05,
           "06_adapters_guidance": check_06, "07_scigen": check_07,
-          "08_latent_swarm": check_08, "09_comparison": check_09}
+          "08_latent_swarm": check_08, "09_comparison": check_09, "10_podgen": check_10}
 
 
 def all_numbers_finite(value) -> bool:

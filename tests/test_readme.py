@@ -98,7 +98,7 @@ def test_every_notebook_has_a_row_run_or_not(tmp_path):
 def test_the_committed_job_states_windows_judges_and_every_generator_that_ran():
     found = comparison.collect(RESULTS)
     table3 = comparison.targeted_table(found)
-    assert set(table3.notebook) == {"05_con_cdvae", "06_adapters_guidance", "08_latent_swarm"}
+    assert set(table3.notebook) == {"05_con_cdvae", "06_adapters_guidance", "08_latent_swarm", "10_podgen"}
     assert (table3.window_range != "–").all() and table3.train_split.eq("val").all()
     two = table3[table3.task == "formation energy -2 eV/atom & band gap 3 eV"].window_range.iloc[0]
     assert two == "[-2.25, -1.75] & [2.5, 3.5]"

@@ -47,7 +47,7 @@ def _replay(log):
 
 def test_schedule_waits_for_prerequisites_and_uses_each_gpu_once():
     job = ["00_crystals_and_data", "01_periodic_gnn", "02_cdvae", "03_matgan", "05_con_cdvae",
-           "08_latent_swarm", "09_comparison"]
+           "08_latent_swarm", "09_comparison", "10_podgen"]
     log = []
     codes = runner.schedule(job, ["0", "1"], lambda n, s: _FakeRun(n, s, log, polls=1 + len(n) % 3),
                             poll_seconds=0)

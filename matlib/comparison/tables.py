@@ -11,10 +11,11 @@ from .. import published
 from ..registry import get_spec
 from ..results import RESULTS_NAME, read_results
 
-STRUCTURE_GENERATORS = {"02_cdvae": "CDVAE (ours)", "04_diffusion": "joint diffusion (ours)"}
-TARGETED = ("05_con_cdvae", "06_adapters_guidance", "08_latent_swarm")
+STRUCTURE_GENERATORS = {"02_cdvae": "CDVAE (ours)", "04_diffusion": "joint diffusion (ours)",
+                        "10_podgen": "autoregressive Wyckoff (ours)"}
+TARGETED = ("05_con_cdvae", "06_adapters_guidance", "08_latent_swarm", "10_podgen")
 GENERATORS = ("02_cdvae", "03_matgan", "04_diffusion", "05_con_cdvae", "06_adapters_guidance", "07_scigen",
-              "08_latent_swarm")
+              "08_latent_swarm", "10_podgen")
 TABLE1_COLUMNS = ["struct_valid", "comp_valid", "valid", "cov_r", "cov_p", "wdist_density", "wdist_prop",
                   "wdist_num_elems"]
 TABLE2_HEADERS = {"training_compositions": "training compositions", "held_out_compositions": "held-out compositions",

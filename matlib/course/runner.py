@@ -34,13 +34,15 @@ NEEDS = {
     "05_con_cdvae": ("01_periodic_gnn", "02_cdvae"),
     "06_adapters_guidance": ("01_periodic_gnn",),
     "08_latent_swarm": ("01_periodic_gnn", "02_cdvae"),
+    "10_podgen": ("01_periodic_gnn",),
 }
 LAST = "09_comparison"          # reads every other notebook's results
 
 
 def notebooks(folder: Path | None = None) -> list[Path]:
+    """The course's notebooks in run order: by number, the comparison (it reads every other one) last."""
     folder = folder or (project_root() or Path.cwd()) / "notebooks"
-    return sorted(p for p in folder.glob("[0-9][0-9]_*.ipynb"))
+    return sorted(folder.glob("[0-9][0-9]_*.ipynb"), key=lambda p: (p.stem == LAST, p.name))
 
 
 @functools.cache

@@ -57,6 +57,8 @@ KEY_METRICS = {
     "07_scigen": ["retention.*.passes screening (1-3)", "sampling.*.n"],
     "08_latent_swarm": ["surrogate.holdout_mae", "budget.*"],
     "09_comparison": ["shared_tasks"],
+    "10_podgen": ["generation.*.struct_valid", "generation.*.comp_valid", "generation.*.cov_r", "generation.*.cov_p",
+                  "success_ratio.*", "sampling.n", "evaluation.n_reference", "model.train_steps"],
 }
 MAX_KEY_ROWS = 16
 
