@@ -131,3 +131,14 @@ def test_notebooks_never_import_or_read_the_lab(notebook):
     code = ["".join(c["source"]) for c in load(notebook)["cells"] if c["cell_type"] == "code"]
     source = "\n".join(line for cell in code for line in cell.splitlines() if not line.lstrip().startswith(("%", "!")))
     assert not lab_uses(source)
+
+
+def test_committed_checkpoints_stay_under_ten_megabytes():
+    """DEVELOPERS.md: committed checkpoints (weights and manifests) stay under 10 MB in total."""
+    import subprocess
+
+    listed = subprocess.run(["git", "ls-files", "data/checkpoints"], cwd=ROOT, capture_output=True, text=True)
+    files = [ROOT / f for f in listed.stdout.split()] if listed.returncode == 0 else \
+        [p for p in (ROOT / "data" / "checkpoints").rglob("*") if p.is_file()]
+    total = sum(f.stat().st_size for f in files if f.exists())
+    assert files and total < 10_000_000, f"{total:,} bytes of committed checkpoints"
