@@ -1,0 +1,88 @@
+"""Throughput of the CHGNet oracle: structures per second of batched ``predict`` and ``relax``.
+
+    MATLIB_DATA=../shared/data python benchmarks/bench_oracle.py --n 16 --device cpu
+
+The validation split's first N crystals of MP-20, each with a small random strain and rattle (so
+``relax`` has work to do), go through ``predict`` once and ``relax`` once (each after one warm-up
+prediction, so CHGNet's loading is not counted). Writes JSON to ``--out`` (default
+benchmarks/results/oracle_<device>_n<N>.json) with the machine it ran on.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+if "MATLIB_DATA" not in os.environ and (ROOT.parent / "shared" / "data").is_dir():
+    os.environ["MATLIB_DATA"] = str(ROOT.parent / "shared" / "data")
+os.environ.setdefault("MATLIB_PROGRESS", "0")
+
+from matlib.datasets import load_split  # noqa: E402
+from matlib.oracle import predict, relax  # noqa: E402
+from pymatgen.core import Structure  # noqa: E402
+
+
+def perturbed(structures, seed=0):
+    rng = np.random.default_rng(seed)
+    out = []
+    for s in structures:
+        strained = Structure(s.lattice.matrix @ (np.eye(3) + rng.normal(0, 0.02, (3, 3))).T, s.species, s.frac_coords)
+        out.append(Structure(strained.lattice, strained.species,
+                             strained.cart_coords + rng.normal(0, 0.05, (len(s), 3)), coords_are_cartesian=True))
+    return out
+
+
+def machine(device: str) -> dict:
+    info = {"device": device, "cpus": os.cpu_count(), "affinity": len(os.sched_getaffinity(0)),
+            "platform": platform.platform(), "python": platform.python_version(), "loadavg": os.getloadavg()}
+    import torch
+    info["torch"] = torch.__version__
+    if device.startswith("cuda") and torch.cuda.is_available():
+        info["gpu"] = torch.cuda.get_device_name(0)
+    return info
+
+
+def main(argv=None) -> dict:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--n", type=int, default=16, help="MP-20 validation crystals")
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--steps", type=int, default=200)
+    p.add_argument("--fmax", type=float, default=0.1)
+    p.add_argument("--out", type=Path, default=None)
+    args = p.parse_args(argv)
+    crystals = perturbed(load_split("mp_20", "val", limit=args.n, progress_bar=False).structures)
+    predict(crystals[:1], device=args.device)                         # load CHGNet outside the clock
+    start = time.perf_counter()
+    predicted = predict(crystals, batch_size=args.batch_size, device=args.device)
+    predict_s = time.perf_counter() - start
+    start = time.perf_counter()
+    _, relaxed = relax(crystals, steps=args.steps, fmax=args.fmax, batch_size=args.batch_size, device=args.device)
+    relax_s = time.perf_counter() - start
+    report = {
+        "n": len(crystals), "atoms_mean": float(np.mean([len(s) for s in crystals])), "batch_size": args.batch_size,
+        "predict": {"seconds": round(predict_s, 3), "structures_per_s": round(len(crystals) / predict_s, 2),
+                    "ok": int(predicted["ok"].sum())},
+        "relax": {"seconds": round(relax_s, 3), "structures_per_s": round(len(crystals) / relax_s, 3),
+                  "steps": args.steps, "fmax": args.fmax, "converged": int(relaxed["converged"].sum()),
+                  "failed": int(relaxed["failed"].sum()), "mean_steps": float(relaxed["steps_taken"].mean())},
+        "machine": machine(args.device),
+    }
+    out = args.out or ROOT / "benchmarks" / "results" / f"oracle_{args.device.replace(':', '')}_n{len(crystals)}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report, indent=2) + "\n")
+    print(json.dumps(report, indent=2))
+    print(f"wrote {out}")
+    return report
+
+
+if __name__ == "__main__":
+    main()
