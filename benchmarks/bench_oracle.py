@@ -5,7 +5,7 @@
 The validation split's first N crystals of MP-20, each with a small random strain and rattle (so
 ``relax`` has work to do), go through ``predict`` once and ``relax`` once (each after one warm-up
 prediction, so CHGNet's loading is not counted). Writes JSON to ``--out`` (default
-benchmarks/results/oracle_<device>_n<N>.json) with the machine it ran on.
+outputs/bench_oracle_<device>_n<N>.json) with the machine it ran on.
 """
 from __future__ import annotations
 
@@ -76,7 +76,7 @@ def main(argv=None) -> dict:
                   "failed": int(relaxed["failed"].sum()), "mean_steps": float(relaxed["steps_taken"].mean())},
         "machine": machine(args.device),
     }
-    out = args.out or ROOT / "benchmarks" / "results" / f"oracle_{args.device.replace(':', '')}_n{len(crystals)}.json"
+    out = args.out or ROOT / "outputs" / f"bench_oracle_{args.device.replace(':', '')}_n{len(crystals)}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report, indent=2) + "\n")
     print(json.dumps(report, indent=2))
