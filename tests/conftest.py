@@ -85,3 +85,22 @@ def isolated_cache(tmp_path, monkeypatch) -> Path:
     cache = tmp_path / "cache"
     monkeypatch.setenv("MATLIB_CACHE", str(cache))
     return cache
+
+
+@pytest.fixture(scope="session")
+def encoded_mp20_val(data_root):
+    """``(limit, max_sites) -> list``: the first ``limit`` MP-20 val crystals as Wyckoff crystals
+    with at most ``max_sites`` sites (the autoregressive model's and PODGen's tests start from them)."""
+    import warnings
+
+    from matlib.datasets import load_split
+    from matlib.wyckoff import encode_many
+
+    def encoded(limit: int, max_sites: int) -> list:
+        structures = load_split("mp_20", "val", limit=limit, progress_bar=False).structures
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")      # pymatgen's CIF rounding notes
+            crystals, _ = encode_many(structures)
+        return [c for c in crystals if c is not None and len(c.sites) <= max_sites]
+
+    return encoded

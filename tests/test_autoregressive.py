@@ -1,30 +1,23 @@
 """The autoregressive Wyckoff model: exact densities, the sequence rules, training, sampling, storage."""
 import math
-import warnings
 
 import numpy as np
 import pytest
 import torch
 
 from matlib.autoregressive import densities
-from matlib.datasets import load_split
 from matlib.autoregressive.model import ARConfig, WyckoffTransformer
 from matlib.autoregressive.sampling import sample, to_structures
 from matlib.autoregressive.sites import site_batch
 from matlib.autoregressive.training import ARStore, mean_nll, train
-from matlib.wyckoff import encode_many
 
 SMALL = ARConfig(dim=32, layers=1, heads=2, ffn=64, coord_components=3, lattice_components=2, max_sites=16)
 
 
 @pytest.fixture(scope="module")
-def crystals(data_root):
-    structures = load_split("mp_20", "val", limit=120, progress_bar=False).structures
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        encoded, skips = encode_many(structures)
-    kept = [c for c in encoded if c is not None and len(c.sites) <= SMALL.max_sites]
-    assert len(kept) >= 100, skips
+def crystals(encoded_mp20_val):
+    kept = encoded_mp20_val(120, SMALL.max_sites)
+    assert len(kept) >= 100
     return kept
 
 

@@ -1,6 +1,5 @@
 """PODGen's sampler: the Metropolis rule on a toy target, the moves' invariants, and chains that
 follow the classifier term."""
-import warnings
 
 import numpy as np
 import pytest
@@ -8,11 +7,10 @@ import torch
 
 from matlib.autoregressive.model import ARConfig, WyckoffTransformer
 from matlib.autoregressive.sites import site_batch
-from matlib.datasets import load_split
 from matlib.podgen import moves as mv
 from matlib.podgen.metropolis import accept, converged, cosine_temperatures, metropolis_chain
 from matlib.podgen.sampler import PodgenConfig, TargetDensity, run_chains
-from matlib.wyckoff import encode_many, to_crystal_batch
+from matlib.wyckoff import to_crystal_batch
 
 SMALL = ARConfig(dim=32, layers=1, heads=2, ffn=64, coord_components=3, lattice_components=2, max_sites=16)
 
@@ -51,12 +49,8 @@ def test_cosine_schedule_and_convergence_test():
 
 
 @pytest.fixture(scope="module")
-def seeds(data_root):
-    structures = load_split("mp_20", "val", limit=60, progress_bar=False).structures
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        encoded, _ = encode_many(structures)
-    return site_batch([c for c in encoded if c is not None and len(c.sites) <= SMALL.max_sites], SMALL.max_sites)
+def seeds(encoded_mp20_val):
+    return site_batch(encoded_mp20_val(60, SMALL.max_sites), SMALL.max_sites)
 
 
 def test_moves_keep_the_template_and_the_rules(seeds):

@@ -119,7 +119,8 @@ def site_rmsd(initial: Structure, final: Structure) -> float:
     return float(np.sqrt(np.mean(np.sum((df @ lattice) ** 2, axis=1))))
 
 
-def _min_distance(structure: Structure) -> float:
+def min_distance(structure: Structure) -> float:
+    """The shortest distance between two different atoms (nearest periodic images); inf for one atom."""
     if len(structure) < 2:
         return math.inf
     d = np.array(structure.distance_matrix, dtype=float)
@@ -156,7 +157,7 @@ def relax_one(structure: Structure, *, steps: int = DEFAULT_STEPS, fmax: float =
                    steps_taken=max(len(energies) - 2, 0),           # the observer runs at start and end
                    converged=bool(np.isfinite(forces).all() and np.linalg.norm(forces, axis=1).max() <= fmax))
         row["volume_ratio"] = float(final.volume / structure.volume)
-        row["min_distance"] = _min_distance(final)
+        row["min_distance"] = min_distance(final)
         row["rmsd"] = site_rmsd(structure, final)
         try:
             rms = make_matcher().get_rms_dist(structure, final)

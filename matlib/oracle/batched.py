@@ -24,7 +24,7 @@ import pandas as pd
 from ase import units
 from pymatgen.core import Lattice, Structure
 
-from ..evaluation.stability import DEFAULT_TORCH_THREADS, chgnet_model, torch_threads
+from ..evaluation.stability import DEFAULT_TORCH_THREADS, chgnet_model, min_distance, torch_threads
 from ..evaluation.validity import MIN_DISTANCE
 
 GPA = units.GPa                       # CHGNet's stress comes in GPa; ASE works in eV/Å³
@@ -118,21 +118,13 @@ class _FireState:
         self.x += dr if norm <= FIRE["maxstep"] else dr * (FIRE["maxstep"] / norm)
 
 
-def _min_distance(structure: Structure) -> float:
-    if len(structure) < 2:
-        return np.inf
-    d = np.array(structure.distance_matrix, dtype=float)
-    np.fill_diagonal(d, np.inf)
-    return float(d.min())
-
-
 def _final_check(row: dict, state: _FireState, volume_factor: float) -> Structure | None:
     """The relaxed structure, or None with ``failed``/``reason`` set when it blew up."""
     final = state.structure()
     row["volume_ratio"] = float(final.volume / state.volume0)
     if not (1.0 / volume_factor <= row["volume_ratio"] <= volume_factor):
         row.update(failed=True, reason=f"volume changed {row['volume_ratio']:.2f}x")
-    elif _min_distance(final) < MIN_DISTANCE:
+    elif min_distance(final) < MIN_DISTANCE:
         row.update(failed=True, reason="atoms closer than 0.5 Å")
     return None if row["failed"] else final
 
