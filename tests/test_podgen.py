@@ -91,3 +91,19 @@ def test_chains_follow_the_classifier_term(seeds):
     structures = to_crystal_batch(run.snapshots[-1].space_group, run.snapshots[-1].wyckoff, run.snapshots[-1].free,
                                   run.snapshots[-1].site_mask, run.snapshots[-1].element, run.snapshots[-1].lattice)
     assert structures.num_crystals == len(seeds)
+
+
+def test_classifier_term_applies_the_fitted_temperatures_unless_told_not_to(seeds):
+    from matlib import classifiers
+    from matlib.podgen import classifier_term
+
+    torch.manual_seed(0)
+    config = classifiers.ClassifierConfig(conditions=("gap_window",), dim=16, layers=1, rbf=8, max_neighbors=8)
+    model = classifiers.ConditionGNN(config).eval()
+    model.temperature.fill_(3.0)
+    classifier = classifiers.Classifier(model)
+    state = seeds.select(slice(0, 8))
+    scaled = classifier_term(classifier, ["gap_window"])(state)
+    raw = classifier_term(classifier, ["gap_window"], calibrated=False)(state)
+    assert torch.isfinite(raw).all() and not torch.allclose(raw, scaled)
+    assert torch.allclose(torch.sigmoid(torch.logit(raw.double().exp()) / 3), scaled.double().exp(), atol=1e-5)

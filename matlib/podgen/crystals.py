@@ -17,10 +17,11 @@ def site_crystals(state: SiteBatch) -> CrystalBatch:
                             state.lattice, symmetrise=False)
 
 
-def classifier_term(classifier, conditions: Sequence[str]):
-    """``state -> (B, len(conditions))`` log p(condition | crystal) from a calibrated classifier."""
+def classifier_term(classifier, conditions: Sequence[str], calibrated: bool = True):
+    """``state -> (B, len(conditions))`` log p(condition | crystal) from the classifier, with its
+    fitted temperatures (``calibrated=False``: its raw probabilities)."""
     columns = [classifier.conditions.index(name) for name in conditions]
-    return lambda state: classifier.log_probability(site_crystals(state))[:, columns]
+    return lambda state: classifier.log_probability(site_crystals(state), calibrated=calibrated)[:, columns]
 
 
 def harvest_test(classifier, thresholds: dict[str, float]):

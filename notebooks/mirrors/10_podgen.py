@@ -434,12 +434,13 @@ print(f"results -> {path}  ({time.perf_counter() - started:.0f} s)")
 # %% [markdown]
 # ## Explore
 #
-# 1. **No classifier.** Set `overrides={"thresholds": {...}}` so every threshold is 0 and the
-#    classifier weight out of the target (edit `TargetDensity`'s α to 0). Predict the success rate,
-#    then run: the chains then sample the generative model alone, in the seeds' templates.
-# 2. **Hotter or colder.** Start the annealing at T = 1 (`temperature_start`): are fewer crystals
-#    harvested, or different ones?
-# 3. **Uncalibrated.** Use `calibrated=False` in the classifier term. Which task changes most, and
-#    why does the temperature of the `insulating` condition matter more than that of `gap_window`?
-# 4. **Bigger moves.** Raise the coordinate σ to 0.05 in `MoveConfig`. Watch the acceptance rate
-#    and the success rate.
+# 1. **No classifier in the target.** In the chains cell, give `TargetDensity` the weights
+#    `torch.zeros(len(thresholds), device=cfg.device)` instead of ones: the chains then sample the
+#    generative model alone within the seeds' templates, and only the harvest still asks the
+#    classifier. Predict the success rate, then run.
+# 2. **No annealing.** `overrides={"temperature_start": 1}`: the chains start at T = 1. Are fewer
+#    crystals harvested, or different ones?
+# 3. **Uncalibrated.** Pass `calibrated=False` to `classifier_term`. The check table above shows each
+#    condition's fitted temperature: predict which task changes most, then run.
+# 4. **Bigger moves.** `MoveConfig(coordinate_sigma=0.05)`. Watch the acceptance rate and the
+#    success rate.
