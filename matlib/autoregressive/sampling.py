@@ -11,7 +11,7 @@ import torch.nn.functional as F
 from ..progress import progress
 from . import densities
 from .model import WyckoffTransformer
-from .sites import SiteBatch, crystals_of
+from .sites import SiteBatch, concat, crystals_of
 
 
 @torch.no_grad()
@@ -33,8 +33,7 @@ def sample(model: WyckoffTransformer, count: int, *, batch_size: int = 2048, tem
         parts.append(_sample_batch(model, n, groups, temperature, generator, device).to("cpu"))
         bar.update(n)
     bar.close()
-    width = max(p.wyckoff.shape[1] for p in parts)
-    return _concat([_pad(p, width) for p in parts])
+    return concat(parts)
 
 
 # Cells outside these bounds are not built (counted as invalid): an axis under 1 Å puts an atom's
@@ -124,16 +123,3 @@ def _draw_lattice(model, batch: SiteBatch, generator) -> torch.Tensor:
     features = densities.gaussian_mixture_sample(*params, generator=generator)
     lattice = densities.lattice_from_features(features, model.conventional_atoms(batch))
     return model.rules.tie_lattice(batch.space_group, lattice)
-
-
-def _pad(batch: SiteBatch, width: int) -> SiteBatch:
-    extra = width - batch.wyckoff.shape[1]
-    if extra == 0:
-        return batch
-    return SiteBatch(batch.space_group, F.pad(batch.wyckoff, (0, extra)), F.pad(batch.element, (0, extra)),
-                     F.pad(batch.free, (0, 0, 0, extra)), batch.num_sites, batch.lattice)
-
-
-def _concat(parts: list[SiteBatch]) -> SiteBatch:
-    return SiteBatch(*(torch.cat(tensors) for tensors in zip(*(
-        (p.space_group, p.wyckoff, p.element, p.free, p.num_sites, p.lattice) for p in parts))))

@@ -17,8 +17,9 @@ from functools import lru_cache
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
-from ..wyckoff import WyckoffCrystal, WyckoffSite, wyckoff_table
+from ..wyckoff import WyckoffCrystal, WyckoffSite, pad_crystals, wyckoff_table
 
 # Lattice centring multiplies the conventional cell's atoms: P 1, A/B/C 2, I 2, F 4, R 3 (hexagonal axes).
 # crystal systems (0 triclinic ... 6 cubic) whose conventional cell has hexagonal axes: trigonal, hexagonal
@@ -58,16 +59,26 @@ def site_batch(crystals: list[WyckoffCrystal], max_sites: int | None = None) -> 
     too_long = [i for i, c in enumerate(crystals) if len(c.sites) > width]
     if too_long:
         raise ValueError(f"{len(too_long)} crystals have more than {width} sites (first: index {too_long[0]})")
-    n = len(crystals)
-    wyckoff, element = np.zeros((n, width), np.int64), np.zeros((n, width), np.int64)
-    free = np.zeros((n, width, 3), np.float32)
-    for i, crystal in enumerate(crystals):
-        for j, site in enumerate(crystal.sites):
-            wyckoff[i, j], element[i, j], free[i, j] = site.wyckoff_index, _atomic_number(site.element), site.free
-    return SiteBatch(space_group=torch.tensor([c.space_group for c in crystals]),
-                     wyckoff=torch.from_numpy(wyckoff), element=torch.from_numpy(element),
-                     free=torch.from_numpy(free), num_sites=torch.tensor([len(c.sites) for c in crystals]),
-                     lattice=torch.tensor(np.stack([c.lattice for c in crystals]), dtype=torch.float32))
+    padded = pad_crystals(crystals, dtype=torch.float32)
+    batch = SiteBatch(padded["space_group"], padded["wyckoff_index"], padded["atomic_numbers"], padded["free"],
+                      padded["site_mask"].sum(1), padded["lattice"])
+    return pad_sites(batch, width)
+
+
+def pad_sites(batch: SiteBatch, width: int) -> SiteBatch:
+    """The batch with room for ``width`` sites (padding holds zeros)."""
+    extra = width - batch.wyckoff.shape[1]
+    if extra == 0:
+        return batch
+    return SiteBatch(batch.space_group, F.pad(batch.wyckoff, (0, extra)), F.pad(batch.element, (0, extra)),
+                     F.pad(batch.free, (0, 0, 0, extra)), batch.num_sites, batch.lattice)
+
+
+def concat(batches: list[SiteBatch]) -> SiteBatch:
+    """One batch of several, padded to the widest."""
+    width = max(b.wyckoff.shape[1] for b in batches)
+    padded = [pad_sites(b, width) for b in batches]
+    return SiteBatch(**{f.name: torch.cat([getattr(b, f.name) for b in padded]) for f in fields(SiteBatch)})
 
 
 def crystals_of(batch: SiteBatch) -> list[WyckoffCrystal]:
@@ -81,13 +92,6 @@ def crystals_of(batch: SiteBatch) -> list[WyckoffCrystal]:
                       for j in range(int(batch.num_sites[i])))
         out.append(WyckoffCrystal(int(batch.space_group[i]), sites, batch.lattice[i].double().numpy()))
     return out
-
-
-@lru_cache(maxsize=None)
-def _atomic_number(symbol: str) -> int:
-    from pymatgen.core.periodic_table import Element
-
-    return Element(symbol).Z
 
 
 class Rules:

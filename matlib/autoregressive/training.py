@@ -6,22 +6,10 @@ from pathlib import Path
 import torch
 
 from .. import checkpoints
+from ..batching import shuffled_indices
 from ..training import TrainResult, fit
 from .model import ARConfig, WyckoffTransformer, nll_loss
 from .sites import SiteBatch
-
-
-class SiteMinibatches:
-    """Re-iterable shuffled epochs of a SiteBatch kept on its device (what `training.fit` cycles)."""
-
-    def __init__(self, batch: SiteBatch, indices: torch.Tensor, batch_size: int, seed: int = 0):
-        self.batch, self.indices, self.batch_size = batch, indices, batch_size
-        self.generator = torch.Generator().manual_seed(seed)
-
-    def __iter__(self):
-        order = self.indices[torch.randperm(len(self.indices), generator=self.generator)]
-        for start in range(0, max(len(order) - self.batch_size, 0) + 1, self.batch_size):
-            yield self.batch.select(order[start:start + self.batch_size].to(self.batch.wyckoff.device))
 
 
 def nll_step(model: WyckoffTransformer, batch: SiteBatch) -> dict[str, torch.Tensor]:
@@ -52,7 +40,9 @@ def train(model: WyckoffTransformer, data: SiteBatch, *, steps: int, batch_size:
     scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=lr, total_steps=max(steps, 2),
                                                     pct_start=max(0.05, 2 / max(steps, 2)))
     evaluate = (lambda m: {"holdout_nll": mean_nll(m, held_batch)}) if n_hold else None
-    result = fit(model, optimizer, nll_step, SiteMinibatches(data, kept, min(batch_size, len(kept)), seed=seed),
+    batches = (data.select(kept[i].to(data.wyckoff.device))
+               for i in shuffled_indices(len(kept), min(batch_size, len(kept)), seed=seed))
+    result = fit(model, optimizer, nll_step, batches,
                  max_steps=steps, max_seconds=max_seconds, scheduler=scheduler, grad_clip=1.0, evaluate=evaluate,
                  eval_every=eval_every, keep_best="holdout_nll" if n_hold else None, desc=desc,
                  log_every=max(10, steps // 200))     # a short history: it is saved in the manifest

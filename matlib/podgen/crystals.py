@@ -6,7 +6,7 @@ from typing import Sequence
 
 import torch
 
-from ..autoregressive.sites import SiteBatch
+from ..autoregressive.sites import SiteBatch, concat
 from ..crystal import CrystalBatch
 from ..wyckoff import to_crystal_batch
 
@@ -34,14 +34,6 @@ def harvest_test(classifier, thresholds: dict[str, float]):
         return (probabilities >= limits.to(probabilities.device)).all(1)     # NaN (unscoreable) never passes
 
     return passes
-
-
-def concat(batches: Sequence[SiteBatch]) -> SiteBatch:
-    width = max(b.wyckoff.shape[1] for b in batches)
-    pad = lambda t: torch.nn.functional.pad(t, (0, 0) * (t.dim() - 2) + (0, width - t.shape[1]))
-    return SiteBatch(torch.cat([b.space_group for b in batches]), torch.cat([pad(b.wyckoff) for b in batches]),
-                     torch.cat([pad(b.element) for b in batches]), torch.cat([pad(b.free) for b in batches]),
-                     torch.cat([b.num_sites for b in batches]), torch.cat([b.lattice for b in batches]))
 
 
 def distinct(batches: Sequence[SiteBatch], coordinate_digits: int = 2, lattice_digits: int = 1) -> SiteBatch:
