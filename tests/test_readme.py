@@ -78,6 +78,9 @@ def test_headline_rows_say_what_differs():
     assert "successes are single elements" in con.ours            # the 0 eV/atom target's easy way in
     assert "71,665" in con["what differs"] and "not stated" in con.published
     assert "10,000 against the whole test split" in rows.loc["CDVAE (02)", "what differs"]
+    podgen = rows.loc["PODGen chains on an autoregressive Wyckoff model (10)"]
+    assert "(8.2x)" in podgen.ours and "5.3 times" in podgen.published        # PODGen's headline is a ratio
+    assert "judge not stated" in podgen["what differs"]
 
 
 def test_table1_rows_state_their_protocol():

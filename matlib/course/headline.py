@@ -150,13 +150,34 @@ def _swarm_row(res: dict) -> list[dict]:
                              f"{int(magecs.training_samples):,} GASpy surfaces"}]
 
 
+def _podgen_row(res: dict) -> list[dict]:
+    metrics = res["metrics"]
+    rates = {(r["task"], r["method"]): r for r in metrics["success"] if r.get("n")}
+    tasks = [t for t in metrics["success_ratio"] if (t, "PODGen chains") in rates
+             and (t, "autoregressive, unconstrained") in rates]
+    if not tasks:
+        return []
+    paper = published.PODGEN_RATIO
+    cells = [f"{t}: {_pct(rates[(t, 'PODGen chains')]['success_rate'])} against "
+             f"{_pct(rates[(t, 'autoregressive, unconstrained')]['success_rate'])} "
+             f"({metrics['success_ratio'][t]:.1f}x)" for t in tasks]
+    n = rates[(tasks[0], "PODGen chains")]["n"]
+    return [{"method (notebook)": "PODGen chains on an autoregressive Wyckoff model (10)",
+             "measure": "success of the chains against the unconstrained model (valid and judged in the target)",
+             "ours": "; ".join(cells),
+             "published": f"{paper['text']} ({paper['source']})",
+             "what differs": f"{_ours_data(res, metrics['dataset'])}, {n:,} harvested crystals against as many "
+                             f"unconstrained samples, judged by notebook 01's GNNs; PODGen: {paper['data']}, "
+                             f"topology classifiers, judge {paper['judge']}, sample count {paper['samples']}"}]
+
+
 def table(found: dict[str, dict]) -> pd.DataFrame:
     """One row per method whose notebook has results in ``found`` ({notebook: results})."""
     builders = [("02_cdvae", lambda r: _structure_row("02_cdvae", "CDVAE", "CDVAE (paper)", r)),
                 ("03_matgan", _matgan_row),
                 ("04_diffusion", lambda r: _structure_row("04_diffusion", "joint diffusion", "DiffCSP (paper)", r)),
                 ("05_con_cdvae", _con_cdvae_row), ("06_adapters_guidance", _adapter_row),
-                ("07_scigen", _scigen_row), ("08_latent_swarm", _swarm_row)]
+                ("07_scigen", _scigen_row), ("08_latent_swarm", _swarm_row), ("10_podgen", _podgen_row)]
     rows = [row for stem, build in builders if stem in found for row in build(found[stem])]
     return pd.DataFrame(rows, columns=COLUMNS)
 
