@@ -1,6 +1,6 @@
 """Throughput of the CHGNet oracle: structures per second of batched ``predict`` and ``relax``.
 
-    MATLIB_DATA=../shared/data python benchmarks/bench_oracle.py --n 16 --device cpu
+    MATLIB_DATA=../shared/data python benchmarks/bench_oracle.py --n 16 --device cpu [--workers 2]
 
 The validation split's first N crystals of MP-20, each with a small random strain and rattle (so
 ``relax`` has work to do), go through ``predict`` once and ``relax`` once (each after one warm-up
@@ -50,6 +50,21 @@ def machine(device: str) -> dict:
     return info
 
 
+def timed(crystals, args, executor) -> dict:
+    start = time.perf_counter()
+    predicted = predict(crystals, batch_size=args.batch_size, device=args.device, executor=executor)
+    predict_s = time.perf_counter() - start
+    start = time.perf_counter()
+    _, relaxed = relax(crystals, steps=args.steps, fmax=args.fmax, batch_size=args.batch_size, device=args.device,
+                       executor=executor)
+    relax_s = time.perf_counter() - start
+    return {"predict": {"seconds": round(predict_s, 3), "structures_per_s": round(len(crystals) / predict_s, 2),
+                        "ok": int(predicted["ok"].sum())},
+            "relax": {"seconds": round(relax_s, 3), "structures_per_s": round(len(crystals) / relax_s, 3),
+                      "steps": args.steps, "fmax": args.fmax, "converged": int(relaxed["converged"].sum()),
+                      "failed": int(relaxed["failed"].sum()), "mean_steps": float(relaxed["steps_taken"].mean())}}
+
+
 def main(argv=None) -> dict:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--n", type=int, default=16, help="MP-20 validation crystals")
@@ -57,25 +72,23 @@ def main(argv=None) -> dict:
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--steps", type=int, default=200)
     p.add_argument("--fmax", type=float, default=0.1)
+    p.add_argument("--workers", type=int, default=0,
+                   help="also time with crystal graphs built by this many processes (0: serial only)")
     p.add_argument("--out", type=Path, default=None)
     args = p.parse_args(argv)
     crystals = perturbed(load_split("mp_20", "val", limit=args.n, progress_bar=False).structures)
     predict(crystals[:1], device=args.device)                         # load CHGNet outside the clock
-    start = time.perf_counter()
-    predicted = predict(crystals, batch_size=args.batch_size, device=args.device)
-    predict_s = time.perf_counter() - start
-    start = time.perf_counter()
-    _, relaxed = relax(crystals, steps=args.steps, fmax=args.fmax, batch_size=args.batch_size, device=args.device)
-    relax_s = time.perf_counter() - start
-    report = {
-        "n": len(crystals), "atoms_mean": float(np.mean([len(s) for s in crystals])), "batch_size": args.batch_size,
-        "predict": {"seconds": round(predict_s, 3), "structures_per_s": round(len(crystals) / predict_s, 2),
-                    "ok": int(predicted["ok"].sum())},
-        "relax": {"seconds": round(relax_s, 3), "structures_per_s": round(len(crystals) / relax_s, 3),
-                  "steps": args.steps, "fmax": args.fmax, "converged": int(relaxed["converged"].sum()),
-                  "failed": int(relaxed["failed"].sum()), "mean_steps": float(relaxed["steps_taken"].mean())},
-        "machine": machine(args.device),
-    }
+    report = {"n": len(crystals), "atoms_mean": float(np.mean([len(s) for s in crystals])),
+              "batch_size": args.batch_size, "serial_graphs": timed(crystals, args, None)}
+    if args.workers:
+        from matlib.parallel import process_pool
+        with process_pool(args.workers) as pool:
+            predict(crystals[:args.workers * 4], executor=pool)       # start the workers outside the clock
+            report[f"graphs_on_{args.workers}_processes"] = timed(crystals, args, pool)
+        for task in ("predict", "relax"):
+            report[f"{task}_speedup"] = round(report[f"graphs_on_{args.workers}_processes"][task]["structures_per_s"]
+                                              / report["serial_graphs"][task]["structures_per_s"], 2)
+    report["machine"] = machine(args.device)
     out = args.out or ROOT / "outputs" / f"bench_oracle_{args.device.replace(':', '')}_n{len(crystals)}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report, indent=2) + "\n")

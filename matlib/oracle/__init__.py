@@ -9,8 +9,8 @@ dataset's formation energies, and formation energies from CHGNet energies).
 from .batched import predict, relax
 from .eos import bulk_moduli, fit_bulk_modulus
 from .formation import ElementalReferences, fit_elemental_references, formation_energy
-from .hull import PROTOTYPES, e_above_hull, elemental_references, prototype, reference_hull, sun_rates
+from .hull import PROTOTYPES, ReferenceHull, e_above_hull, elemental_references, prototype, reference_hull, sun_rates
 
 __all__ = ["predict", "relax", "bulk_moduli", "fit_bulk_modulus", "ElementalReferences", "fit_elemental_references",
-           "formation_energy", "PROTOTYPES", "e_above_hull", "elemental_references", "prototype", "reference_hull",
+           "formation_energy", "PROTOTYPES", "ReferenceHull", "e_above_hull", "elemental_references", "prototype", "reference_hull",
            "sun_rates"]

@@ -26,26 +26,53 @@ from pymatgen.core import Lattice, Structure
 
 from ..evaluation.stability import DEFAULT_TORCH_THREADS, chgnet_model, min_distance, torch_threads
 from ..evaluation.validity import MIN_DISTANCE
+from ..parallel import parallel_map
 
 GPA = units.GPa                       # CHGNet's stress comes in GPa; ASE works in eV/Å³
 FIRE = dict(dt=0.1, maxstep=0.2, dtmax=1.0, n_min=5, finc=1.1, fdec=0.5, astart=0.1, fa=0.99)
 
 
-def _raw_predictions(structures: Sequence[Structure], task: str, batch_size: int, device, threads) -> list:
-    """CHGNet's dicts, one per structure; None where a structure could not be predicted."""
+_CONVERTER: dict = {}
+
+
+def _to_graph(structure: Structure):
+    """CHGNet's crystal graph of one structure (None if it cannot be built); module level for pools."""
+    if "converter" not in _CONVERTER:      # one converter per process, with CHGNet's own cutoffs
+        from chgnet.graph import CrystalGraphConverter
+        with contextlib.redirect_stdout(io.StringIO()):
+            _CONVERTER["converter"] = CrystalGraphConverter(atom_graph_cutoff=6, bond_graph_cutoff=3)
+    try:
+        return _CONVERTER["converter"](structure)
+    except Exception:  # counted by the caller as a failed prediction
+        return None
+
+
+def _raw_predictions(structures: Sequence[Structure], task: str, batch_size: int, device, threads,
+                     executor=None) -> list:
+    """CHGNet's dicts, one per structure; None where a structure could not be predicted.
+
+    ``executor``: builds the crystal graphs in parallel (on a GPU host the graphs, built on the
+    CPU one structure at a time, cost more than the network); None builds them here.
+    """
     model = chgnet_model(device)
     out: list = [None] * len(structures)
+    graphs = (parallel_map(_to_graph, structures, executor=executor, progress_bar=False) if executor is not None
+              else [_to_graph(s) for s in structures])
     with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()), torch_threads(threads):
         warnings.simplefilter("ignore")
         for start in range(0, len(structures), batch_size):
-            chunk = structures[start:start + batch_size]
+            chunk = [i for i in range(start, min(start + batch_size, len(structures))) if graphs[i] is not None]
+            if not chunk:
+                continue
             try:
-                got = model.predict_structure(list(chunk), task=task, batch_size=batch_size)
-                out[start:start + len(chunk)] = [got] if isinstance(got, dict) else got   # a batch of one comes bare
+                got = model.predict_graph([graphs[i] for i in chunk], task=task, batch_size=batch_size)
+                got = [got] if isinstance(got, dict) else got        # a batch of one comes bare
+                for i, p in zip(chunk, got):
+                    out[i] = p
             except Exception:  # one bad crystal must not sink its batch: retry one by one
-                for k, s in enumerate(chunk):
+                for i in chunk:
                     with contextlib.suppress(Exception):
-                        out[start + k] = model.predict_structure(s, task=task)
+                        out[i] = model.predict_graph(graphs[i], task=task)
     return out
 
 
@@ -55,12 +82,12 @@ def _finite_input(structure: Structure) -> bool:
 
 
 def predict(structures: Sequence[Structure], batch_size: int = 64, device: str | None = None,
-            threads: int | None = DEFAULT_TORCH_THREADS) -> pd.DataFrame:
+            threads: int | None = DEFAULT_TORCH_THREADS, executor=None) -> pd.DataFrame:
     """One row per structure: CHGNet energy (eV/atom), total |site magmom| per volume (μB/Å³),
     max atom force (eV/Å), max |stress component| and pressure (GPa); NaN and ``ok`` False where
-    the structure could not be predicted."""
+    the structure could not be predicted. ``executor`` builds the crystal graphs in parallel."""
     usable = [i for i, s in enumerate(structures) if _finite_input(s)]
-    raw = _raw_predictions([structures[i] for i in usable], "efsm", batch_size, device, threads)
+    raw = _raw_predictions([structures[i] for i in usable], "efsm", batch_size, device, threads, executor)
     rows = [dict(energy_per_atom=np.nan, magmom_per_volume=np.nan, max_force=np.nan, max_stress_gpa=np.nan,
                  pressure_gpa=np.nan, ok=False) for _ in structures]
     for i, p in zip(usable, raw):
@@ -156,7 +183,8 @@ def _advance(states, rows, active, raw, fmax, volume_factor, may_step: bool) -> 
 
 def relax(structures: Sequence[Structure], steps: int = 200, fmax: float = 0.1, device: str | None = None,
           batch_size: int = 64, volume_factor: float = 2.0,
-          threads: int | None = DEFAULT_TORCH_THREADS) -> tuple[list[Structure | None], pd.DataFrame]:
+          threads: int | None = DEFAULT_TORCH_THREADS,
+          executor=None) -> tuple[list[Structure | None], pd.DataFrame]:
     """Relax positions and cells of all structures together (batched FIRE, see the module docstring).
 
     Returns the relaxed structures (None where relaxation failed) and one row per structure:
@@ -175,7 +203,8 @@ def relax(structures: Sequence[Structure], steps: int = 200, fmax: float = 0.1, 
     for step in range(steps + 1):                   # the last prediction only checks convergence
         if not active:
             break
-        raw = _raw_predictions([states[i].structure() for i in active], "efs", batch_size, device, threads)
+        raw = _raw_predictions([states[i].structure() for i in active], "efs", batch_size, device, threads,
+                               executor)
         active = _advance(states, rows, active, raw, fmax, volume_factor, may_step=step < steps)
     finals = [None if row["failed"] else _final_check(row, st, volume_factor) for row, st in zip(rows, states)]
     for row in rows:

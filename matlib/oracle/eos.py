@@ -30,7 +30,7 @@ def fit_bulk_modulus(volumes: Sequence[float], energies: Sequence[float]) -> dic
 
 
 def bulk_moduli(structures: Sequence[Structure], n_volumes: int = 7, span: float = 0.05, batch_size: int = 64,
-                device: str | None = None) -> pd.DataFrame:
+                device: str | None = None, executor=None) -> pd.DataFrame:
     """One row per (relaxed) structure: bulk_modulus_gpa, b1, v0 (Å³), e0 (eV), ok, reason.
 
     Fits that fail or give a non-finite or non-positive K have ``ok`` False and NaN values.
@@ -43,7 +43,7 @@ def bulk_moduli(structures: Sequence[Structure], n_volumes: int = 7, span: float
             copy.scale_lattice(s.volume * f)
             scaled.append(copy)
             volumes.append(copy.volume)
-    energies = predict(scaled, batch_size=batch_size, device=device)["energy_per_atom"].to_numpy()
+    energies = predict(scaled, batch_size=batch_size, device=device, executor=executor)["energy_per_atom"].to_numpy()
     rows = []
     for k, s in enumerate(structures):
         part = slice(k * n_volumes, (k + 1) * n_volumes)

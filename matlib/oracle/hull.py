@@ -1,7 +1,9 @@
 """Convex hulls on CHGNet's energy scale: E_hull and S.U.N. rates of generated crystals.
 
-``reference_hull`` builds a pymatgen ``PhaseDiagram`` from CHGNet energies of reference crystals
-(e.g. relaxed MP-20). Every element needs an elemental entry; where the references have none,
+``reference_hull`` collects CHGNet energies of reference crystals (e.g. relaxed MP-20) into a
+``ReferenceHull``: one pymatgen ``PhaseDiagram`` per chemical system, built when first asked for
+from the entries whose elements lie inside it (a hull over all 89 elements at once is far beyond
+qhull; the hull at a composition depends only on that composition's own chemical system). Every element needs an elemental entry; where the references have none,
 ``elemental_references`` relaxes fcc, bcc, hcp, simple cubic and diamond prototypes (lattice
 constants guessed from atomic radii) and keeps the lowest energy per atom.
 
@@ -10,9 +12,11 @@ threshold), unique and novel, and valid. Invalid or unrelaxable crystals count a
 """
 from __future__ import annotations
 
+import itertools
 import math
 import warnings
-from typing import Sequence
+from collections import defaultdict
+from typing import Iterable, Sequence
 
 import numpy as np
 from pymatgen.analysis.phase_diagram import PDEntry, PhaseDiagram
@@ -57,10 +61,39 @@ def elemental_references(elements: Sequence[str], steps: int = 200, fmax: float 
     return best
 
 
+class ReferenceHull:
+    """Reference entries grouped by chemical system; ``diagram(elements)`` is that system's
+    ``PhaseDiagram`` (cached). Quacks like a ``PhaseDiagram`` for ``e_above_hull``."""
+
+    def __init__(self, entries: Iterable[PDEntry]):
+        self.all_entries = list(entries)
+        self._by_system: dict[frozenset, list[PDEntry]] = defaultdict(list)
+        for entry in self.all_entries:
+            self._by_system[frozenset(el.symbol for el in entry.composition.elements)].append(entry)
+        self.elements = sorted({el for entry in self.all_entries for el in entry.composition.elements})
+        self._diagrams: dict[frozenset, PhaseDiagram] = {}
+
+    def __len__(self) -> int:
+        return len(self.all_entries)
+
+    def diagram(self, elements: Iterable[str]) -> PhaseDiagram:
+        system = frozenset(elements)
+        if system not in self._diagrams:
+            entries = [entry for size in range(1, len(system) + 1)
+                       for subset in itertools.combinations(sorted(system), size)
+                       for entry in self._by_system.get(frozenset(subset), [])]
+            self._diagrams[system] = PhaseDiagram(entries)
+        return self._diagrams[system]
+
+    def get_e_above_hull(self, entry: PDEntry, allow_negative: bool = True) -> float:
+        diagram = self.diagram(el.symbol for el in entry.composition.elements)
+        return diagram.get_e_above_hull(entry, allow_negative=allow_negative)
+
+
 def reference_hull(energies_per_atom: Sequence[float], compositions: Sequence,
                    elemental: dict[str, float] | None = None, relax_missing: bool = True,
-                   device: str | None = None) -> PhaseDiagram:
-    """PhaseDiagram of the references (total energy = energy per atom × atoms), non-finite rows skipped.
+                   device: str | None = None) -> ReferenceHull:
+    """The references' hull (total energy = energy per atom × atoms), non-finite rows skipped.
 
     ``elemental``: extra {element: energy per atom}; elements with no elemental entry at all get one
     from relaxed prototypes (``relax_missing``) or raise ValueError.
@@ -77,10 +110,10 @@ def reference_hull(energies_per_atom: Sequence[float], compositions: Sequence,
         missing = sorted(set(missing) - set(found))
     if missing:
         raise ValueError(f"no elemental reference for {missing}; pass elemental= or relax_missing=True")
-    return PhaseDiagram(entries)
+    return ReferenceHull(entries)
 
 
-def e_above_hull(phase_diagram: PhaseDiagram, structures_or_compositions: Sequence,
+def e_above_hull(phase_diagram: ReferenceHull | PhaseDiagram, structures_or_compositions: Sequence,
                  energies_per_atom: Sequence[float]) -> np.ndarray:
     """E_hull (eV/atom; negative = below the reference hull) of each crystal.
 

@@ -1,0 +1,203 @@
+"""CHGNet labels of a dataset split, computed once and cached with checksums.
+
+A label file has one row per crystal of the split (by ``material_id``): CHGNet's energy of the
+dataset's crystal (``e_initial``) and after relaxing it (``e_relaxed``, eV/atom), the relaxed
+crystal's magnetic density (total |site moment| per volume, μB/Å³) and, when asked for, its bulk
+modulus (GPa, Birch–Murnaghan over ±5 % volume). The elemental prototypes (fcc, bcc, hcp, sc,
+diamond) of every element get their own file: the hull needs an elemental entry for each element.
+
+Files live in ``<data>/oracle/`` (committed: they are small and cost GPU minutes to make), each
+with a JSON manifest: the settings, CHGNet's version, the sha256 of the dataset file they were
+computed from and of the label file itself. ``load_labels`` refuses a file whose checksum does not
+match. Build them on a GPU with
+
+    python -m matlib.oracle.labels --dataset mp_20 --split val --bulk-modulus --device cuda
+"""
+from __future__ import annotations
+
+import argparse
+import gzip
+import hashlib
+import io
+import json
+import time
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+from pymatgen.core import Element
+
+from .. import paths
+from ..datasets import load_split
+from ..datasets.sources import locate, sha256_file
+from .batched import predict, relax
+from .eos import bulk_moduli
+from .hull import PROTOTYPES, ReferenceHull, prototype, reference_hull
+
+FORMAT = "matlib-oracle-labels/1"
+RELAX = dict(steps=150, fmax=0.05)          # dataset crystals start near a DFT minimum
+EOS = dict(n_volumes=7, span=0.05)
+DIGITS = {"e_initial": 5, "e_relaxed": 5, "magmom_per_volume": 6, "bulk_modulus_gpa": 2, "b1": 3,
+          "volume_ratio": 5}
+
+
+class LabelsError(RuntimeError):
+    """Labels are missing or do not match their manifest."""
+
+
+def label_dir(root: Path | None = None) -> Path:
+    return Path(root) if root else paths.data_dir() / "oracle"
+
+
+def _stem(dataset: str, split: str) -> str:
+    return f"{dataset}__{split}"
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _write(frame: pd.DataFrame, stem: str, manifest: dict, root: Path | None) -> Path:
+    """Write ``<stem>.csv.gz`` (byte-reproducible: no time stamp in the gzip header) and its manifest."""
+    numeric = frame.select_dtypes("number")
+    if not np.isfinite(numeric.to_numpy(dtype=float)[~numeric.isna().to_numpy()]).all():
+        raise ValueError("labels hold infinite values; failed rows must be NaN")
+    buffer = io.BytesIO()
+    with gzip.GzipFile(fileobj=buffer, mode="wb", mtime=0) as gz:
+        gz.write(frame.round(DIGITS).to_csv(index=False).encode())
+    folder = label_dir(root)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{stem}.csv.gz"
+    path.write_bytes(buffer.getvalue())
+    manifest = {"format": FORMAT, **manifest, "rows": int(len(frame)), "sha256": _sha256(buffer.getvalue())}
+    (folder / f"{stem}.json").write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n")
+    return path
+
+
+def _read(stem: str, root: Path | None, how_to_build: str) -> tuple[pd.DataFrame, dict]:
+    folder = label_dir(root)
+    path, manifest_path = folder / f"{stem}.csv.gz", folder / f"{stem}.json"
+    if not path.exists() or not manifest_path.exists():
+        raise LabelsError(f"no CHGNet labels at {path}; build them with `{how_to_build}` (minutes on a GPU)")
+    manifest = json.loads(manifest_path.read_text())
+    data = path.read_bytes()
+    if manifest.get("format") != FORMAT or _sha256(data) != manifest.get("sha256"):
+        raise LabelsError(f"{path} does not match its manifest (sha256 {_sha256(data)[:12]}…, manifest "
+                          f"{str(manifest.get('sha256'))[:12]}…); rebuild it with `{how_to_build}`")
+    return pd.read_csv(io.BytesIO(gzip.decompress(data)), keep_default_na=True), manifest
+
+
+def _versions() -> dict:
+    import chgnet
+    import pymatgen.core
+    return {"chgnet": chgnet.__version__, "pymatgen": pymatgen.core.__version__}
+
+
+def compute_labels(structures: Sequence, ids: Sequence[str], *, bulk_modulus: bool = False,
+                   device: str | None = None, executor=None, batch_size: int = 512) -> pd.DataFrame:
+    """Relax each crystal with CHGNet, then label the relaxed crystal (see the module docstring).
+
+    Failed relaxations keep their row with NaN labels and a ``reason``: nothing is dropped.
+    """
+    finals, table = relax(structures, device=device, executor=executor, batch_size=batch_size, **RELAX)
+    frame = pd.DataFrame({"material_id": list(ids), "formula": [s.composition.formula.replace(" ", "")
+                                                                for s in structures]})
+    frame = frame.join(table[["e_initial", "e_relaxed", "volume_ratio", "steps_taken", "converged", "failed",
+                              "reason"]])
+    ok = [i for i, f in enumerate(finals) if f is not None]
+    frame["magmom_per_volume"] = np.nan
+    if ok:
+        props = predict([finals[i] for i in ok], device=device, executor=executor, batch_size=batch_size)
+        frame.loc[ok, "magmom_per_volume"] = props["magmom_per_volume"].to_numpy()
+    if bulk_modulus:
+        frame["bulk_modulus_gpa"], frame["b1"] = np.nan, np.nan
+        if ok:
+            fits = bulk_moduli([finals[i] for i in ok], device=device, executor=executor, batch_size=batch_size,
+                               **EOS)
+            frame.loc[ok, "bulk_modulus_gpa"] = fits["bulk_modulus_gpa"].to_numpy()
+            frame.loc[ok, "b1"] = fits["b1"].to_numpy()
+    return frame
+
+
+def build_labels(dataset: str, split: str, *, bulk_modulus: bool = False, limit: int | None = None,
+                 device: str | None = None, executor=None, root: Path | None = None) -> Path:
+    """Compute and save the labels of one split (``limit``: its first N crystals, for a try)."""
+    data = load_split(dataset, split, limit=limit)
+    started = time.perf_counter()
+    frame = compute_labels(data.structures, data.table["material_id"].astype(str).tolist(),
+                           bulk_modulus=bulk_modulus, device=device, executor=executor)
+    manifest = {"dataset": dataset, "split": split, "limit": limit, "relax": RELAX,
+                "eos": EOS if bulk_modulus else None, "source_sha256": sha256_file(locate(dataset, split)),
+                "seconds": round(time.perf_counter() - started, 1), "device": str(device), "versions": _versions()}
+    return _write(frame, _stem(dataset, split), manifest, root)
+
+
+def load_labels(dataset: str, split: str, root: Path | None = None) -> pd.DataFrame:
+    """The cached labels of a split, checked against their manifest (``LabelsError`` if absent or changed)."""
+    frame, manifest = _read(_stem(dataset, split), root,
+                            f"python -m matlib.oracle.labels --dataset {dataset} --split {split}")
+    frame.attrs["manifest"] = manifest
+    return frame
+
+
+def build_elements(elements: Sequence[str] | None = None, device: str | None = None, executor=None,
+                   root: Path | None = None) -> Path:
+    """Relaxed CHGNet energies of every prototype of every element (default: Z ≤ 94, CHGNet's range)."""
+    elements = list(elements or [el.symbol for el in Element if el.Z <= 94])
+    jobs = [(el, kind) for el in elements for kind in PROTOTYPES]
+    started = time.perf_counter()
+    _, table = relax([prototype(el, kind) for el, kind in jobs], steps=300, fmax=0.05, device=device,
+                     executor=executor, batch_size=512)
+    frame = pd.DataFrame({"element": [el for el, _ in jobs], "prototype": [kind for _, kind in jobs]})
+    frame = frame.join(table[["e_relaxed", "volume_ratio", "steps_taken", "converged", "failed", "reason"]])
+    manifest = {"elements": len(elements), "relax": {"steps": 300, "fmax": 0.05},
+                "seconds": round(time.perf_counter() - started, 1), "device": str(device), "versions": _versions()}
+    return _write(frame, "elements", manifest, root)
+
+
+def elemental_energies(root: Path | None = None) -> dict[str, float]:
+    """{element: lowest relaxed prototype energy per atom} from the cached elements file."""
+    frame, _ = _read("elements", root, "python -m matlib.oracle.labels --elements")
+    best = frame.dropna(subset=["e_relaxed"]).groupby("element")["e_relaxed"].min()
+    return {el: float(e) for el, e in best.items()}
+
+
+def dataset_hull(dataset: str, splits: Sequence[str] = ("val", "test"), root: Path | None = None) -> ReferenceHull:
+    """The reference hull of a dataset: relaxed CHGNet energies of the given splits plus every
+    element's best prototype (the dataset's own elemental crystals compete with them)."""
+    frames = [load_labels(dataset, split, root) for split in splits]
+    rows = pd.concat(frames, ignore_index=True)
+    return reference_hull(rows["e_relaxed"].to_numpy(), rows["formula"].tolist(),
+                          elemental=elemental_energies(root), relax_missing=False)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--dataset", action="append", default=[], help="repeatable")
+    parser.add_argument("--split", action="append", default=[], help="repeatable")
+    parser.add_argument("--bulk-modulus", action="append", default=[], metavar="DATASET/SPLIT",
+                        help="also fit bulk moduli for these, e.g. mp_20/val (repeatable)")
+    parser.add_argument("--elements", action="store_true", help="also relax the elemental prototypes")
+    parser.add_argument("--limit", type=int, default=None)
+    parser.add_argument("--device", default=None)
+    parser.add_argument("--workers", type=int, default=0, help="processes building crystal graphs (0: none)")
+    parser.add_argument("--root", type=Path, default=None, help="where to write (default <data>/oracle)")
+    args = parser.parse_args(argv)
+    from ..parallel import process_pool
+    executor = process_pool(args.workers) if args.workers else None
+    try:
+        if args.elements:
+            print("elements ->", build_elements(device=args.device, executor=executor, root=args.root), flush=True)
+        for dataset in args.dataset:
+            for split in args.split:
+                path = build_labels(dataset, split, bulk_modulus=f"{dataset}/{split}" in args.bulk_modulus,
+                                    limit=args.limit, device=args.device, executor=executor, root=args.root)
+                print(f"{dataset}/{split} ->", path, flush=True)
+    finally:
+        if executor is not None:
+            executor.shutdown()
+
+
+if __name__ == "__main__":
+    main()
