@@ -127,3 +127,30 @@ SCIGEN_SCREENING = {"text": "> 10 % of ~8 M generated crystals survive its four-
 PODGEN_RATIO = {"text": "topological insulators: success rate 5.3 times the unconstrained model's",
                 "data": "Alex-MP-20", "judge": NOT_STATED, "samples": NOT_STATED,
                 "source": "Ye et al., PODGen, arXiv 2505.00076"}
+
+# S.U.N. (stable, unique, novel) of MP-20 generators, as printed. Two sources with different
+# judges, hulls, thresholds and denominators: never compare a number with the other source's.
+SUN_COLUMNS = ["method", "trained_on", "sun", "judge", "hull", "stable_below", "samples", "share_of", "source"]
+_MATTERGEN_README = "MatterGen README (microsoft/mattergen)"
+_WYFORMER_EVAL = "WyckoffTransformer repository, ICML_eval/MP_20_paper_eval.ipynb"
+SUN = [
+    ("MatterGen (paper)", "MP-20", "22.27", "DFT", "Alex-MP-ICSD", "0.1 eV/atom", NOT_STATED, "all samples",
+     _MATTERGEN_README),
+    ("DiffCSP (paper)", "MP-20", "12.71", "DFT", "Alex-MP-ICSD", "0.1 eV/atom", NOT_STATED, "all samples",
+     _MATTERGEN_README),
+    ("CDVAE (paper)", "MP-20", "13.99", "DFT", "Alex-MP-ICSD", "0.1 eV/atom", NOT_STATED, "all samples",
+     _MATTERGEN_README),
+    ("DiffCSP (re-evaluated)", "MP-20", "58.7", "CHGNet, corrected", NOT_STATED, "0.08 eV/atom", "1,000",
+     "the novel, unique subset", _WYFORMER_EVAL),
+    ("MatterGen-MP20 (re-evaluated)", "MP-20", "55.4", "CHGNet, corrected", NOT_STATED, "0.08 eV/atom", "1,000",
+     "the novel, unique subset", _WYFORMER_EVAL),
+    ("FlowMM (re-evaluated)", "MP-20", "51.2", "CHGNet, corrected", NOT_STATED, "0.08 eV/atom", "1,000",
+     "the novel, unique subset", _WYFORMER_EVAL),
+    ("CrystalFormer (re-evaluated)", "MP-20", "36.8", "CHGNet, corrected", NOT_STATED, "0.08 eV/atom", "1,000",
+     "the novel, unique subset", _WYFORMER_EVAL),
+]
+
+
+def sun_table() -> pd.DataFrame:
+    """Published S.U.N. rates (fractions) with what each was judged against."""
+    return _as_numbers(pd.DataFrame(SUN, columns=SUN_COLUMNS), ("sun",))

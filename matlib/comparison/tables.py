@@ -17,7 +17,7 @@ TARGETED = ("05_con_cdvae", "06_adapters_guidance", "08_latent_swarm", "10_podge
 GENERATORS = ("02_cdvae", "03_matgan", "04_diffusion", "05_con_cdvae", "06_adapters_guidance", "07_scigen",
               "08_latent_swarm", "10_podgen")
 TABLE1_COLUMNS = ["struct_valid", "comp_valid", "valid", "cov_r", "cov_p", "wdist_density", "wdist_prop",
-                  "wdist_num_elems"]
+                  "wdist_num_elems", "sun_0.1"]     # S.U.N.: CHGNet oracle, E_hull <= 0.1 eV/atom (matlib.oracle)
 TABLE2_HEADERS = {"training_compositions": "training compositions", "held_out_compositions": "held-out compositions",
                   "generated_samples": "generated", "distinct_generated": "distinct",
                   "recovery_training": "recovery of training", "recovery_held_out": "recovery of held-out",

@@ -14,6 +14,8 @@ always                                 struct_valid, comp_valid, valid; cov_r, c
 ``stability=True`` or a dict           chgnet_ok, chgnet_converged, chgnet_e_initial,
                                        chgnet_e_relaxed, chgnet_e_drop, chgnet_rmsd,
                                        chgnet_match_rms
+... and a reference hull               e_hull_median; with ``train``: stable_0.1, stable_0,
+(``hull="auto"``: the dataset's)       sun_0.1, sun_0 (S.U.N., MatterGen's definition)
 =====================================  ========================================================
 
 Definitions follow CDVAE's ``compute_metrics.py`` (see each module). "valid" is CDVAE's
@@ -42,8 +44,8 @@ def evaluate(generated: Sequence[Structure | None] | Any, reference: Any, *, dat
              judges: Mapping[str, Judge] | Sequence[Judge] | Judge | None = None,
              targets: Mapping[str, tuple[float | None, float | None]] | None = None,
              reconstruct_from: Sequence[Structure] | None = None, executor=None,
-             stability: bool | Mapping[str, Any] = False, method: str = "", n_property_samples: int = 1000,
-             seed: int = 0, progress_bar: bool = True) -> EvaluationReport:
+             stability: bool | Mapping[str, Any] = False, hull: Any = "auto", method: str = "",
+             n_property_samples: int = 1000, seed: int = 0, progress_bar: bool = True) -> EvaluationReport:
     """Score generated crystals against a reference (test) set; see the module docstring.
 
     generated: Structures (``None`` for samples that could not be built), a CrystalBatch, or
@@ -59,6 +61,9 @@ def evaluate(generated: Sequence[Structure | None] | Any, reference: Any, *, dat
     stability: True, or a dict of options for :func:`relax_structures` (``steps``, ``fmax``,
         ``max_structures`` (default 50), ``volume_factor``, ``device``...): CHGNet relaxation of
         a seeded random subset of the valid samples.
+    hull: with ``stability``, a ``matlib.oracle`` reference hull for E_hull and S.U.N. of the relaxed
+        crystals; "auto": the dataset's cached one (``oracle.labels.dataset_hull``), skipped with a
+        note in ``meta`` when it has none; None: no hull.
     n_property_samples: at most this many valid samples enter the property distances (CDVAE: 1000).
     seed: seeds every random subset (property sample, stability subset).
     """
@@ -85,16 +90,20 @@ def evaluate(generated: Sequence[Structure | None] | Any, reference: Any, *, dat
         steps.add_reconstruction(out, per, structures, reconstruct_from, valid, **pool)
         lap("reconstruction")
     stability_skipped = chgnet_missing() if stability else None
+    hull_skipped = None
     if stability_skipped:   # the other metrics stand; the stability ones are absent, and the report says why
         warnings.warn(f"stability metrics skipped: {stability_skipped}", stacklevel=2)
     elif stability:
-        steps.add_stability(out, per, structures, valid, stability, seed, **pool)
+        hull, hull_skipped = steps.resolve_hull(hull, spec.name)
+        steps.add_stability(out, per, structures, valid, stability, seed, hull=hull, **pool)
         lap("stability")
 
     per.index.name = "sample"
     meta = steps.run_meta(method=method, spec=spec, n=n, n_valid=int(valid.sum()), ref=ref, train=train,
                           cutoffs=cutoffs, n_property_samples=n_property_samples, seed=seed, executor=executor,
                           timings=lap.timings, stability_skipped=stability_skipped)
+    if hull_skipped:
+        meta["sun_skipped"] = hull_skipped
     return EvaluationReport(out.frame(), per, meta)
 
 

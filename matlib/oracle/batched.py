@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import pickle
 import warnings
 from typing import Sequence
 
@@ -47,6 +48,13 @@ def _to_graph(structure: Structure):
         return None
 
 
+def _graph_bytes(structure: Structure) -> bytes | None:
+    # plain pickle bytes: a pool returning tensors would pass each through a shared-memory file
+    # descriptor (torch's reducer) and thousands of graphs exhaust the descriptor limit
+    graph = _to_graph(structure)
+    return None if graph is None else pickle.dumps(graph)
+
+
 def _raw_predictions(structures: Sequence[Structure], task: str, batch_size: int, device, threads,
                      executor=None) -> list:
     """CHGNet's dicts, one per structure; None where a structure could not be predicted.
@@ -56,23 +64,27 @@ def _raw_predictions(structures: Sequence[Structure], task: str, batch_size: int
     """
     model = chgnet_model(device)
     out: list = [None] * len(structures)
-    graphs = (parallel_map(_to_graph, structures, executor=executor, progress_bar=False) if executor is not None
-              else [_to_graph(s) for s in structures])
     with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()), torch_threads(threads):
         warnings.simplefilter("ignore")
-        for start in range(0, len(structures), batch_size):
-            chunk = [i for i in range(start, min(start + batch_size, len(structures))) if graphs[i] is not None]
+        for start in range(0, len(structures), batch_size):     # graphs per batch: all at once take GBs
+            batch = structures[start:start + batch_size]
+            if executor is not None:
+                graphs = [None if b is None else pickle.loads(b)
+                          for b in parallel_map(_graph_bytes, batch, executor=executor, progress_bar=False)]
+            else:
+                graphs = [_to_graph(s) for s in batch]
+            chunk = [k for k, g in enumerate(graphs) if g is not None]
             if not chunk:
                 continue
             try:
-                got = model.predict_graph([graphs[i] for i in chunk], task=task, batch_size=batch_size)
+                got = model.predict_graph([graphs[k] for k in chunk], task=task, batch_size=batch_size)
                 got = [got] if isinstance(got, dict) else got        # a batch of one comes bare
-                for i, p in zip(chunk, got):
-                    out[i] = p
+                for k, p in zip(chunk, got):
+                    out[start + k] = p
             except Exception:  # one bad crystal must not sink its batch: retry one by one
-                for i in chunk:
+                for k in chunk:
                     with contextlib.suppress(Exception):
-                        out[i] = model.predict_graph(graphs[i], task=task)
+                        out[start + k] = model.predict_graph(graphs[k], task=task)
     return out
 
 

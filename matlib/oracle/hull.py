@@ -19,10 +19,18 @@ from collections import defaultdict
 from typing import Iterable, Sequence
 
 import numpy as np
-from pymatgen.analysis.phase_diagram import PDEntry, PhaseDiagram
+from typing import TYPE_CHECKING
 from pymatgen.core import Composition, Element, Lattice, Structure
 
 from .batched import relax
+
+if TYPE_CHECKING:      # pymatgen's phase_diagram module imports plotly: loaded only when a hull is built
+    from pymatgen.analysis.phase_diagram import PDEntry, PhaseDiagram
+
+
+def _pd_entry(composition, energy: float) -> "PDEntry":
+    from pymatgen.analysis.phase_diagram import PDEntry
+    return PDEntry(composition, energy)
 
 PROTOTYPES = ("fcc", "bcc", "hcp", "sc", "diamond")
 STABILITY_TOLERANCE = 1e-6     # eV/atom: "on the hull" survives floating-point noise
@@ -65,8 +73,9 @@ class ReferenceHull:
     """Reference entries grouped by chemical system; ``diagram(elements)`` is that system's
     ``PhaseDiagram`` (cached). Quacks like a ``PhaseDiagram`` for ``e_above_hull``."""
 
-    def __init__(self, entries: Iterable[PDEntry]):
+    def __init__(self, entries: Iterable[PDEntry], description: str = "reference hull"):
         self.all_entries = list(entries)
+        self.description = description
         self._by_system: dict[frozenset, list[PDEntry]] = defaultdict(list)
         for entry in self.all_entries:
             self._by_system[frozenset(el.symbol for el in entry.composition.elements)].append(entry)
@@ -82,6 +91,7 @@ class ReferenceHull:
             entries = [entry for size in range(1, len(system) + 1)
                        for subset in itertools.combinations(sorted(system), size)
                        for entry in self._by_system.get(frozenset(subset), [])]
+            from pymatgen.analysis.phase_diagram import PhaseDiagram
             self._diagrams[system] = PhaseDiagram(entries)
         return self._diagrams[system]
 
@@ -98,15 +108,15 @@ def reference_hull(energies_per_atom: Sequence[float], compositions: Sequence,
     ``elemental``: extra {element: energy per atom}; elements with no elemental entry at all get one
     from relaxed prototypes (``relax_missing``) or raise ValueError.
     """
-    entries = [PDEntry(Composition(c), float(e) * Composition(c).num_atoms)
+    entries = [_pd_entry(Composition(c), float(e) * Composition(c).num_atoms)
                for c, e in zip(compositions, energies_per_atom) if np.isfinite(e)]
-    entries += [PDEntry(Composition(el), float(e)) for el, e in (elemental or {}).items()]
+    entries += [_pd_entry(Composition(el), float(e)) for el, e in (elemental or {}).items()]
     elements = {el.symbol for entry in entries for el in entry.composition.elements}
     covered = {entry.composition.elements[0].symbol for entry in entries if entry.composition.is_element}
     missing = sorted(elements - covered)
     if missing and relax_missing:
         found = elemental_references(missing, device=device)
-        entries += [PDEntry(Composition(el), energy) for el, (energy, _) in found.items()]
+        entries += [_pd_entry(Composition(el), energy) for el, (energy, _) in found.items()]
         missing = sorted(set(missing) - set(found))
     if missing:
         raise ValueError(f"no elemental reference for {missing}; pass elemental= or relax_missing=True")
@@ -126,7 +136,7 @@ def e_above_hull(phase_diagram: ReferenceHull | PhaseDiagram, structures_or_comp
         comp = item.composition if isinstance(item, Structure) else Composition(item)
         if not np.isfinite(energy) or not {el.symbol for el in comp.elements} <= space:
             continue
-        entry = PDEntry(comp, float(energy) * comp.num_atoms)
+        entry = _pd_entry(comp, float(energy) * comp.num_atoms)
         out[i] = phase_diagram.get_e_above_hull(entry, allow_negative=True)
     if np.isnan(out).any():
         warnings.warn(f"{int(np.isnan(out).sum())} of {len(out)} crystals have no E_hull "

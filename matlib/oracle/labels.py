@@ -1,21 +1,23 @@
 """CHGNet labels of a dataset split, computed once and cached with checksums.
 
 A label file has one row per crystal of the split (by ``material_id``): CHGNet's energy of the
-dataset's crystal (``e_initial``) and after relaxing it (``e_relaxed``, eV/atom), the relaxed
-crystal's magnetic density (total |site moment| per volume, μB/Å³) and, when asked for, its bulk
-modulus (GPa, Birch–Murnaghan over ±5 % volume). The elemental prototypes (fcc, bcc, hcp, sc,
-diamond) of every element get their own file: the hull needs an elemental entry for each element.
+dataset's crystal (``e_initial``) and after relaxing it (``e_relaxed``, eV/atom; with
+``relax_steps=0`` the dataset's own DFT-relaxed geometry is kept), and the magnetic density of
+that crystal (total |site moment| per volume, μB/Å³). Bulk moduli (GPa, Birch–Murnaghan over ±5 %
+volume) get their own file, for a split's first N crystals. The elemental prototypes (fcc, bcc,
+hcp, sc, diamond) of every element get one too: the hull needs an elemental entry per element.
 
-Files live in ``<data>/oracle/`` (committed: they are small and cost GPU minutes to make), each
-with a JSON manifest: the settings, CHGNet's version, the sha256 of the dataset file they were
-computed from and of the label file itself. ``load_labels`` refuses a file whose checksum does not
-match. Build them on a GPU with
+Files live in ``<data>/oracle/`` (committed: they are small and cost compute to make), each with a
+JSON manifest: the settings, CHGNet's version, the sha256 of the dataset file they were computed
+from and of the label file itself. Loading refuses a file whose checksum does not match. Build:
 
-    python -m matlib.oracle.labels --dataset mp_20 --split val --bulk-modulus --device cuda
+    python -m matlib.oracle.labels --elements --dataset mp_20 --split val --split test \
+        --relax-steps 0 --bulk-modulus mp_20/val --bulk-modulus-limit 1000 --workers 14 --device cuda
 """
 from __future__ import annotations
 
 import argparse
+import functools
 import gzip
 import hashlib
 import io
@@ -94,43 +96,76 @@ def _versions() -> dict:
     return {"chgnet": chgnet.__version__, "pymatgen": pymatgen.core.__version__}
 
 
-def compute_labels(structures: Sequence, ids: Sequence[str], *, bulk_modulus: bool = False,
+def compute_labels(structures: Sequence, ids: Sequence[str], *, relax_steps: int = RELAX["steps"],
                    device: str | None = None, executor=None, batch_size: int = 512) -> pd.DataFrame:
     """Relax each crystal with CHGNet, then label the relaxed crystal (see the module docstring).
 
-    Failed relaxations keep their row with NaN labels and a ``reason``: nothing is dropped.
+    ``relax_steps=0`` labels the dataset's own (DFT-relaxed) geometry instead: a few meV/atom above
+    CHGNet's minimum, at a tenth of the cost. Failed rows keep NaN labels and a ``reason``.
     """
-    finals, table = relax(structures, device=device, executor=executor, batch_size=batch_size, **RELAX)
+    started = time.perf_counter()
+    if relax_steps:
+        finals, table = relax(structures, steps=relax_steps, fmax=RELAX["fmax"], device=device, executor=executor,
+                              batch_size=batch_size)
+        magmoms = None
+    else:
+        props = predict(structures, device=device, executor=executor, batch_size=batch_size)
+        ok = props["ok"].to_numpy()
+        finals = [s if good else None for s, good in zip(structures, ok)]
+        table = pd.DataFrame({"e_initial": props["energy_per_atom"], "e_relaxed": props["energy_per_atom"],
+                              "volume_ratio": np.where(ok, 1.0, np.nan), "steps_taken": 0, "converged": ok,
+                              "failed": ~ok, "reason": np.where(ok, "", "CHGNet failed or returned non-finite values")})
+        magmoms = props["magmom_per_volume"].to_numpy()
+    print(f"  energies of {len(structures)} crystals: {time.perf_counter() - started:.0f} s", flush=True)
     frame = pd.DataFrame({"material_id": list(ids), "formula": [s.composition.formula.replace(" ", "")
                                                                 for s in structures]})
     frame = frame.join(table[["e_initial", "e_relaxed", "volume_ratio", "steps_taken", "converged", "failed",
                               "reason"]])
     ok = [i for i, f in enumerate(finals) if f is not None]
     frame["magmom_per_volume"] = np.nan
-    if ok:
+    if magmoms is not None:
+        frame["magmom_per_volume"] = magmoms
+    elif ok:
         props = predict([finals[i] for i in ok], device=device, executor=executor, batch_size=batch_size)
         frame.loc[ok, "magmom_per_volume"] = props["magmom_per_volume"].to_numpy()
-    if bulk_modulus:
-        frame["bulk_modulus_gpa"], frame["b1"] = np.nan, np.nan
-        if ok:
-            fits = bulk_moduli([finals[i] for i in ok], device=device, executor=executor, batch_size=batch_size,
-                               **EOS)
-            frame.loc[ok, "bulk_modulus_gpa"] = fits["bulk_modulus_gpa"].to_numpy()
-            frame.loc[ok, "b1"] = fits["b1"].to_numpy()
     return frame
 
 
-def build_labels(dataset: str, split: str, *, bulk_modulus: bool = False, limit: int | None = None,
-                 device: str | None = None, executor=None, root: Path | None = None) -> Path:
+def build_labels(dataset: str, split: str, *, relax_steps: int = RELAX["steps"], limit: int | None = None,
+                 device: str | None = None, executor=None, root: Path | None = None, batch_size: int = 512) -> Path:
     """Compute and save the labels of one split (``limit``: its first N crystals, for a try)."""
     data = load_split(dataset, split, limit=limit)
     started = time.perf_counter()
-    frame = compute_labels(data.structures, data.table["material_id"].astype(str).tolist(),
-                           bulk_modulus=bulk_modulus, device=device, executor=executor)
-    manifest = {"dataset": dataset, "split": split, "limit": limit, "relax": RELAX,
-                "eos": EOS if bulk_modulus else None, "source_sha256": sha256_file(locate(dataset, split)),
+    ids = data.table[data.spec.id_column].astype(str).tolist()
+    frame = compute_labels(data.structures, ids, relax_steps=relax_steps, device=device, executor=executor,
+                           batch_size=batch_size)
+    manifest = {"dataset": dataset, "split": split, "limit": limit,
+                "relax": {**RELAX, "steps": relax_steps} if relax_steps else None,
+"source_sha256": sha256_file(locate(dataset, split)),
                 "seconds": round(time.perf_counter() - started, 1), "device": str(device), "versions": _versions()}
     return _write(frame, _stem(dataset, split), manifest, root)
+
+
+def build_bulk_moduli(dataset: str, split: str, *, limit: int | None = None, device: str | None = None,
+                      executor=None, root: Path | None = None, batch_size: int = 512) -> Path:
+    """Bulk moduli of a split's first ``limit`` crystals (the splits are shuffled, so a random sample)
+    at their own geometry, into ``<dataset>__<split>__bulk_modulus.csv.gz``: 7 CHGNet energies each."""
+    data = load_split(dataset, split, limit=limit)
+    started = time.perf_counter()
+    fits = bulk_moduli(data.structures, device=device, executor=executor, batch_size=batch_size, **EOS)
+    frame = pd.DataFrame({"material_id": data.table[data.spec.id_column].astype(str).tolist()})
+    frame = frame.join(fits[["bulk_modulus_gpa", "b1", "ok", "reason"]])
+    manifest = {"dataset": dataset, "split": split, "limit": limit, "eos": EOS, "geometry": "the dataset's",
+                "source_sha256": sha256_file(locate(dataset, split)),
+                "seconds": round(time.perf_counter() - started, 1), "device": str(device), "versions": _versions()}
+    return _write(frame, f"{_stem(dataset, split)}__bulk_modulus", manifest, root)
+
+
+def load_bulk_moduli(dataset: str, split: str, root: Path | None = None) -> pd.DataFrame:
+    frame, manifest = _read(f"{_stem(dataset, split)}__bulk_modulus", root,
+                            f"python -m matlib.oracle.labels --bulk-modulus {dataset}/{split}")
+    frame.attrs["manifest"] = manifest
+    return frame
 
 
 def load_labels(dataset: str, split: str, root: Path | None = None) -> pd.DataFrame:
@@ -163,13 +198,51 @@ def elemental_energies(root: Path | None = None) -> dict[str, float]:
     return {el: float(e) for el, e in best.items()}
 
 
-def dataset_hull(dataset: str, splits: Sequence[str] = ("val", "test"), root: Path | None = None) -> ReferenceHull:
-    """The reference hull of a dataset: relaxed CHGNet energies of the given splits plus every
-    element's best prototype (the dataset's own elemental crystals compete with them)."""
+# the formation-energy column each dataset's elemental references are fitted to
+FORMATION_COLUMN = {"mp_20": "formation_energy_per_atom", "perov_5": "heat_ref"}
+
+
+def fitted_references(dataset: str, root: Path | None = None):
+    """Elemental references μ on CHGNet's scale, fitted on ``val`` so that E − Σ x μ reproduces the
+    dataset's formation energies (``formation.fit_elemental_references``)."""
+    from ..datasets import load_table
+    from .formation import fit_elemental_references
+    labels = load_labels(dataset, "val", root)
+    table = load_table(dataset, "val")[["material_id", FORMATION_COLUMN[dataset]]]
+    table["material_id"] = table["material_id"].astype(str)
+    rows = labels.merge(table, on="material_id", how="left", validate="one_to_one")
+    return fit_elemental_references(rows["e_relaxed"], rows["formula"].tolist(), rows[FORMATION_COLUMN[dataset]])
+
+
+def dataset_hull(dataset: str, splits: Sequence[str] = ("val", "test"), root: Path | None = None,
+                 elemental: str = "fitted") -> ReferenceHull:
+    """The reference hull of a dataset: relaxed CHGNet energies of the given splits plus an elemental
+    entry per element (the dataset's own elemental crystals compete with it).
+
+    ``elemental="fitted"``: the μ fitted to the dataset's formation energies (``fitted_references``),
+    so the hull sits where the dataset's formation energies put it; elements outside the fit get
+    their best relaxed prototype. ``"prototypes"``: the other way round. Prototypes misjudge the
+    molecular elements (O, N, H, halogens): a close-packed O crystal is not O₂.
+    """
+    if elemental not in ("fitted", "prototypes"):
+        raise ValueError(f"elemental must be 'fitted' or 'prototypes', not {elemental!r}")
+    prototypes, fitted = elemental_energies(root), fitted_references(dataset, root)
+    # the other kind fills in where one has nothing (no prototype of H, Cl, noble gases survives)
+    references = {**prototypes, **fitted} if elemental == "fitted" else {**fitted, **prototypes}
     frames = [load_labels(dataset, split, root) for split in splits]
     rows = pd.concat(frames, ignore_index=True)
-    return reference_hull(rows["e_relaxed"].to_numpy(), rows["formula"].tolist(),
-                          elemental=elemental_energies(root), relax_missing=False)
+    hull = reference_hull(rows["e_relaxed"].to_numpy(), rows["formula"].tolist(), elemental=references,
+                          relax_missing=False)
+    geometry = "DFT geometry" if all(f.attrs["manifest"].get("relax") is None for f in frames) else "CHGNet-relaxed"
+    hull.description = (f"CHGNet energies of {dataset} {'+'.join(splits)} ({int(rows['e_relaxed'].notna().sum())} "
+                        f"crystals, {geometry}) + {elemental} elemental references")
+    return hull
+
+
+@functools.lru_cache(maxsize=4)
+def cached_dataset_hull(dataset: str) -> ReferenceHull:
+    """``dataset_hull(dataset)`` from the default label folder, built once per process."""
+    return dataset_hull(dataset)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -177,11 +250,15 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--dataset", action="append", default=[], help="repeatable")
     parser.add_argument("--split", action="append", default=[], help="repeatable")
     parser.add_argument("--bulk-modulus", action="append", default=[], metavar="DATASET/SPLIT",
-                        help="also fit bulk moduli for these, e.g. mp_20/val (repeatable)")
+                        help="bulk moduli of the first --bulk-modulus-limit crystals of these, e.g. mp_20/val")
+    parser.add_argument("--bulk-modulus-limit", type=int, default=None)
     parser.add_argument("--elements", action="store_true", help="also relax the elemental prototypes")
+    parser.add_argument("--relax-steps", type=int, default=RELAX["steps"],
+                        help="FIRE steps per crystal; 0 labels the dataset's own geometry")
     parser.add_argument("--limit", type=int, default=None)
     parser.add_argument("--device", default=None)
     parser.add_argument("--workers", type=int, default=0, help="processes building crystal graphs (0: none)")
+    parser.add_argument("--batch-size", type=int, default=512, help="crystals per CHGNet call (CPU: 64)")
     parser.add_argument("--root", type=Path, default=None, help="where to write (default <data>/oracle)")
     args = parser.parse_args(argv)
     from ..parallel import process_pool
@@ -191,9 +268,14 @@ def main(argv: Sequence[str] | None = None) -> None:
             print("elements ->", build_elements(device=args.device, executor=executor, root=args.root), flush=True)
         for dataset in args.dataset:
             for split in args.split:
-                path = build_labels(dataset, split, bulk_modulus=f"{dataset}/{split}" in args.bulk_modulus,
-                                    limit=args.limit, device=args.device, executor=executor, root=args.root)
+                path = build_labels(dataset, split, relax_steps=args.relax_steps, limit=args.limit, device=args.device,
+                                    executor=executor, root=args.root, batch_size=args.batch_size)
                 print(f"{dataset}/{split} ->", path, flush=True)
+        for item in args.bulk_modulus:
+            dataset, split = item.split("/")
+            path = build_bulk_moduli(dataset, split, limit=args.bulk_modulus_limit, device=args.device,
+                                     executor=executor, root=args.root, batch_size=args.batch_size)
+            print(f"{item} bulk moduli ->", path, flush=True)
     finally:
         if executor is not None:
             executor.shutdown()
