@@ -93,3 +93,21 @@ def test_evaluate_says_why_there_is_no_hull(val_crystals, tmp_path, monkeypatch)
                           progress_bar=False)
     assert "no reference hull for mp_20" in report.meta["sun_skipped"]
     assert "sun_0.1" not in report.as_dict()["metrics"]
+
+
+def test_oracle_judges_relax_first_and_mark_failures(data_root):
+    from pymatgen.core import Structure
+
+    from matlib.datasets import load_table
+    from matlib.oracle import formation_energy_judge, magnetic_density_judge, relax
+
+    table = load_table("mp_20", "test").set_index("material_id")
+    iron = Structure.from_str(table.loc["mp-13", "cif"], fmt="cif")          # bcc Fe
+    broken = Structure(iron.lattice, ["Fe", "Fe"], [[0, 0, 0], [0.01, 0, 0]])  # atoms 0.03 Å apart
+    judge = formation_energy_judge(references={"Fe": -8.0}, steps=30)
+    _, relaxed = relax([iron], steps=30, fmax=0.1)
+    values = judge([iron, broken])
+    assert values[0] == pytest.approx(relaxed["e_relaxed"][0] + 8.0, abs=1e-6) and np.isnan(values[1])
+    # Kittel, 8th ed., ch. 11, Table 2: 2.22 μB per Fe atom at 0 K
+    moment = magnetic_density_judge(steps=30)([iron])[0] * iron.volume / len(iron)
+    assert moment == pytest.approx(2.22, rel=0.1)

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from .. import comparison, published
 from . import headline
+from .oracle_section import oracle_section
 from .performance import performance_section
 from .runner import notebooks
 from .runs import flatten, recorded_runs
@@ -152,7 +153,7 @@ def render(root: Path) -> str:
              published_section()]
     runs = root.parent / "runs"
     if runs.is_dir():
-        parts += [runs_section(runs), performance_section(runs)]
+        parts += [runs_section(runs), oracle_section(runs), performance_section(runs)]
     parts += ["## Per notebook", ""]
     for name in [nb.stem for nb in notebooks()]:
         if everything.get(name):

@@ -323,7 +323,10 @@ print({k: v for k, v in judge.manifest.items() if k in ("config", "metrics", "sh
 # neutrality + Pauling test), coverage COV-R/COV-P (CrystalNN + Magpie fingerprints with CDVAE's
 # thresholds), Wasserstein distances of density, judged property and number of elements,
 # uniqueness and novelty (StructureMatcher), success rates in a target window, and optionally a
-# CHGNet relaxation as a stability proxy.
+# CHGNet relaxation as a stability proxy. Where the dataset has cached CHGNet labels
+# (`matlib.oracle`), the relaxed crystals are also placed on a convex hull of CHGNet energies of its
+# `val` and `test` crystals: E_hull, and MatterGen's S.U.N. rate (stable, unique and novel, as a
+# share of all samples), judged by a model independent of this notebook's GNNs.
 #
 # Two sanity checks before trusting it with real generators: the test split scored against itself
 # must give COV-R = COV-P = 100 % and near-100 % validity, and random atoms in random cells must

@@ -305,7 +305,8 @@ viz.view(generated[0])
 #
 # Reconstruction: encode a test crystal (one posterior sample z), decode it, and ask
 # StructureMatcher whether the result is the same crystal (CDVAE's match rate and RMSE).
-# Generation: CDVAE's validity and coverage against the test split, next to the published row.
+# Generation: CDVAE's validity and coverage against the test split, next to the published row,
+# and (`stability` > 0) a CHGNet relaxation of some valid samples, with S.U.N. on CHGNet's hull.
 
 # %%
 evaluation_started = time.perf_counter()
@@ -320,8 +321,9 @@ with process_pool() as pool:
     rec = reconstruction(recon.crystals.to("cpu").to_structures(), recon_true, executor=pool, progress_bar=False)
     seen = datasets.training_crystals(dataset, learnt_from, path=data_dir, limit=cfg.train_limit,
                                       loaded={train_split: train_set})
+    stability = {"max_structures": cfg.stability, "device": "cpu"} if cfg.stability else False
     report = evaluate(generated, reference_set, dataset=dataset, train=seen, judges=suite_judges, executor=pool,
-                      method=f"CDVAE (ours, {train_split})", seed=seed)
+                      stability=stability, method=f"CDVAE (ours, {train_split})", seed=seed)
 evaluation_seconds = time.perf_counter() - evaluation_started
 ours = report.as_dict()["metrics"]
 ours.update(match_rate=rec.match_rate, rmse=rec.rmse)

@@ -378,7 +378,8 @@ viz.view(generated[0])
 # the other profiles: a random subset): CDVAE's
 # structure and composition validity, coverage (COV-R, COV-P), Wasserstein distances of density,
 # judged energy and number of elements, plus uniqueness, novelty against the training split, and a
-# CHGNet relaxation of a subset of valid samples as a stability proxy.
+# CHGNet relaxation of a subset of valid samples as a stability proxy, with E_hull and S.U.N. on
+# CHGNet's hull of MP-20 (`sun_0.1`: a share of all samples, estimated on the relaxed subset).
 
 # %%
 reference = coverage_reference.structures   # CDVAE's protocol: all; a subset lowers COV-P

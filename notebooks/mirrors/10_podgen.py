@@ -168,7 +168,8 @@ print(f"{eval_split} NLL {test_nll:.1f} nats per crystal")
 #
 # Ancestral sampling draws the space group, then letter, element and coordinates site after site,
 # then the lattice; each crystal is expanded by its space group's operations and reduced to its
-# primitive cell. Then the same evaluation as every structure generator (CDVAE's protocol).
+# primitive cell. Then the same evaluation as every structure generator (CDVAE's protocol), with
+# a CHGNet relaxation of a few valid samples (stability proxy, E_hull and S.U.N. on CHGNet's hull).
 
 # %%
 t = time.perf_counter()
@@ -187,7 +188,8 @@ t = time.perf_counter()
 with process_pool() as pool:
     reference_set = coverage_reference.reference_set(executor=pool)
     report = evaluate(decoded, reference_set, dataset=dataset, train=train_set.structures, judges=suite_judges,
-                      executor=pool, stability=False, method="autoregressive (ours)", seed=seed)
+                      executor=pool, method="autoregressive (ours)", seed=seed,
+                      stability={"max_structures": cfg.stability, "device": "cpu"} if cfg.stability else False)
 evaluation_seconds = time.perf_counter() - t
 ours = report.as_dict()["metrics"]
 columns = published.COLUMNS

@@ -1,0 +1,73 @@
+"""The oracle as a judge, with the call shape of notebook 01's: ``judge(structures) -> values``.
+
+Each judge relaxes the crystals with CHGNet first (generated crystals are not at a minimum; a
+property of an unrelaxed cell says little), then measures. NaN where a relaxation failed: such a
+crystal can never count as a success.
+
+- ``formation_energy_judge``: E_relaxed − Σ x μ with the μ fitted on the dataset's ``val`` labels
+  (``labels.fitted_references``), on the dataset's formation-energy scale (eV/atom);
+- ``magnetic_density_judge``: total |site moment| per volume of the relaxed crystal (μB/Å³);
+- ``bulk_modulus_judge``: Birch–Murnaghan K of the relaxed crystal (GPa).
+"""
+from __future__ import annotations
+
+from typing import Callable, Sequence
+
+import numpy as np
+from pymatgen.core import Structure
+
+from .batched import predict, relax
+from .eos import bulk_moduli
+from .formation import formation_energy
+
+RELAX = dict(steps=100, fmax=0.1)
+
+
+def _relaxed(structures: Sequence[Structure], steps: int, fmax: float, device, executor):
+    finals, table = relax(list(structures), steps=steps, fmax=fmax, device=device, executor=executor,
+                          batch_size=512)
+    return finals, table["e_relaxed"].to_numpy(dtype=float)
+
+
+def formation_energy_judge(dataset: str = "mp_20", *, steps: int = RELAX["steps"], fmax: float = RELAX["fmax"],
+                           device: str | None = None, executor=None, references: dict | None = None
+                           ) -> Callable[[Sequence[Structure]], np.ndarray]:
+    """A judge of formation energy per atom by CHGNet (``references``: μ, default fitted on ``val``)."""
+    if references is None:
+        from .labels import fitted_references
+        references = fitted_references(dataset)
+
+    def judge(structures: Sequence[Structure]) -> np.ndarray:
+        _, energies = _relaxed(structures, steps, fmax, device, executor)
+        return formation_energy(energies, [s.composition for s in structures], references)
+
+    judge.description = f"CHGNet formation energy after <= {steps} FIRE steps (μ fitted on {dataset} val)"
+    return judge
+
+
+def magnetic_density_judge(*, steps: int = RELAX["steps"], fmax: float = RELAX["fmax"], device: str | None = None,
+                           executor=None) -> Callable[[Sequence[Structure]], np.ndarray]:
+    def judge(structures: Sequence[Structure]) -> np.ndarray:
+        finals, _ = _relaxed(structures, steps, fmax, device, executor)
+        out = np.full(len(finals), np.nan)
+        ok = [i for i, f in enumerate(finals) if f is not None]
+        if ok:
+            out[ok] = predict([finals[i] for i in ok], device=device, executor=executor)["magmom_per_volume"]
+        return out
+
+    judge.description = f"CHGNet magnetic density after <= {steps} FIRE steps"
+    return judge
+
+
+def bulk_modulus_judge(*, steps: int = RELAX["steps"], fmax: float = RELAX["fmax"], device: str | None = None,
+                       executor=None) -> Callable[[Sequence[Structure]], np.ndarray]:
+    def judge(structures: Sequence[Structure]) -> np.ndarray:
+        finals, _ = _relaxed(structures, steps, fmax, device, executor)
+        out = np.full(len(finals), np.nan)
+        ok = [i for i, f in enumerate(finals) if f is not None]
+        if ok:
+            out[ok] = bulk_moduli([finals[i] for i in ok], device=device, executor=executor)["bulk_modulus_gpa"]
+        return out
+
+    judge.description = f"CHGNet bulk modulus (Birch–Murnaghan, ±5 % volume) after <= {steps} FIRE steps"
+    return judge
