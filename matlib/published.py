@@ -134,11 +134,11 @@ SUN_COLUMNS = ["method", "trained_on", "sun", "judge", "hull", "stable_below", "
 _MATTERGEN_README = "MatterGen README (microsoft/mattergen)"
 _WYFORMER_EVAL = "WyckoffTransformer repository, ICML_eval/MP_20_paper_eval.ipynb"
 SUN = [
-    ("MatterGen (paper)", "MP-20", "22.27", "DFT", "Alex-MP-ICSD", "0.1 eV/atom", NOT_STATED, "all samples",
+    ("MatterGen, trained on MP-20 (its README)", "MP-20", "22.27", "DFT", "Alex-MP-ICSD", "0.1 eV/atom", NOT_STATED, "all samples",
      _MATTERGEN_README),
-    ("DiffCSP (paper)", "MP-20", "12.71", "DFT", "Alex-MP-ICSD", "0.1 eV/atom", NOT_STATED, "all samples",
+    ("DiffCSP (MatterGen README)", "MP-20", "12.71", "DFT", "Alex-MP-ICSD", "0.1 eV/atom", NOT_STATED, "all samples",
      _MATTERGEN_README),
-    ("CDVAE (paper)", "MP-20", "13.99", "DFT", "Alex-MP-ICSD", "0.1 eV/atom", NOT_STATED, "all samples",
+    ("CDVAE (MatterGen README)", "MP-20", "13.99", "DFT", "Alex-MP-ICSD", "0.1 eV/atom", NOT_STATED, "all samples",
      _MATTERGEN_README),
     ("DiffCSP (re-evaluated)", "MP-20", "58.7", "CHGNet, corrected", NOT_STATED, "0.08 eV/atom", "1,000",
      "the novel, unique subset", _WYFORMER_EVAL),

@@ -12,6 +12,7 @@ from matlib.datasets import load_split
 from matlib.evaluation import evaluate
 from matlib.oracle import ReferenceHull, e_above_hull, predict, reference_hull
 from matlib.oracle import labels as oracle_labels
+from matlib.oracle import references as oracle_references
 
 
 @pytest.fixture(scope="module")
@@ -85,7 +86,7 @@ def test_evaluate_reports_sun_on_a_given_hull(val_crystals):
 
 def test_evaluate_says_why_there_is_no_hull(val_crystals, tmp_path, monkeypatch):
     monkeypatch.setenv("MATLIB_CACHE", str(tmp_path))          # a data folder without labels
-    oracle_labels.cached_dataset_hull.cache_clear()
+    oracle_references.cached_dataset_hull.cache_clear()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         report = evaluate(val_crystals.structures[:2], val_crystals.structures[2:6], dataset="mp_20",

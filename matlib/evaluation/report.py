@@ -17,6 +17,7 @@ from typing import Iterable
 
 import pandas as pd
 
+FRACTION = "fraction"          # the unit of every share: a fraction in [0, 1]
 TABLE_COLUMNS = ["method", "dataset", "metric", "value", "unit", "n", "note"]
 
 

@@ -3,7 +3,6 @@ table (``out``) and its columns to the per-sample frame (``per``)."""
 from __future__ import annotations
 
 import time
-import warnings
 from typing import Any, Mapping, Sequence
 
 import numpy as np
@@ -16,12 +15,12 @@ from .fingerprints import MIN_VOLUME_PER_ATOM, compute_fingerprints
 from .inputs import as_structures
 from .properties import Judge, density, num_elements, run_judge, sample_valid, wasserstein
 from .reference_set import ReferenceSet, _structures_of
-from .report import TableBuilder
+from .report import FRACTION, TableBuilder
 from .stability import relax_structures, stability_summary
+from .sun import add_sun
 from .success import success_flags
 from .validity import MIN_DISTANCE, MIN_VOLUME, SMACT_VERSION, validity_table
 
-FRACTION = "fraction"
 
 
 class Laps:
@@ -213,52 +212,6 @@ def add_stability(out: TableBuilder, per: pd.DataFrame, structures, valid: np.nd
         out.add(metric, value, STABILITY_UNITS[metric], count, f"{note}; CHGNet {settings}")
     if hull is not None and len(relaxed):
         add_sun(out, per, relaxed, float(np.mean(valid)) if len(valid) else 0.0, hull)
-
-
-def resolve_hull(hull, dataset: str):
-    """(hull or None, why there is none): "auto" loads the dataset's cached hull if it has labels."""
-    if hull != "auto":
-        return hull, None
-    from ..oracle.labels import LabelsError, cached_dataset_hull
-    try:
-        return cached_dataset_hull(dataset), None
-    except (LabelsError, KeyError) as err:
-        return None, f"no reference hull for {dataset}: {err}"
-
-
-SUN_THRESHOLDS = (0.1, 0.0)       # eV/atom: MatterGen's "stable", and on the hull
-
-
-def add_sun(out: TableBuilder, per: pd.DataFrame, relaxed: pd.DataFrame, valid_share: float, hull) -> None:
-    """E_hull of the relaxed subset on ``hull``; S.U.N. = share valid × share of the relaxed valid
-    subset that is stable, unique and novel (unique and novel as computed above, on the generated
-    crystals). A relaxation that exploded counts as not stable."""
-    from ..oracle.hull import STABILITY_TOLERANCE, e_above_hull
-    ok = [k for k, final in enumerate(relaxed["final"]) if final is not None and relaxed["ok"].iloc[k]]
-    e_hull = np.full(len(relaxed), np.nan)
-    if ok:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")     # crystals outside the hull's elements stay NaN, counted below
-            e_hull[ok] = e_above_hull(hull, [relaxed["final"].iloc[k] for k in ok],
-                                      relaxed["e_relaxed"].to_numpy(dtype=float)[ok])
-    index = relaxed["index"].to_numpy()
-    per["e_hull"] = np.nan
-    per.loc[index, "e_hull"] = e_hull
-    n = len(relaxed)
-    note = f"CHGNet-relaxed; hull: {getattr(hull, 'description', 'reference hull')}"
-    out.add("e_hull_median", float(np.nanmedian(e_hull)) if np.isfinite(e_hull).any() else np.nan, "eV/atom",
-            int(np.isfinite(e_hull).sum()), f"median E_hull of relaxed valid samples; {note}")
-    if "novel" not in per or per.loc[index, "novel"].isna().all():
-        return                                   # no training set given: novelty and S.U.N. are undefined
-    unique = per.loc[index, "unique"].fillna(False).to_numpy(dtype=bool)
-    novel = per.loc[index, "novel"].fillna(False).to_numpy(dtype=bool)
-    for t in SUN_THRESHOLDS:
-        stable = np.nan_to_num(e_hull, nan=np.inf) <= t + STABILITY_TOLERANCE
-        out.add(f"stable_{t:g}", float(stable.mean()), FRACTION, n,
-                f"share of {n} relaxed valid samples with E_hull <= {t:g} eV/atom; {note}")
-        out.add(f"sun_{t:g}", valid_share * float((stable & unique & novel).mean()), FRACTION, n,
-                f"share of ALL samples: valid share x share of {n} relaxed valid samples that are stable "
-                f"(E_hull <= {t:g}), unique and novel; {note}")
 
 
 def run_meta(*, method: str, spec, n: int, n_valid: int, ref: ReferenceSet, train, cutoffs: tuple[float, float],

@@ -37,6 +37,20 @@ from .properties import Judge
 from .reference_set import ReferenceSet, prepare_reference
 from .report import EvaluationReport, TableBuilder
 from .stability import chgnet_missing
+from .sun import resolve_hull
+
+
+def _stability(out, per, structures, valid, stability, hull, dataset: str, seed: int, pool: dict):
+    """The CHGNet stability step and, on a hull, S.U.N.: (why stability was skipped, why S.U.N. was)."""
+    if not stability:
+        return None, None
+    missing = chgnet_missing()
+    if missing:   # the other metrics stand; the stability ones are absent, and the report says why
+        warnings.warn(f"stability metrics skipped: {missing}", stacklevel=3)
+        return missing, None
+    hull, hull_skipped = resolve_hull(hull, dataset)
+    steps.add_stability(out, per, structures, valid, stability, seed, hull=hull, **pool)
+    return None, hull_skipped
 
 
 def evaluate(generated: Sequence[Structure | None] | Any, reference: Any, *, dataset: str | DatasetSpec,
@@ -89,15 +103,9 @@ def evaluate(generated: Sequence[Structure | None] | Any, reference: Any, *, dat
     if reconstruct_from is not None:
         steps.add_reconstruction(out, per, structures, reconstruct_from, valid, **pool)
         lap("reconstruction")
-    stability_skipped = chgnet_missing() if stability else None
-    hull_skipped = None
-    if stability_skipped:   # the other metrics stand; the stability ones are absent, and the report says why
-        warnings.warn(f"stability metrics skipped: {stability_skipped}", stacklevel=2)
-    elif stability:
-        hull, hull_skipped = steps.resolve_hull(hull, spec.name)
-        steps.add_stability(out, per, structures, valid, stability, seed, hull=hull, **pool)
+    stability_skipped, hull_skipped = _stability(out, per, structures, valid, stability, hull, spec.name, seed, pool)
+    if stability and not stability_skipped:
         lap("stability")
-
     per.index.name = "sample"
     meta = steps.run_meta(method=method, spec=spec, n=n, n_valid=int(valid.sum()), ref=ref, train=train,
                           cutoffs=cutoffs, n_property_samples=n_property_samples, seed=seed, executor=executor,

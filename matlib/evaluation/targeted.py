@@ -100,4 +100,30 @@ def targeted_report(structures: Sequence[Structure | None], judge: Callable[[lis
     return window_report(frame, judge_values(structures, judge), window, others)
 
 
-__all__ = ["sample_frame", "judge_values", "window_report", "targeted_report"]
+def oracle_check(structures: Sequence[Structure | None], per_sample: pd.DataFrame, judge: Callable,
+                 window: Window, *, limit: int, seed: int = 0, others_ok: np.ndarray | None = None) -> dict:
+    """The same success, judged again by an independent ``judge`` (e.g. ``matlib.oracle``'s) on a
+    seeded random subset of at most ``limit`` samples (all samples are eligible: an invalid one is
+    a failure, as in ``window_report``). ``others_ok``: per sample, whether the task's other
+    conditions hold (they keep their first judge). Returns ``success_oracle`` (a share of the
+    subset), ``n_oracle``, the oracle's median value over valid samples, and ``agreement`` (share
+    of the subset where both judges give the same verdict)."""
+    if limit <= 0 or not len(per_sample):
+        return {}
+    rng = np.random.default_rng(seed)
+    chosen = np.sort(rng.choice(len(per_sample), size=min(limit, len(per_sample)), replace=False))
+    valid = per_sample["valid"].to_numpy(dtype=bool)[chosen]
+    values = np.full(len(chosen), np.nan)
+    if valid.any():
+        values[valid] = judge_values([structures[i] for i in chosen[valid]], judge)
+    ok = valid & in_window(values, *window)
+    if others_ok is not None:
+        ok &= np.asarray(others_ok, dtype=bool)[chosen]
+    first = per_sample["success"].to_numpy(dtype=bool)[chosen]
+    finite = values[np.isfinite(values)]
+    return {"success_oracle": float(ok.mean()), "n_oracle": int(len(chosen)),
+            "oracle_median": float(np.median(finite)) if len(finite) else float("nan"),
+            "agreement": float((ok == first).mean())}
+
+
+__all__ = ["sample_frame", "judge_values", "window_report", "targeted_report", "oracle_check"]

@@ -34,7 +34,7 @@ def formation_energy_judge(dataset: str = "mp_20", *, steps: int = RELAX["steps"
                            ) -> Callable[[Sequence[Structure]], np.ndarray]:
     """A judge of formation energy per atom by CHGNet (``references``: μ, default fitted on ``val``)."""
     if references is None:
-        from .labels import fitted_references
+        from .references import fitted_references
         references = fitted_references(dataset)
 
     def judge(structures: Sequence[Structure]) -> np.ndarray:

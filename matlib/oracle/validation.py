@@ -25,9 +25,10 @@ from pymatgen.core import Composition
 
 from ..datasets import load_table
 from ..jsonsafe import jsonable
-from .formation import fit_elemental_references, formation_energy
+from .formation import formation_energy
 from .hull import e_above_hull
-from .labels import LabelsError, dataset_hull, elemental_energies, load_labels
+from .labels import LabelsError, elemental_energies, load_labels
+from .references import dataset_hull, fitted_references
 
 # Measured values for crystals of MP-20 (material_id: formula, value), with their sources:
 # bulk modulus, GPa: C. Kittel, Introduction to Solid State Physics, 8th ed. (2005), ch. 3, Table 3
@@ -91,8 +92,8 @@ def hull_validation(dataset: str = "mp_20", root: Path | None = None, elemental:
 
 
 def formation_validation(dataset: str = "mp_20", root: Path | None = None) -> dict:
-    val, test = _labelled(dataset, "val", root), _labelled(dataset, "test", root)
-    refs = fit_elemental_references(val["e_relaxed"], val["formula"].tolist(), val["formation_energy_per_atom"])
+    test = _labelled(dataset, "test", root)
+    refs = fitted_references(dataset, root)
     pred = formation_energy(test["e_relaxed"], test["formula"].tolist(), refs)
     return {"dataset": dataset, "fitted_on": "val", "scored": "test", "elements": len(refs),
             "fit_residual_mae": refs.residual_mae,
