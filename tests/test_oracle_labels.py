@@ -112,3 +112,22 @@ def test_oracle_judges_relax_first_and_mark_failures(data_root):
     # Kittel, 8th ed., ch. 11, Table 2: 2.22 μB per Fe atom at 0 K
     moment = magnetic_density_judge(steps=30)([iron])[0] * iron.volume / len(iron)
     assert moment == pytest.approx(2.22, rel=0.1)
+
+
+def test_oracle_check_rejudges_a_seeded_subset(val_crystals):
+    from matlib.evaluation.targeted import oracle_check, sample_frame, window_report
+
+    structures = list(val_crystals.structures[:10]) + [None, None]     # two samples that were never built
+    density = lambda crystals: np.array([s.density for s in crystals])  # a second judge: the crystal's density
+    frame = sample_frame(structures, diversity=False)
+    judged = np.array([np.nan if s is None else s.density for s in structures])
+    window = (0.0, float(np.nanmedian(judged)))
+    _, per_sample = window_report(frame, judged, window)
+    everything = oracle_check(structures, per_sample, density, window, limit=100, seed=1)
+    assert everything["n_oracle"] == 12 and everything["agreement"] == 1.0        # the same judge agrees with itself
+    assert everything["success_oracle"] == pytest.approx(per_sample["success"].mean())
+    subset = oracle_check(structures, per_sample, density, window, limit=5, seed=1)
+    assert subset["n_oracle"] == 5 and subset == oracle_check(structures, per_sample, density, window, limit=5, seed=1)
+    vetoed = oracle_check(structures, per_sample, density, window, limit=100, seed=1, others_ok=np.zeros(12, bool))
+    assert vetoed["success_oracle"] == 0.0
+    assert oracle_check(structures, per_sample, density, window, limit=0) == {}

@@ -23,6 +23,11 @@ from .formation import formation_energy
 RELAX = dict(steps=100, fmax=0.1)
 
 
+def _described(judge, text: str):
+    judge.describe = lambda: text      # what notebook 01's judges answer, for the tables' judge column
+    return judge
+
+
 def _relaxed(structures: Sequence[Structure], steps: int, fmax: float, device, executor):
     finals, table = relax(list(structures), steps=steps, fmax=fmax, device=device, executor=executor,
                           batch_size=512)
@@ -41,8 +46,7 @@ def formation_energy_judge(dataset: str = "mp_20", *, steps: int = RELAX["steps"
         _, energies = _relaxed(structures, steps, fmax, device, executor)
         return formation_energy(energies, [s.composition for s in structures], references)
 
-    judge.description = f"CHGNet formation energy after <= {steps} FIRE steps (μ fitted on {dataset} val)"
-    return judge
+    return _described(judge, f"CHGNet formation energy after <= {steps} FIRE steps (μ fitted on {dataset} val)")
 
 
 def magnetic_density_judge(*, steps: int = RELAX["steps"], fmax: float = RELAX["fmax"], device: str | None = None,
@@ -55,8 +59,7 @@ def magnetic_density_judge(*, steps: int = RELAX["steps"], fmax: float = RELAX["
             out[ok] = predict([finals[i] for i in ok], device=device, executor=executor)["magmom_per_volume"]
         return out
 
-    judge.description = f"CHGNet magnetic density after <= {steps} FIRE steps"
-    return judge
+    return _described(judge, f"CHGNet magnetic density (μB/Å³) after <= {steps} FIRE steps")
 
 
 def bulk_modulus_judge(*, steps: int = RELAX["steps"], fmax: float = RELAX["fmax"], device: str | None = None,
@@ -69,5 +72,4 @@ def bulk_modulus_judge(*, steps: int = RELAX["steps"], fmax: float = RELAX["fmax
             out[ok] = bulk_moduli([finals[i] for i in ok], device=device, executor=executor)["bulk_modulus_gpa"]
         return out
 
-    judge.description = f"CHGNet bulk modulus (Birch–Murnaghan, ±5 % volume) after <= {steps} FIRE steps"
-    return judge
+    return _described(judge, f"CHGNet bulk modulus (GPa; Birch–Murnaghan, ±5 % volume) after <= {steps} FIRE steps")

@@ -399,7 +399,8 @@ def oracle_summary(task, structures, per_sample, judged):
     for name, (t, h) in tasks[task].items():
         if name != formation_column:
             others_ok &= in_window(judged[name], t - h, t + h)
-    by_oracle = oracle.formation_energy_judge(dataset, device=cfg.device.type, executor=pool, references=oracle_mu)
+    by_oracle = oracle.formation_energy_judge(dataset, device=cfg.device.type, executor=pool, references=oracle_mu,
+                                              steps=cfg.oracle_steps)
     return oracle_check(structures, per_sample, by_oracle, (target - half, target + half), limit=cfg.oracle_samples,
                         seed=seed, others_ok=others_ok)
 

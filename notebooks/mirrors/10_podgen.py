@@ -356,7 +356,7 @@ with process_pool() as pool:
             if "formation_energy_per_atom" in props and oracle_mu is not None:   # CHGNet re-judges that condition
                 gap_ok = in_window(per_sample["judged"].to_numpy(), *windows[task]["band_gap"])
                 by_oracle = oracle.formation_energy_judge(dataset, device=cfg.device.type, executor=pool,
-                                                          references=oracle_mu)
+                                                          references=oracle_mu, steps=cfg.oracle_steps)
                 checked = oracle_check(structures, per_sample, by_oracle, windows[task]["formation_energy_per_atom"],
                                        limit=cfg.oracle_samples, seed=seed, others_ok=gap_ok)
             success_rows.append({"task": task, "method": method, "seconds": seconds, "judge": judge[props[0]].describe(),
