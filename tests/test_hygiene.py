@@ -142,3 +142,24 @@ def test_committed_checkpoints_stay_under_ten_megabytes():
         [p for p in (ROOT / "data" / "checkpoints").rglob("*") if p.is_file()]
     total = sum(f.stat().st_size for f in files if f.exists())
     assert files and total < 10_000_000, f"{total:,} bytes of committed checkpoints"
+
+
+def test_committed_data_holds_checkpoints_and_oracle_labels_but_no_dataset():
+    """No dataset file is committed: under data/ only checkpoints and the oracle's labels, each label
+    file with its manifest and without the dataset's crystals (no CIF column)."""
+    import gzip
+    import hashlib
+    import subprocess
+
+    listed = subprocess.run(["git", "ls-files", "data"], cwd=ROOT, capture_output=True, text=True)
+    if listed.returncode != 0:
+        pytest.skip("not a git checkout")
+    files = [Path(f) for f in listed.stdout.split()]
+    assert all(f.parts[1] in ("checkpoints", "oracle") for f in files), [str(f) for f in files]
+    labels = [ROOT / f for f in files if f.parts[1] == "oracle" and f.name.endswith(".csv.gz")]
+    for path in labels:
+        manifest = json.loads(path.with_name(path.name.replace(".csv.gz", ".json")).read_text())
+        data = path.read_bytes()
+        assert hashlib.sha256(data).hexdigest() == manifest["sha256"], path.name
+        header = gzip.decompress(data).split(b"\n", 1)[0].decode().lower().split(",")
+        assert "cif" not in header and len(header) <= 16, (path.name, header)

@@ -29,6 +29,7 @@ from ..evaluation.stability import DEFAULT_TORCH_THREADS, chgnet_model, min_dist
 from ..evaluation.validity import MIN_DISTANCE
 from ..parallel import parallel_map
 
+MIN_PARALLEL_GRAPHS = 64              # fewer crystals than this: pickling them costs more than building
 GPA = units.GPa                       # CHGNet's stress comes in GPa; ASE works in eV/Å³
 FIRE = dict(dt=0.1, maxstep=0.2, dtmax=1.0, n_min=5, finc=1.1, fdec=0.5, astart=0.1, fa=0.99)
 
@@ -68,7 +69,7 @@ def _raw_predictions(structures: Sequence[Structure], task: str, batch_size: int
         warnings.simplefilter("ignore")
         for start in range(0, len(structures), batch_size):     # graphs per batch: all at once take GBs
             batch = structures[start:start + batch_size]
-            if executor is not None:
+            if executor is not None and len(batch) >= MIN_PARALLEL_GRAPHS:
                 graphs = [None if b is None else pickle.loads(b)
                           for b in parallel_map(_graph_bytes, batch, executor=executor, progress_bar=False)]
             else:

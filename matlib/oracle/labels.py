@@ -86,7 +86,7 @@ def _read(stem: str, root: Path | None, how_to_build: str) -> tuple[pd.DataFrame
     if manifest.get("format") != FORMAT or _sha256(data) != manifest.get("sha256"):
         raise LabelsError(f"{path} does not match its manifest (sha256 {_sha256(data)[:12]}…, manifest "
                           f"{str(manifest.get('sha256'))[:12]}…); rebuild it with `{how_to_build}`")
-    return pd.read_csv(io.BytesIO(gzip.decompress(data)), keep_default_na=True), manifest
+    return pd.read_csv(io.BytesIO(gzip.decompress(data)), dtype={"material_id": str}), manifest
 
 
 def _versions() -> dict:
