@@ -100,7 +100,7 @@ def test_oracle_judges_relax_first_and_mark_failures(data_root):
     from pymatgen.core import Structure
 
     from matlib.datasets import load_table
-    from matlib.oracle import formation_energy_judge, magnetic_density_judge, relax
+    from matlib.oracle import bulk_modulus_judge, formation_energy_judge, magnetic_density_judge, relax
 
     table = load_table("mp_20", "test").set_index("material_id")
     iron = Structure.from_str(table.loc["mp-13", "cif"], fmt="cif")          # bcc Fe
@@ -112,6 +112,10 @@ def test_oracle_judges_relax_first_and_mark_failures(data_root):
     # Kittel, 8th ed., ch. 11, Table 2: 2.22 μB per Fe atom at 0 K
     moment = magnetic_density_judge(steps=30)([iron])[0] * iron.volume / len(iron)
     assert moment == pytest.approx(2.22, rel=0.1)
+    salt = Structure.from_str(load_table("mp_20", "val").set_index("material_id").loc["mp-22862", "cif"], fmt="cif")
+    # Kittel, 8th ed., ch. 3, Table 7: NaCl 24.0 GPa
+    assert bulk_modulus_judge(steps=30)([salt, broken])[0] == pytest.approx(24.0, rel=0.15)
+    assert np.isnan(bulk_modulus_judge(steps=5)([broken])[0])
 
 
 def test_oracle_check_rejudges_a_seeded_subset(val_crystals):

@@ -49,27 +49,28 @@ def formation_energy_judge(dataset: str = "mp_20", *, steps: int = RELAX["steps"
     return _described(judge, f"CHGNet formation energy after <= {steps} FIRE steps (μ fitted on {dataset} val)")
 
 
-def magnetic_density_judge(*, steps: int = RELAX["steps"], fmax: float = RELAX["fmax"], device: str | None = None,
-                           executor=None) -> Callable[[Sequence[Structure]], np.ndarray]:
+def _measured_after_relaxing(measure: Callable[[list[Structure]], np.ndarray], steps: int, fmax: float, device,
+                             executor) -> Callable[[Sequence[Structure]], np.ndarray]:
+    """A judge that relaxes, then applies ``measure`` to the crystals that relaxed (NaN for the rest)."""
     def judge(structures: Sequence[Structure]) -> np.ndarray:
         finals, _ = _relaxed(structures, steps, fmax, device, executor)
         out = np.full(len(finals), np.nan)
         ok = [i for i, f in enumerate(finals) if f is not None]
         if ok:
-            out[ok] = predict([finals[i] for i in ok], device=device, executor=executor)["magmom_per_volume"]
+            out[ok] = measure([finals[i] for i in ok])
         return out
+    return judge
 
-    return _described(judge, f"CHGNet magnetic density (μB/Å³) after <= {steps} FIRE steps")
+
+def magnetic_density_judge(*, steps: int = RELAX["steps"], fmax: float = RELAX["fmax"], device: str | None = None,
+                           executor=None) -> Callable[[Sequence[Structure]], np.ndarray]:
+    measure = lambda crystals: predict(crystals, device=device, executor=executor)["magmom_per_volume"].to_numpy()
+    return _described(_measured_after_relaxing(measure, steps, fmax, device, executor),
+                      f"CHGNet magnetic density (μB/Å³) after <= {steps} FIRE steps")
 
 
 def bulk_modulus_judge(*, steps: int = RELAX["steps"], fmax: float = RELAX["fmax"], device: str | None = None,
                        executor=None) -> Callable[[Sequence[Structure]], np.ndarray]:
-    def judge(structures: Sequence[Structure]) -> np.ndarray:
-        finals, _ = _relaxed(structures, steps, fmax, device, executor)
-        out = np.full(len(finals), np.nan)
-        ok = [i for i, f in enumerate(finals) if f is not None]
-        if ok:
-            out[ok] = bulk_moduli([finals[i] for i in ok], device=device, executor=executor)["bulk_modulus_gpa"]
-        return out
-
-    return _described(judge, f"CHGNet bulk modulus (GPa; Birch–Murnaghan, ±5 % volume) after <= {steps} FIRE steps")
+    measure = lambda crystals: bulk_moduli(crystals, device=device, executor=executor)["bulk_modulus_gpa"].to_numpy()
+    return _described(_measured_after_relaxing(measure, steps, fmax, device, executor),
+                      f"CHGNet bulk modulus (GPa; Birch–Murnaghan, ±5 % volume) after <= {steps} FIRE steps")
