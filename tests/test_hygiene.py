@@ -156,10 +156,11 @@ def test_committed_data_holds_checkpoints_and_oracle_labels_but_no_dataset():
         pytest.skip("not a git checkout")
     files = [Path(f) for f in listed.stdout.split()]
     assert all(f.parts[1] in ("checkpoints", "oracle") for f in files), [str(f) for f in files]
-    labels = [ROOT / f for f in files if f.parts[1] == "oracle" and f.name.endswith(".csv.gz")]
+    labels = [ROOT / f for f in files if f.parts[1] == "oracle" and f.name.endswith(".table.json.gz")]
     for path in labels:
-        manifest = json.loads(path.with_name(path.name.replace(".csv.gz", ".json")).read_text())
+        manifest = json.loads(path.with_name(path.name.replace(".table.json.gz", ".json")).read_text())
         data = path.read_bytes()
         assert hashlib.sha256(data).hexdigest() == manifest["sha256"], path.name
-        header = gzip.decompress(data).split(b"\n", 1)[0].decode().lower().split(",")
-        assert "cif" not in header and len(header) <= 16, (path.name, header)
+        columns = [c.lower() for c in json.loads(gzip.decompress(data))["columns"]]
+        assert "cif" not in columns and len(columns) <= 16, (path.name, columns)
+    assert not [f for f in files if f.suffix in (".csv", ".parquet", ".feather") or f.name.endswith(".csv.gz")]

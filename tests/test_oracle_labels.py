@@ -33,7 +33,7 @@ def test_labels_round_trip_and_refuse_a_changed_file(val_crystals, tmp_path):
     np.testing.assert_allclose(loaded["e_relaxed"], frame["e_relaxed"], atol=1e-5)    # stored to 5 decimals
     assert loaded.attrs["manifest"]["rows"] == 4
 
-    path = tmp_path / "mp_20__val.csv.gz"
+    path = tmp_path / "mp_20__val.table.json.gz"
     text = gzip.decompress(path.read_bytes()).decode().replace(ids[0], "mp-0")
     path.write_bytes(gzip.compress(text.encode()))
     with pytest.raises(oracle_labels.LabelsError, match="does not match its manifest"):

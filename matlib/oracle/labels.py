@@ -36,7 +36,8 @@ from .batched import predict, relax
 from .eos import bulk_moduli
 from .hull import PROTOTYPES, prototype
 
-FORMAT = "matlib-oracle-labels/1"
+FORMAT = "matlib-oracle-labels/2"         # /2: a gzipped JSON table (/1 was CSV)
+SUFFIX = ".table.json.gz"
 RELAX = dict(steps=150, fmax=0.05)          # dataset crystals start near a DFT minimum
 EOS = dict(n_volumes=7, span=0.05)
 DIGITS = {"e_initial": 5, "e_relaxed": 5, "magmom_per_volume": 6, "bulk_modulus_gpa": 2, "b1": 3,
@@ -60,16 +61,17 @@ def _sha256(data: bytes) -> str:
 
 
 def _write(frame: pd.DataFrame, stem: str, manifest: dict, root: Path | None) -> Path:
-    """Write ``<stem>.csv.gz`` (byte-reproducible: no time stamp in the gzip header) and its manifest."""
+    """Write ``<stem>.table.json.gz`` ({"columns", "rows"}; NaN as null; byte-reproducible: no time
+    stamp in the gzip header) and its manifest ``<stem>.json``."""
     numeric = frame.select_dtypes("number")
     if not np.isfinite(numeric.to_numpy(dtype=float)[~numeric.isna().to_numpy()]).all():
         raise ValueError("labels hold infinite values; failed rows must be NaN")
     buffer = io.BytesIO()
     with gzip.GzipFile(fileobj=buffer, mode="wb", mtime=0) as gz:
-        gz.write(frame.round(DIGITS).to_csv(index=False).encode())
+        gz.write(frame.round(DIGITS).to_json(orient="split", index=False).encode())
     folder = label_dir(root)
     folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{stem}.csv.gz"
+    path = folder / f"{stem}{SUFFIX}"
     path.write_bytes(buffer.getvalue())
     manifest = {"format": FORMAT, **manifest, "rows": int(len(frame)), "sha256": _sha256(buffer.getvalue())}
     (folder / f"{stem}.json").write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n")
@@ -78,7 +80,7 @@ def _write(frame: pd.DataFrame, stem: str, manifest: dict, root: Path | None) ->
 
 def _read(stem: str, root: Path | None, how_to_build: str) -> tuple[pd.DataFrame, dict]:
     folder = label_dir(root)
-    path, manifest_path = folder / f"{stem}.csv.gz", folder / f"{stem}.json"
+    path, manifest_path = folder / f"{stem}{SUFFIX}", folder / f"{stem}.json"
     if not path.exists() or not manifest_path.exists():
         raise LabelsError(f"no CHGNet labels at {path}; build them with `{how_to_build}` (minutes on a GPU)")
     manifest = json.loads(manifest_path.read_text())
@@ -86,7 +88,8 @@ def _read(stem: str, root: Path | None, how_to_build: str) -> tuple[pd.DataFrame
     if manifest.get("format") != FORMAT or _sha256(data) != manifest.get("sha256"):
         raise LabelsError(f"{path} does not match its manifest (sha256 {_sha256(data)[:12]}…, manifest "
                           f"{str(manifest.get('sha256'))[:12]}…); rebuild it with `{how_to_build}`")
-    return pd.read_csv(io.BytesIO(gzip.decompress(data)), dtype={"material_id": str}), manifest
+    table = json.loads(gzip.decompress(data))
+    return pd.DataFrame(table["data"], columns=table["columns"]), manifest
 
 
 def _versions() -> dict:
@@ -148,7 +151,7 @@ def build_labels(dataset: str, split: str, *, relax_steps: int = RELAX["steps"],
 def build_bulk_moduli(dataset: str, split: str, *, limit: int | None = None, device: str | None = None,
                       executor=None, root: Path | None = None, batch_size: int = 512) -> Path:
     """Bulk moduli of a split's first ``limit`` crystals (the splits are shuffled, so a random sample)
-    at their own geometry, into ``<dataset>__<split>__bulk_modulus.csv.gz``: 7 CHGNet energies each."""
+    at their own geometry, into ``<dataset>__<split>__bulk_modulus.table.json.gz``: 7 CHGNet energies each."""
     data = load_split(dataset, split, limit=limit)
     started = time.perf_counter()
     fits = bulk_moduli(data.structures, device=device, executor=executor, batch_size=batch_size, **EOS)
