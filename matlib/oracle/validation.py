@@ -102,19 +102,23 @@ def formation_validation(dataset: str = "mp_20", root: Path | None = None) -> di
             **_errors(pred, test["formation_energy_per_atom"].to_numpy(dtype=float))}
 
 
+def _distribution(column: pd.Series) -> dict:
+    """Quantiles of a label column and the share at or above MatterGen's target for it."""
+    values, window = column.dropna().to_numpy(), MATTERGEN_WINDOWS[column.name]
+    return {"n": len(values), "of": len(column), "quantiles": {f"{q:g}": float(np.quantile(values, q)) for q in QUANTILES},
+            "mean": float(values.mean()), "share_at_or_above_mattergen": float(np.mean(values >= window)),
+            "mattergen_window": window}
+
+
 def label_summary(dataset: str = "mp_20", split: str = "val", root: Path | None = None) -> dict:
     labels = load_labels(dataset, split, root)
     out = {"dataset": dataset, "split": split, "n": len(labels), "failed": int(labels["failed"].sum()),
            "relax": labels.attrs["manifest"].get("relax"), "seconds": labels.attrs["manifest"].get("seconds"),
            "device": labels.attrs["manifest"].get("device")}
-    for column, window in MATTERGEN_WINDOWS.items():
-        if column not in labels:
-            continue
-        values = labels[column].dropna().to_numpy()
-        out[column] = {"n": len(values), "quantiles": {f"{q:g}": float(np.quantile(values, q)) for q in QUANTILES},
-                       "mean": float(values.mean()), "share_at_or_above_mattergen": float(np.mean(values >= window)),
-                       "mattergen_window": window}
-    return out
+    columns = [labels[c] for c in MATTERGEN_WINDOWS if c in labels]
+    with contextlib.suppress(LabelsError):   # bulk moduli: a sample of the split, in their own file
+        columns.append(load_bulk_moduli(dataset, split, root)["bulk_modulus_gpa"])
+    return out | {column.name: _distribution(column) for column in columns}
 
 
 def literature_checks(dataset: str = "mp_20", root: Path | None = None) -> list[dict]:
@@ -147,13 +151,6 @@ def report(root: Path | None = None) -> dict:
     out = {"hull": {kind: hull_validation("mp_20", root, kind) for kind in ("fitted", "prototypes")},
            "formation_energy": formation_validation("mp_20", root),
            "labels": label_summary("mp_20", "val", root), "literature": literature_checks("mp_20", root)}
-    with contextlib.suppress(LabelsError):   # bulk moduli are labelled for a sample of val only
-        k = load_bulk_moduli("mp_20", "val", root)
-        values = k["bulk_modulus_gpa"].dropna().to_numpy()
-        out["labels"]["bulk_modulus_gpa"] = {
-            "n": len(values), "of": len(k), "quantiles": {f"{q:g}": float(np.quantile(values, q)) for q in QUANTILES},
-            "mean": float(values.mean()), "mattergen_window": MATTERGEN_WINDOWS["bulk_modulus_gpa"],
-            "share_at_or_above_mattergen": float(np.mean(values >= MATTERGEN_WINDOWS["bulk_modulus_gpa"]))}
     try:
         out["hull_perov_5"] = hull_validation("perov_5", root)
     except LabelsError as err:  # Perov-5 labels are optional; say why they are missing
