@@ -60,3 +60,25 @@ def test_summary_counts_exploded_relaxations_as_not_ok():
     summary = S.stability_summary(frame)
     assert summary["chgnet_ok"] == (0.5, 2)
     assert summary["chgnet_rmsd"] == (0.1, 1)     # means only over relaxations that did not explode
+
+
+def test_batched_rows_match_one_at_a_time_relaxation(small):
+    """The GPU path (all structures in one batched FIRE) reports what relax_one reports, same columns."""
+    from matlib.evaluation.stability_batched import relax_batched
+    one = pd.DataFrame([S.relax_one(s, steps=200, fmax=0.05, keep_final=True) for s in small])
+    batched = pd.DataFrame(relax_batched(small, steps=200, fmax=0.05, volume_factor=2.0, device=None,
+                                         progress_bar=False, keep_final=True))
+    assert list(batched.columns) == list(one.columns)
+    assert batched["ok"].all() and (batched["error"] == "").all() and batched["converged"].all()
+    np.testing.assert_allclose(batched["e_initial"], one["e_initial"], atol=1e-4)   # the same unrelaxed input
+    np.testing.assert_allclose(batched["e_relaxed"], one["e_relaxed"], atol=5e-3)   # two FIRE variants, one minimum
+    np.testing.assert_allclose(batched["rmsd"], one["rmsd"], atol=0.05)
+    assert (batched["e_drop"] >= -1e-3).all()
+
+
+def test_batched_rows_count_a_broken_structure_as_not_ok(small):
+    from matlib.evaluation.stability_batched import relax_batched
+    broken = Structure(Lattice.cubic(3.0), ["Na", "Cl"], [[0, 0, 0], [0, 0, 0.01]])   # atoms on top of each other
+    rows = relax_batched([small[-1], broken], steps=5, fmax=0.05, volume_factor=2.0, device=None,
+                         progress_bar=False)
+    assert rows[0]["ok"] and not rows[1]["ok"] and rows[1]["error"]

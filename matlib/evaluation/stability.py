@@ -38,6 +38,7 @@ from pymatgen.core import Structure
 
 from .matching import make_matcher
 from ..parallel import parallel_map
+from .stability_batched import relax_batched
 from .validity import MIN_DISTANCE
 
 DEFAULT_STEPS = 100
@@ -187,12 +188,15 @@ def relax_structures(structures: Sequence[Structure], *, steps: int = DEFAULT_ST
     index = np.arange(len(structures))
     if max_structures is not None and len(index) > max_structures:
         index = np.sort(np.random.default_rng(seed).choice(index, size=max_structures, replace=False))
-    worker = partial(relax_one, steps=steps, fmax=fmax, volume_factor=volume_factor, relax_cell=relax_cell,
-                     device=device, threads=threads, keep_final=keep_final)
-    if device is not None and str(device).startswith("cuda"):
-        executor = None  # forked workers cannot use CUDA once the parent has; one GPU process is fast anyway
-    rows = parallel_map(worker, [structures[i] for i in index], executor=executor, chunksize=1,
-                        desc="CHGNet relaxation", progress_bar=progress_bar)
+    chosen = [structures[i] for i in index]
+    if device is not None and str(device).startswith("cuda") and relax_cell:   # all at once; workers build graphs
+        rows = relax_batched(chosen, steps=steps, fmax=fmax, volume_factor=volume_factor, device=device,
+                             executor=executor, progress_bar=progress_bar, keep_final=keep_final)
+    else:
+        worker = partial(relax_one, steps=steps, fmax=fmax, volume_factor=volume_factor, relax_cell=relax_cell,
+                         device=device, threads=threads, keep_final=keep_final)
+        rows = parallel_map(worker, chosen, executor=executor, chunksize=1, desc="CHGNet relaxation",
+                            progress_bar=progress_bar)
     frame = pd.DataFrame(rows)
     frame.insert(0, "index", index)
     return frame

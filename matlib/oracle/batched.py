@@ -28,6 +28,7 @@ from pymatgen.core import Lattice, Structure
 from ..evaluation.stability import DEFAULT_TORCH_THREADS, chgnet_model, min_distance, torch_threads
 from ..evaluation.validity import MIN_DISTANCE
 from ..parallel import parallel_map
+from ..progress import progress
 
 MIN_PARALLEL_GRAPHS = 64              # fewer crystals than this: pickling them costs more than building
 GPA = units.GPa                       # CHGNet's stress comes in GPa; ASE works in eV/Å³
@@ -196,13 +197,14 @@ def _advance(states, rows, active, raw, fmax, volume_factor, may_step: bool) -> 
 
 def relax(structures: Sequence[Structure], steps: int = 200, fmax: float = 0.1, device: str | None = None,
           batch_size: int = 64, volume_factor: float = 2.0,
-          threads: int | None = DEFAULT_TORCH_THREADS,
-          executor=None) -> tuple[list[Structure | None], pd.DataFrame]:
+          threads: int | None = DEFAULT_TORCH_THREADS, executor=None,
+          progress_bar: bool = False) -> tuple[list[Structure | None], pd.DataFrame]:
     """Relax positions and cells of all structures together (batched FIRE, see the module docstring).
 
     Returns the relaxed structures (None where relaxation failed) and one row per structure:
     e_initial/e_relaxed (eV/atom), max_force (eV/Å), max_stress_gpa, volume_ratio, steps_taken,
-    converged, failed, reason. A failed row has NaN energies.
+    converged, failed, reason. A failed row has NaN energies. ``progress_bar``: one tick per
+    structure that leaves the relaxation (converged, failed or out of steps).
     """
     rows = [dict(n_atoms=len(s), e_initial=np.nan, e_relaxed=np.nan, max_force=np.nan, max_stress_gpa=np.nan,
                  volume_ratio=np.nan, steps_taken=0, converged=False, failed=False, reason="") for s in structures]
@@ -213,12 +215,18 @@ def relax(structures: Sequence[Structure], steps: int = 200, fmax: float = 0.1, 
         else:
             rows[i].update(failed=True, reason="non-finite or degenerate input")
     active = [i for i, s in enumerate(states) if s is not None]
+    bar = progress(total=len(structures), desc="CHGNet relaxation (batched)", disable=not progress_bar)
+    bar.update(len(structures) - len(active))
     for step in range(steps + 1):                   # the last prediction only checks convergence
         if not active:
             break
         raw = _raw_predictions([states[i].structure() for i in active], "efs", batch_size, device, threads,
                                executor)
+        before = len(active)
         active = _advance(states, rows, active, raw, fmax, volume_factor, may_step=step < steps)
+        bar.update(before - len(active))
+        bar.set_postfix_str(f"step {step}, {len(active)} moving", refresh=False)
+    bar.close()
     finals = [None if row["failed"] else _final_check(row, st, volume_factor) for row, st in zip(rows, states)]
     for row in rows:
         if row["failed"]:

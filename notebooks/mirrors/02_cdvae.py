@@ -321,7 +321,7 @@ with process_pool() as pool:
     rec = reconstruction(recon.crystals.to("cpu").to_structures(), recon_true, executor=pool, progress_bar=False)
     seen = datasets.training_crystals(dataset, learnt_from, path=data_dir, limit=cfg.train_limit,
                                       loaded={train_split: train_set})
-    stability = {"max_structures": cfg.stability, "device": "cpu"} if cfg.stability else False
+    stability = {"max_structures": cfg.stability, "device": cfg.device.type} if cfg.stability else False
     report = evaluate(generated, reference_set, dataset=dataset, train=seen, judges=suite_judges, executor=pool,
                       stability=stability, method=f"CDVAE (ours, {train_split})", seed=seed)
 evaluation_seconds = time.perf_counter() - evaluation_started

@@ -384,7 +384,7 @@ viz.view(generated[0])
 # %%
 reference = coverage_reference.structures   # CDVAE's protocol: all; a subset lowers COV-P
 suite_judges = judges.default_judges(dataset, device=cfg.device)   # on the GPU: it also judges the whole test split
-stability = {"max_structures": cfg.stability, "device": "cpu"} if cfg.stability else False  # CPU workers, in parallel
+stability = {"max_structures": cfg.stability, "device": cfg.device.type} if cfg.stability else False  # GPU: all at once
 t = time.perf_counter()
 with process_pool() as pool:   # clean workers: CHGNet can hang in forks of a torch-busy parent
     reference_set = coverage_reference.reference_set(executor=pool)

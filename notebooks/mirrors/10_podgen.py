@@ -190,7 +190,7 @@ with process_pool() as pool:
     reference_set = coverage_reference.reference_set(executor=pool)
     report = evaluate(decoded, reference_set, dataset=dataset, train=train_set.structures, judges=suite_judges,
                       executor=pool, method="autoregressive (ours)", seed=seed,
-                      stability={"max_structures": cfg.stability, "device": "cpu"} if cfg.stability else False)
+                      stability={"max_structures": cfg.stability, "device": cfg.device.type} if cfg.stability else False)
 evaluation_seconds = time.perf_counter() - t
 ours = report.as_dict()["metrics"]
 columns = published.COLUMNS
