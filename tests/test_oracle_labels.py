@@ -135,3 +135,14 @@ def test_oracle_check_rejudges_a_seeded_subset(val_crystals):
     vetoed = oracle_check(structures, per_sample, density, window, limit=100, seed=1, others_ok=np.zeros(12, bool))
     assert vetoed["success_oracle"] == 0.0
     assert oracle_check(structures, per_sample, density, window, limit=0) == {}
+
+
+def test_cached_elements_table_gives_the_same_references_as_relaxing_prototypes(tmp_path):
+    from matlib.oracle import elemental_references
+    from matlib.oracle.labels import build_elements, elemental_energies
+    build_elements(["W", "Na"], root=tmp_path)
+    cached = elemental_energies(root=tmp_path)
+    direct = elemental_references(["W", "Na"], steps=300)
+    assert set(cached) == {"W", "Na"} and direct["W"][1] == "bcc"    # tungsten is bcc
+    for element, (energy, _) in direct.items():
+        assert cached[element] == pytest.approx(energy, abs=1e-4)

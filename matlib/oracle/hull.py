@@ -54,19 +54,27 @@ def prototype(element: str, kind: str) -> Structure:
     raise ValueError(f"unknown prototype {kind!r}; choose from {PROTOTYPES}")
 
 
+def prototype_energies(elements: Sequence[str], steps: int = 200, fmax: float = 0.05, device: str | None = None,
+                       executor=None, batch_size: int = 64):
+    """One row per element and prototype (``PROTOTYPES``), all relaxed in one batch: ``relax``'s
+    columns plus ``element`` and ``prototype``."""
+    jobs = [(el, kind) for el in elements for kind in PROTOTYPES]
+    _, table = relax([prototype(el, kind) for el, kind in jobs], steps=steps, fmax=fmax, device=device,
+                     executor=executor, batch_size=batch_size)
+    table.insert(0, "prototype", [kind for _, kind in jobs])
+    table.insert(0, "element", [el for el, _ in jobs])
+    return table
+
+
 def elemental_references(elements: Sequence[str], steps: int = 200, fmax: float = 0.05,
                          device: str | None = None) -> dict[str, tuple[float, str]]:
     """{element: (lowest relaxed CHGNet energy per atom, prototype)} over ``PROTOTYPES``, one batch.
 
     An element whose prototypes all failed is left out (``reference_hull`` then says so).
     """
-    jobs = [(el, kind) for el in elements for kind in PROTOTYPES]
-    _, table = relax([prototype(el, kind) for el, kind in jobs], steps=steps, fmax=fmax, device=device)
-    best: dict[str, tuple[float, str]] = {}
-    for (el, kind), energy in zip(jobs, table["e_relaxed"]):
-        if np.isfinite(energy) and (el not in best or energy < best[el][0]):
-            best[el] = (float(energy), kind)
-    return best
+    table = prototype_energies(elements, steps=steps, fmax=fmax, device=device).dropna(subset=["e_relaxed"])
+    best = table.loc[table.groupby("element")["e_relaxed"].idxmin()]
+    return {row.element: (float(row.e_relaxed), row.prototype) for row in best.itertuples()}
 
 
 class ReferenceHull:

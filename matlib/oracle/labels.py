@@ -32,9 +32,10 @@ from pymatgen.core import Element
 from .. import paths
 from ..datasets import load_split
 from ..datasets.sources import locate, sha256_file
+from ..results import versions
 from .batched import predict, relax
 from .eos import bulk_moduli
-from .hull import PROTOTYPES, prototype
+from .hull import prototype_energies
 
 FORMAT = "matlib-oracle-labels/2"         # /2: a gzipped JSON table (/1 was CSV)
 SUFFIX = ".table.json.gz"
@@ -92,12 +93,6 @@ def _read(stem: str, root: Path | None, how_to_build: str) -> tuple[pd.DataFrame
     return pd.DataFrame(table["data"], columns=table["columns"]), manifest
 
 
-def _versions() -> dict:
-    import chgnet
-    import pymatgen.core
-    return {"chgnet": chgnet.__version__, "pymatgen": pymatgen.core.__version__}
-
-
 def compute_labels(structures: Sequence, ids: Sequence[str], *, relax_steps: int = RELAX["steps"],
                    device: str | None = None, executor=None, batch_size: int = 512) -> pd.DataFrame:
     """Relax each crystal with CHGNet, then label the relaxed crystal (see the module docstring).
@@ -144,7 +139,7 @@ def build_labels(dataset: str, split: str, *, relax_steps: int = RELAX["steps"],
     manifest = {"dataset": dataset, "split": split, "limit": limit,
                 "relax": {**RELAX, "steps": relax_steps} if relax_steps else None,
 "source_sha256": sha256_file(locate(dataset, split)),
-                "seconds": round(time.perf_counter() - started, 1), "device": str(device), "versions": _versions()}
+                "seconds": round(time.perf_counter() - started, 1), "device": str(device), "versions": versions()}
     return _write(frame, _stem(dataset, split), manifest, root)
 
 
@@ -159,7 +154,7 @@ def build_bulk_moduli(dataset: str, split: str, *, limit: int | None = None, dev
     frame = frame.join(fits[["bulk_modulus_gpa", "b1", "ok", "reason"]])
     manifest = {"dataset": dataset, "split": split, "limit": limit, "eos": EOS, "geometry": "the dataset's",
                 "source_sha256": sha256_file(locate(dataset, split)),
-                "seconds": round(time.perf_counter() - started, 1), "device": str(device), "versions": _versions()}
+                "seconds": round(time.perf_counter() - started, 1), "device": str(device), "versions": versions()}
     return _write(frame, f"{_stem(dataset, split)}__bulk_modulus", manifest, root)
 
 
@@ -182,14 +177,11 @@ def build_elements(elements: Sequence[str] | None = None, device: str | None = N
                    root: Path | None = None) -> Path:
     """Relaxed CHGNet energies of every prototype of every element (default: Z ≤ 94, CHGNet's range)."""
     elements = list(elements or [el.symbol for el in Element if el.Z <= 94])
-    jobs = [(el, kind) for el in elements for kind in PROTOTYPES]
     started = time.perf_counter()
-    _, table = relax([prototype(el, kind) for el, kind in jobs], steps=300, fmax=0.05, device=device,
-                     executor=executor, batch_size=512)
-    frame = pd.DataFrame({"element": [el for el, _ in jobs], "prototype": [kind for _, kind in jobs]})
-    frame = frame.join(table[["e_relaxed", "volume_ratio", "steps_taken", "converged", "failed", "reason"]])
+    frame = prototype_energies(elements, steps=300, fmax=0.05, device=device, executor=executor, batch_size=512)
+    frame = frame[["element", "prototype", "e_relaxed", "volume_ratio", "steps_taken", "converged", "failed", "reason"]]
     manifest = {"elements": len(elements), "relax": {"steps": 300, "fmax": 0.05},
-                "seconds": round(time.perf_counter() - started, 1), "device": str(device), "versions": _versions()}
+                "seconds": round(time.perf_counter() - started, 1), "device": str(device), "versions": versions()}
     return _write(frame, "elements", manifest, root)
 
 
