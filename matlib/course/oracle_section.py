@@ -29,6 +29,36 @@ def _hull_rows(hulls: dict) -> list[str]:
     return lines
 
 
+BENCHMARKS = ("bench_oracle_cpu.json", "bench_oracle_cuda.json")
+
+
+def _throughput_rows(runs: Path) -> list[str]:
+    """One row per benchmark file and graph-building variant: ``benchmarks/bench_oracle.py``'s JSON."""
+    lines = []
+    for name in BENCHMARKS:
+        path = runs / name
+        if not path.exists():
+            continue
+        res = json.loads(path.read_text())
+        machine = res["machine"]
+        where = machine.get("gpu") or f"CPU, {machine['affinity']} cores"
+        for variant, got in res.items():
+            if not isinstance(got, dict) or "relax" not in got:
+                continue
+            graphs = "serially" if variant == "serial_graphs" else variant.replace("graphs_on_", "in ").replace("_", " ")
+            relaxed = got["relax"]
+            lines.append(f"| {where} | {res['n']:,} ({res['atoms_mean']:.1f} atoms) | {res['batch_size']} | {graphs} | "
+                         f"{got['predict']['structures_per_s']:,} | {relaxed['structures_per_s']:,} "
+                         f"(≤ {relaxed['steps']} steps, mean {relaxed['mean_steps']:.0f}; {relaxed['converged']:,} "
+                         f"converged) | `{name}` |")
+    if not lines:
+        return []
+    return ["Throughput (`benchmarks/bench_oracle.py`; MP-20 `val` crystals, each strained by 2 % and rattled by "
+            "0.05 Å so that relaxing has work to do; crystal graphs are built on the CPU):", "",
+            "| device | crystals | batch | graphs built | predict (crystals/s) | relax (crystals/s) | file |",
+            "|---|---|---|---|---|---|---|", *lines, ""]
+
+
 def oracle_section(runs: Path) -> str:
     path = runs / FILE
     if not path.exists():
@@ -81,4 +111,5 @@ def oracle_section(runs: Path) -> str:
             lines.append(f"| {r['formula']} ({r['material_id']}) | {r['split']} | {r['property']} | "
                          f"{_f(r['chgnet'], digits)} | {_f(r['measured'], digits)} | {r['source']} |")
         lines.append("")
+    lines += _throughput_rows(runs)
     return "\n".join(lines) + "\n"

@@ -1,0 +1,28 @@
+"""The results document's oracle section shows what its JSON files hold, and nothing when they are absent."""
+import json
+import shutil
+from pathlib import Path
+
+from matlib.course.oracle_section import oracle_section
+
+RUNS = Path(__file__).resolve().parents[1] / "docs" / "results" / "runs"
+
+
+def _bench(n: int, predict_rate: float, relax_rate: float) -> dict:
+    timing = {"predict": {"seconds": n / predict_rate, "structures_per_s": predict_rate, "ok": n},
+              "relax": {"seconds": n / relax_rate, "structures_per_s": relax_rate, "steps": 100, "fmax": 0.1,
+                        "converged": n - 3, "failed": 0, "mean_steps": 41.5}}
+    return {"n": n, "atoms_mean": 9.4, "batch_size": 256, "graphs_on_14_processes": timing,
+            "machine": {"device": "cuda", "cpus": 16, "affinity": 16, "gpu": "NVIDIA H100 80GB HBM3"}}
+
+
+def test_section_quotes_the_validation_file_and_each_benchmark_row(tmp_path):
+    assert oracle_section(tmp_path) == ""                     # no validation file: no section
+    shutil.copy(RUNS / "oracle_validation.json", tmp_path)
+    validation = json.loads((RUNS / "oracle_validation.json").read_text())
+    text = oracle_section(tmp_path)
+    assert f"{validation['hull']['fitted']['mae']:.3f}" in text and "Throughput" not in text
+    (tmp_path / "bench_oracle_cuda.json").write_text(json.dumps(_bench(1000, 812.5, 23.75)))
+    row = next(line for line in oracle_section(tmp_path).splitlines() if "bench_oracle_cuda.json" in line)
+    assert "NVIDIA H100 80GB HBM3" in row and "1,000 (9.4 atoms)" in row and "in 14 processes" in row
+    assert "| 812.5 |" in row and "23.75 (≤ 100 steps, mean 42; 997 converged)" in row
