@@ -52,6 +52,30 @@ def test_batched_relax_matches_chgnet_struct_optimizer(val_table):
     np.testing.assert_allclose(predict(finals)["energy_per_atom"], table["e_relaxed"], atol=1e-4)
 
 
+def test_fast_batches_give_chgnets_own_predictions(val_table):
+    """The loop-free batch assembly and single backward pass change nothing CHGNet predicts."""
+    from matlib.evaluation.stability import chgnet_model
+    from matlib.oracle.batched import _to_graph
+    from matlib.oracle.fast import predict_graphs
+    rng = np.random.default_rng(1)
+    crystals = [perturbed(Structure.from_str(c, fmt="cif"), rng) for c in val_table.cif[:20]]
+    crystals.append(Structure(Lattice.cubic(4.5), ["Na"], [[0, 0, 0]]))   # bonds but no angles (none within 3 Å)
+    graphs = [_to_graph(s) for s in crystals]
+    assert len(graphs[-1].bond_graph) == 0
+    model = chgnet_model()
+    reference = model.predict_graph(graphs, task="efsm", batch_size=8)
+    for batch_size in (1, 7, 64):                        # a batch of one, ragged batches, one batch of all
+        got = predict_graphs(model, graphs, task="efsm", batch_size=batch_size)
+        for ref, row in zip(reference, got):
+            np.testing.assert_allclose(row["e"], ref["e"], atol=1e-5)          # eV/atom
+            np.testing.assert_allclose(row["f"], ref["f"], atol=5e-4)          # eV/Å, float32 sums in another order
+            np.testing.assert_allclose(row["s"], ref["s"], atol=2e-3)          # GPa
+            np.testing.assert_allclose(row["m"], ref["m"], atol=1e-4)          # μB
+    energies_only = predict_graphs(model, graphs, task="e", batch_size=64)
+    assert set(energies_only[0]) == {"e"}
+    np.testing.assert_allclose([r["e"] for r in energies_only], [r["e"] for r in reference], atol=1e-5)
+
+
 def test_broken_and_exploding_structures_are_counted_as_failed(simple):
     nacl = simple["NaCl"]
     stretched = nacl.copy()

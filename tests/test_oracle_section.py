@@ -12,7 +12,9 @@ def _bench(n: int, predict_rate: float, relax_rate: float) -> dict:
     timing = {"predict": {"seconds": n / predict_rate, "structures_per_s": predict_rate, "ok": n},
               "relax": {"seconds": n / relax_rate, "structures_per_s": relax_rate, "steps": 100, "fmax": 0.1,
                         "converged": n - 3, "failed": 0, "mean_steps": 41.5}}
-    return {"n": n, "atoms_mean": 9.4, "batch_size": 256, "graphs_on_14_processes": timing,
+    network = {"chgnet_predict_graph": {"seconds": 2.0, "structures_per_s": 500.0},
+               "loop_free_batches": {"seconds": 0.5, "structures_per_s": 2000.0}, "speedup": 4.0}
+    return {"n": n, "atoms_mean": 9.4, "batch_size": 256, "graphs_on_14_processes": timing, "network_efs": network,
             "machine": {"device": "cuda", "cpus": 16, "affinity": 16, "gpu": "NVIDIA H100 80GB HBM3"}}
 
 
@@ -26,3 +28,4 @@ def test_section_quotes_the_validation_file_and_each_benchmark_row(tmp_path):
     row = next(line for line in oracle_section(tmp_path).splitlines() if "bench_oracle_cuda.json" in line)
     assert "NVIDIA H100 80GB HBM3" in row and "1,000 (9.4 atoms)" in row and "in 14 processes" in row
     assert "| 812.5 |" in row and "23.75 (≤ 100 steps, mean 42; 997 converged)" in row
+    assert "`predict_graph` 500.0 crystals/s, `matlib.oracle.fast` 2,000.0 crystals/s (4.00x)" in oracle_section(tmp_path)

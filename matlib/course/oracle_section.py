@@ -34,7 +34,7 @@ BENCHMARKS = ("bench_oracle_cpu.json", "bench_oracle_cuda.json")
 
 def _throughput_rows(runs: Path) -> list[str]:
     """One row per benchmark file and graph-building variant: ``benchmarks/bench_oracle.py``'s JSON."""
-    lines = []
+    lines, notes = [], []
     for name in BENCHMARKS:
         path = runs / name
         if not path.exists():
@@ -42,6 +42,12 @@ def _throughput_rows(runs: Path) -> list[str]:
         res = json.loads(path.read_text())
         machine = res["machine"]
         where = machine.get("gpu") or f"CPU, {machine['affinity']} cores"
+        network = res.get("network_efs")
+        if network:
+            notes.append(f"{where}, the network alone (energies, forces and stresses of the same {res['n']:,} "
+                         f"crystals, batches of {res['batch_size']}): CHGNet's `predict_graph` "
+                         f"{network['chgnet_predict_graph']['structures_per_s']:,} crystals/s, `matlib.oracle.fast` "
+                         f"{network['loop_free_batches']['structures_per_s']:,} crystals/s ({network['speedup']:.2f}x).")
         for variant, got in res.items():
             if not isinstance(got, dict) or "relax" not in got:
                 continue
@@ -56,7 +62,7 @@ def _throughput_rows(runs: Path) -> list[str]:
     return ["Throughput (`benchmarks/bench_oracle.py`; MP-20 `val` crystals, each strained by 2 % and rattled by "
             "0.05 Å so that relaxing has work to do; crystal graphs are built on the CPU):", "",
             "| device | crystals | batch | graphs built | predict (crystals/s) | relax (crystals/s) | file |",
-            "|---|---|---|---|---|---|---|", *lines, ""]
+            "|---|---|---|---|---|---|---|", *lines, "", *[f"- {note}" for note in notes], *([""] if notes else [])]
 
 
 def oracle_section(runs: Path) -> str:

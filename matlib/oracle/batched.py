@@ -5,7 +5,8 @@ coordinates are the atom positions in the undeformed cell plus ``n_atoms`` x the
 gradient F (cell = original cell @ F.T), and the generalised cell forces are the virial
 -V·σ (σ in eV/Å³, ASE's sign: positive = tensile) divided by ``n_atoms``. Each structure keeps
 its own FIRE state (ASE's defaults); every step calls CHGNet once for all unconverged
-structures, so a GPU sees one large batch instead of many tiny ones.
+structures, so a GPU sees one large batch instead of many tiny ones. The network runs through
+``fast.predict_graphs`` (CHGNet's weights, the batch assembled without a loop per crystal).
 
 A structure converges when every atom force and every row of the cell force is ≤ ``fmax``
 (ASE's criterion with the filter). It fails (``failed`` True, ``reason`` says why, no relaxed
@@ -29,6 +30,7 @@ from ..evaluation.stability import DEFAULT_TORCH_THREADS, chgnet_model, min_dist
 from ..evaluation.validity import MIN_DISTANCE
 from ..parallel import parallel_map
 from ..progress import progress
+from .fast import predict_graphs
 
 MIN_PARALLEL_GRAPHS = 64              # fewer crystals than this: pickling them costs more than building
 GPA = units.GPa                       # CHGNet's stress comes in GPa; ASE works in eV/Å³
@@ -79,11 +81,9 @@ def _raw_predictions(structures: Sequence[Structure], task: str, batch_size: int
             if not chunk:
                 continue
             try:
-                got = model.predict_graph([graphs[k] for k in chunk], task=task, batch_size=batch_size)
-                got = [got] if isinstance(got, dict) else got        # a batch of one comes bare
-                for k, p in zip(chunk, got):
+                for k, p in zip(chunk, predict_graphs(model, [graphs[k] for k in chunk], task, batch_size)):
                     out[start + k] = p
-            except Exception:  # one bad crystal must not sink its batch: retry one by one
+            except Exception:  # one bad crystal must not sink its batch: retry one by one, CHGNet's own way
                 for k in chunk:
                     with contextlib.suppress(Exception):
                         out[start + k] = model.predict_graph(graphs[k], task=task)
