@@ -121,17 +121,17 @@ def predict_batch(model, graphs: Sequence, task: str = "efs") -> list[dict[str, 
             d_positions, d_strain = torch.autograd.grad(total, [positions, strain])
         energies = (per_atom + _composition_energy(model, parts)).detach().cpu().numpy()
     rows = [{"e": np.float32(e)} for e in energies]
-    sizes = parts["n_atoms"].tolist()
+    cuts = np.cumsum(parts["n_atoms"].tolist())[:-1]       # one copy off the device per field, then split
     if "f" in task:
-        for row, f in zip(rows, torch.split(-d_positions, sizes)):
-            row["f"] = f.cpu().numpy()
+        for row, f in zip(rows, np.split((-d_positions).cpu().numpy(), cuts)):
+            row["f"] = f
     if "s" in task:
         stress = d_strain * (EV_PER_A3_IN_GPA / graph.volumes)[:, None, None]
         for row, s in zip(rows, stress.cpu().numpy()):
             row["s"] = s
     if "m" in task:
-        for row, m in zip(rows, out["m"]):
-            row["m"] = m.detach().cpu().numpy()
+        for row, m in zip(rows, np.split(torch.cat(out["m"]).detach().cpu().numpy(), cuts)):
+            row["m"] = m
     return rows
 
 
