@@ -72,7 +72,12 @@ def elemental_references(elements: Sequence[str], steps: int = 200, fmax: float 
 
     An element whose prototypes all failed is left out (``reference_hull`` then says so).
     """
-    table = prototype_energies(elements, steps=steps, fmax=fmax, device=device).dropna(subset=["e_relaxed"])
+    return lowest_per_element(prototype_energies(elements, steps=steps, fmax=fmax, device=device))
+
+
+def lowest_per_element(table) -> dict[str, tuple[float, str]]:
+    """{element: (lowest relaxed energy per atom, its prototype)} of a ``prototype_energies`` table."""
+    table = table.dropna(subset=["e_relaxed"])
     best = table.loc[table.groupby("element")["e_relaxed"].idxmin()]
     return {row.element: (float(row.e_relaxed), row.prototype) for row in best.itertuples()}
 

@@ -35,7 +35,7 @@ from ..datasets.sources import locate, sha256_file
 from ..results import versions
 from .batched import predict, relax
 from .eos import bulk_moduli
-from .hull import prototype_energies
+from .hull import lowest_per_element, prototype_energies
 
 FORMAT = "matlib-oracle-labels/2"         # /2: a gzipped JSON table (/1 was CSV)
 SUFFIX = ".table.json.gz"
@@ -188,8 +188,7 @@ def build_elements(elements: Sequence[str] | None = None, device: str | None = N
 def elemental_energies(root: Path | None = None) -> dict[str, float]:
     """{element: lowest relaxed prototype energy per atom} from the cached elements file."""
     frame, _ = _read("elements", root, "python -m matlib.oracle.labels --elements")
-    best = frame.dropna(subset=["e_relaxed"]).groupby("element")["e_relaxed"].min()
-    return {el: float(e) for el, e in best.items()}
+    return {el: energy for el, (energy, _) in lowest_per_element(frame).items()}
 
 
 def main(argv: Sequence[str] | None = None) -> None:
