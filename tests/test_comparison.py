@@ -153,3 +153,21 @@ def test_rates_carry_their_sample_count_and_standard_error():
     frame = pd.DataFrame({"method": ["a", "published"], "valid": [0.9, 0.95], "n": [100, None]})
     text = comparison.markdown(frame, percent=("valid",), errors={"valid": "n"})
     assert "| a | 90.0 ± 3.0 | 100 |" in text and "| published | 95.0 | – |" in text
+
+
+def test_review_layout_of_table3_has_bulk_modulus_and_magnetic_density_beside_mattergen():
+    from pathlib import Path
+
+    from matlib.comparison.review_table import review_table
+
+    committed = Path(__file__).resolve().parents[1] / "docs" / "results" / "full"
+    targeted = comparison.targeted_table(comparison.collect(committed))
+    table = review_table(targeted).set_index("method")
+    ours = table.loc["adapters + guidance, γ = 2 (ours, 06)"]
+    expected = targeted[(targeted.notebook == "06_adapters_guidance") & (targeted.method == "bulk modulus, adapters, γ = 2")]
+    assert ours["bulk modulus K"].startswith(f"{100 * expected.success_rate.iloc[0]:.1f} % (>= 200 GPa, [200, 1000]")
+    assert ours["magnetic density M"] != "–" and "oracle" in ours["formation energy"]
+    mattergen = table.loc["MatterGen (paper)"]      # three printed rows of the review folded into one
+    assert (mattergen["magnetic density M"], mattergen["bulk modulus K"], mattergen["band gap"]) == ("48.7 %", "55.4 %", "31.6 %")
+    # ablations and two-property tasks stay in the full table
+    assert not any("&" in cell or "10 % labels" in cell for cell in table.astype(str).to_numpy().ravel())

@@ -1,4 +1,5 @@
 """README.md's generated blocks and docs/RESULTS.md come from committed files and must match them."""
+import re
 from pathlib import Path
 
 import pytest
@@ -37,7 +38,9 @@ def test_check_fails_when_a_number_is_edited_by_hand(tmp_path, which):
         copy.write_text((ROOT / name).read_text())
     text = files[which].read_text()
     row = next(line for line in text.splitlines() if line.startswith("| CDVAE (02) |"))
-    files[which].write_text(text.replace(row, row.replace("99.9 %", "100.0 %", 1)))
+    measured = re.search(r"\| (\d+\.\d) % /", row).group(1)          # our struct. valid, whatever it is
+    edited = row.replace(f"| {measured} % /", f"| {float(measured) + 0.1:.1f} % /", 1)
+    files[which].write_text(text.replace(row, edited))
     assert check(files["README.md"], files["docs/RESULTS.md"]) == 1
     assert readme.main(["--readme", str(files["README.md"]), "--document", str(files["docs/RESULTS.md"]),
                         "--results", str(RESULTS)]) == 0

@@ -6,6 +6,7 @@ import math
 import pandas as pd
 
 from .. import published
+from .review_table import NOTE as REVIEW_TABLE_NOTE, review_table
 from .tables import CONSTRAINED_PERCENT, TABLE2_PERCENT, composition_table, constrained_table, structure_table
 from .targeted import RATE_ERRORS, RATES, SHOWN_TABLE3, judges_used, shared_rows, targeted_table
 
@@ -42,7 +43,9 @@ def report(found: dict[str, dict], level: int = 1, extra: dict[str, str] | None 
                 f"{h}# Table 3 (targets shared by two or more methods)", "",
                 markdown(shared_rows(table3), percent=RATES, errors=RATE_ERRORS)]
     if len(table3):
-        sections += ["Judges (success = valid and judged inside `window_range`):", "", judges_used(table3)]
+        sections += ["Judges (success = valid and judged inside `window_range`):", "", judges_used(table3),
+                     f"{h}# Table 3 (the review's layout: one column per property)", "",
+                     markdown(review_table(table3)), REVIEW_TABLE_NOTE, ""]
     for title, body in (extra or {}).items():
         sections += [f"{h}# {title}", "", body]
     if every_targeted_row:

@@ -41,6 +41,17 @@ def _conditions(res: dict) -> dict:
     return {"profile": res.get("profile"), "train_split": res.get("train_split"), "hardware": res.get("hardware")}
 
 
+def model_note(metrics: dict) -> str:
+    """Which model a row measured: trained in the run, or a committed checkpoint loaded by it."""
+    model = metrics.get("model") or {}
+    if not model:
+        return "not recorded"
+    size = f"{model['parameters'] / 1e6:.2f} M parameters" if model.get("parameters") else "size not recorded"
+    seconds = f", {model['train_seconds']:.0f} s of training" if model.get("train_seconds") else ""
+    origin = "committed checkpoint" if model.get("loaded_checkpoint") else "trained in the run"
+    return f"{origin}, {size}{seconds}"
+
+
 def _property_label(dataset: str, distance: float) -> str | None:
     """The property a Table 1 ``wdist_prop`` measures: the dataset's own (CDVAE's E column), if measured."""
     return None if pd.isna(distance) else get_spec(dataset).default_property
@@ -65,7 +76,7 @@ def structure_table(found: dict[str, dict], with_published: bool = True) -> pd.D
                          **{c: metrics.get(c, np.nan) for c in TABLE1_COLUMNS},
                          "n_generated": found[stem]["metrics"].get("sampling", {}).get("n") if own else None,
                          "n_reference": found[stem]["metrics"].get("evaluation", {}).get("n_reference") if own else None,
-                         **_conditions(found[stem])})
+                         "model": model_note(found[stem]["metrics"]), **_conditions(found[stem])})
     if with_published:
         datasets = {r["dataset"] for r in rows}
         for row in published.table1().to_dict("records"):
@@ -75,9 +86,9 @@ def structure_table(found: dict[str, dict], with_published: bool = True) -> pd.D
                              **{c: row.get(c, np.nan) for c in TABLE1_COLUMNS},
                              "n_generated": published.TABLE1_PROTOCOL["n_generated"],
                              "n_reference": get_spec(row["dataset"]).splits["test"].rows,
-                             "train_split": "train"})
+                             "model": "the paper's", "train_split": "train"})
     table = pd.DataFrame(rows, columns=["method", "dataset", "notebook", *TABLE1_COLUMNS, "n_generated", "n_reference",
-                                        "property", "profile", "train_split", "hardware", "printed"])
+                                        "property", "model", "profile", "train_split", "hardware", "printed"])
     table[["n_generated", "n_reference"]] = table[["n_generated", "n_reference"]].astype("Int64")  # NA: not stated
     table.insert(table.columns.get_loc("property"), "protocol",
                  [protocol(r.dataset, r.n_generated, r.n_reference) for r in table.itertuples()])
