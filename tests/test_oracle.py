@@ -56,7 +56,7 @@ def test_fast_batches_give_chgnets_own_predictions(val_table):
     """The loop-free batch assembly and single backward pass change nothing CHGNet predicts."""
     from matlib.evaluation.stability import chgnet_model
     from matlib.oracle.batched import _to_graph
-    from matlib.oracle.fast import predict_graphs
+    from matlib.oracle.fast import GraphArrays, predict_graphs
     rng = np.random.default_rng(1)
     crystals = [perturbed(Structure.from_str(c, fmt="cif"), rng) for c in val_table.cif[:20]]
     crystals.append(Structure(Lattice.cubic(4.5), ["Na"], [[0, 0, 0]]))   # bonds but no angles (none within 3 Å)
@@ -74,6 +74,22 @@ def test_fast_batches_give_chgnets_own_predictions(val_table):
     energies_only = predict_graphs(model, graphs, task="e", batch_size=64)
     assert set(energies_only[0]) == {"e"}
     np.testing.assert_allclose([r["e"] for r in energies_only], [r["e"] for r in reference], atol=1e-5)
+    # the NumPy form a process pool sends back predicts exactly what the graphs do
+    as_arrays = predict_graphs(model, [GraphArrays.of(g) for g in graphs], task="efsm", batch_size=64)
+    for row, same in zip(got, as_arrays):
+        assert all(np.array_equal(row[k], same[k]) for k in "efsm")
+
+
+def test_graphs_built_by_an_executor_predict_what_serial_graphs_do(val_table):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from matlib.oracle.batched import MIN_PARALLEL_GRAPHS
+    crystals = [Structure.from_str(c, fmt="cif") for c in val_table.cif[:MIN_PARALLEL_GRAPHS + 6]]
+    serial = predict(crystals, batch_size=MIN_PARALLEL_GRAPHS + 6)
+    with ThreadPoolExecutor(2) as pool:          # the workers' path (GraphArrays), without starting processes
+        pooled = predict(crystals, batch_size=MIN_PARALLEL_GRAPHS + 6, executor=pool)
+    assert serial["ok"].all() and len(serial) == len(crystals)
+    np.testing.assert_allclose(pooled.drop(columns="ok").to_numpy(), serial.drop(columns="ok").to_numpy(), rtol=0, atol=1e-6)
 
 
 def test_broken_and_exploding_structures_are_counted_as_failed(simple):

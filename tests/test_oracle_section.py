@@ -29,3 +29,9 @@ def test_section_quotes_the_validation_file_and_each_benchmark_row(tmp_path):
     assert "NVIDIA H100 80GB HBM3" in row and "1,000 (9.4 atoms)" in row and "in 14 processes" in row
     assert "| 812.5 |" in row and "23.75 (≤ 100 steps, mean 42; 997 converged)" in row
     assert "`predict_graph` 500.0 crystals/s, `matlib.oracle.fast` 2,000.0 crystals/s (4.00x)" in oracle_section(tmp_path)
+    assert "received from a worker" not in oracle_section(tmp_path)          # an older file: no such line
+    with_transfer = {**_bench(1000, 812.5, 23.75), "graph_transfer": {
+        "crystal_graph": {"unpickle_ms": 0.75, "kilobytes": 28.0}, "graph_arrays": {"unpickle_ms": 0.015, "kilobytes": 26.0},
+        "speedup": 50.0}}
+    (tmp_path / "bench_oracle_cuda.json").write_text(json.dumps(with_transfer))
+    assert "`CrystalGraph` 0.75 ms, `GraphArrays` 0.015 ms (50x)" in oracle_section(tmp_path)

@@ -48,6 +48,11 @@ def _throughput_rows(runs: Path) -> list[str]:
                          f"crystals, batches of {res['batch_size']}): CHGNet's `predict_graph` "
                          f"{network['chgnet_predict_graph']['structures_per_s']:,} crystals/s, `matlib.oracle.fast` "
                          f"{network['loop_free_batches']['structures_per_s']:,} crystals/s ({network['speedup']:.2f}x).")
+        transfer = res.get("graph_transfer")
+        if transfer:         # what a relaxation step's parent process pays per crystal to receive its graph
+            notes.append(f"{where}, one crystal graph received from a worker process (unpickled): CHGNet's "
+                         f"`CrystalGraph` {transfer['crystal_graph']['unpickle_ms']} ms, `GraphArrays` "
+                         f"{transfer['graph_arrays']['unpickle_ms']} ms ({transfer['speedup']:.0f}x).")
         for variant, got in res.items():
             if not isinstance(got, dict) or "relax" not in got:
                 continue

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import contextlib
 import io
-import pickle
 import warnings
 from typing import Sequence
 
@@ -30,7 +29,7 @@ from ..evaluation.stability import DEFAULT_TORCH_THREADS, chgnet_model, min_dist
 from ..evaluation.validity import MIN_DISTANCE
 from ..parallel import parallel_map
 from ..progress import progress
-from .fast import predict_graphs
+from .fast import GraphArrays, predict_graphs
 
 MIN_PARALLEL_GRAPHS = 64              # fewer crystals than this: pickling them costs more than building
 GPA = units.GPa                       # CHGNet's stress comes in GPa; ASE works in eV/Å³
@@ -52,11 +51,11 @@ def _to_graph(structure: Structure):
         return None
 
 
-def _graph_bytes(structure: Structure) -> bytes | None:
-    # plain pickle bytes: a pool returning tensors would pass each through a shared-memory file
-    # descriptor (torch's reducer) and thousands of graphs exhaust the descriptor limit
+def _graph_arrays(structure: Structure) -> GraphArrays | None:
+    # plain arrays: tensors would each pass through a shared-memory file descriptor (torch's
+    # reducer), and thousands of graphs exhaust the descriptor limit; unpickling is cheaper too
     graph = _to_graph(structure)
-    return None if graph is None else pickle.dumps(graph)
+    return None if graph is None else GraphArrays.of(graph)
 
 
 def _raw_predictions(structures: Sequence[Structure], task: str, batch_size: int, device, threads,
@@ -73,8 +72,7 @@ def _raw_predictions(structures: Sequence[Structure], task: str, batch_size: int
         for start in range(0, len(structures), batch_size):     # graphs per batch: all at once take GBs
             batch = structures[start:start + batch_size]
             if executor is not None and len(batch) >= MIN_PARALLEL_GRAPHS:
-                graphs = [None if b is None else pickle.loads(b)
-                          for b in parallel_map(_graph_bytes, batch, executor=executor, progress_bar=False)]
+                graphs = parallel_map(_graph_arrays, batch, executor=executor, progress_bar=False)
             else:
                 graphs = [_to_graph(s) for s in batch]
             chunk = [k for k, g in enumerate(graphs) if g is not None]
@@ -86,7 +84,7 @@ def _raw_predictions(structures: Sequence[Structure], task: str, batch_size: int
             except Exception:  # one bad crystal must not sink its batch: retry one by one, CHGNet's own way
                 for k in chunk:
                     with contextlib.suppress(Exception):
-                        out[start + k] = model.predict_graph(graphs[k], task=task)
+                        out[start + k] = model.predict_graph(_to_graph(batch[k]), task=task)
     return out
 
 
@@ -131,6 +129,9 @@ class _FireState:
 
     def deformation(self) -> np.ndarray:
         return self.x[self.n:] / self.n
+
+    def volume(self) -> float:
+        return float(abs(np.linalg.det(self.cell0 @ self.deformation().T)))
 
     def structure(self) -> Structure:
         f = self.deformation()
@@ -178,7 +179,7 @@ def _advance(states, rows, active, raw, fmax, volume_factor, may_step: bool) -> 
         if p is None or not np.isfinite(p["e"]) or not np.isfinite(p["f"]).all() or not np.isfinite(p["s"]).all():
             row.update(failed=True, reason="CHGNet failed or returned non-finite values")
             continue
-        g = state.generalised_forces(p["f"], p["s"], state.structure().volume)
+        g = state.generalised_forces(p["f"], p["s"], state.volume())
         row.update(e_relaxed=float(p["e"]), max_force=float(np.linalg.norm(p["f"], axis=1).max()),
                    max_stress_gpa=float(np.abs(p["s"]).max()))
         if np.isnan(row["e_initial"]):

@@ -10,11 +10,14 @@ The same network and weights as ``CHGNet.predict_graph``; two things differ, nei
 * forces and stress come from one backward pass without a second-order graph. CHGNet takes two
   passes with ``create_graph=True``, which training needs and inference does not.
 
+A batch may hold CHGNet's ``CrystalGraph``s or ``GraphArrays`` (the same fields as NumPy arrays,
+which is what worker processes send back: cheap to unpickle in the process that runs the network).
+
 ``tests/test_oracle.py`` checks this path against ``predict_graph`` crystal by crystal.
 """
 from __future__ import annotations
 
-from typing import Sequence
+from typing import NamedTuple, Sequence
 
 import numpy as np
 import torch
@@ -22,45 +25,66 @@ import torch
 EV_PER_A3_IN_GPA = 160.21766208     # CHGNet's stress unit conversion
 
 
-def _exclusive_cumsum(sizes: list[int]) -> torch.Tensor:
-    return torch.cumsum(torch.tensor([0] + sizes[:-1], dtype=torch.long), 0)
+class GraphArrays(NamedTuple):
+    """A CHGNet crystal graph as NumPy arrays: the fields ``predict_batch`` reads. A process pool sends
+    these back as plain buffers; a ``CrystalGraph`` of torch tensors costs ~0.9 ms to unpickle."""
+    atomic_number: np.ndarray
+    atom_frac_coord: np.ndarray
+    lattice: np.ndarray
+    atom_graph: np.ndarray
+    neighbor_image: np.ndarray
+    undirected2directed: np.ndarray
+    directed2undirected: np.ndarray
+    bond_graph: np.ndarray
+
+    @classmethod
+    def of(cls, graph) -> "GraphArrays":
+        return cls(*(_numpy(getattr(graph, name)) for name in cls._fields))
 
 
-def _per_row(offsets: torch.Tensor, sizes: list[int]) -> torch.Tensor:
-    """Each graph's offset repeated once per row it contributes."""
-    return torch.repeat_interleave(offsets, torch.tensor(sizes, dtype=torch.long))
+def _numpy(value) -> np.ndarray:
+    # CHGNet marks some graph tensors as requiring grad; a copy off the graph is what we need
+    return value.detach().cpu().numpy() if isinstance(value, torch.Tensor) else np.asarray(value)
+
+
+def _exclusive_cumsum(sizes: list[int]) -> np.ndarray:
+    return np.cumsum([0] + sizes[:-1], dtype=np.int64)
 
 
 def _concatenated(graphs: Sequence) -> dict[str, torch.Tensor]:
-    """The batch's integer and constant tensors, indices shifted into the batch's numbering."""
-    n_atoms = [int(g.atomic_number.shape[0]) for g in graphs]
-    atom_graphs = [g.atom_graph.reshape(-1, 2) for g in graphs]   # isolated atoms: an empty 1-d tensor
+    """The batch's integer and constant tensors, indices shifted into the batch's numbering.
+    ``graphs``: CHGNet ``CrystalGraph``s or ``GraphArrays`` (joined in NumPy, one tensor per field)."""
+    field = lambda name, shape=None: [_numpy(getattr(g, name)) if shape is None  # noqa: E731
+                                      else _numpy(getattr(g, name)).reshape(shape) for g in graphs]
+    n_atoms = [len(a) for a in field("atomic_number")]
+    atom_graphs = field("atom_graph", (-1, 2))            # isolated atoms: an empty 1-d array
     n_directed = [len(a) for a in atom_graphs]
-    n_undirected = [len(g.undirected2directed) for g in graphs]
+    undirected2directed = field("undirected2directed")
+    n_undirected = [len(a) for a in undirected2directed]
     atom_off, directed_off, undirected_off = map(_exclusive_cumsum, (n_atoms, n_directed, n_undirected))
-    out = {"atomic_numbers": torch.cat([g.atomic_number for g in graphs]),
-           "frac": torch.cat([g.atom_frac_coord for g in graphs]),
-           "lattices": torch.stack([g.lattice for g in graphs]),
-           "owners": torch.repeat_interleave(torch.arange(len(graphs)), torch.tensor(n_atoms)),
-           "n_atoms": torch.tensor(n_atoms),
-           "atom_graph": torch.cat(atom_graphs).long() + _per_row(atom_off, n_directed)[:, None],
-           "image": torch.cat([g.neighbor_image.reshape(-1, 3) for g in graphs]),
-           "undirected2directed": torch.cat([g.undirected2directed for g in graphs]).long()
-           + _per_row(directed_off, n_undirected),
-           "directed2undirected": torch.cat([g.directed2undirected for g in graphs]).long()
-           + _per_row(undirected_off, n_directed)}
-    with_angles = [k for k, g in enumerate(graphs) if len(g.bond_graph)]
+    out = {"atomic_numbers": np.concatenate(field("atomic_number")),
+           "frac": np.concatenate(field("atom_frac_coord")),
+           "lattices": np.stack(field("lattice")),
+           "owners": np.repeat(np.arange(len(graphs)), n_atoms),
+           "n_atoms": np.asarray(n_atoms, dtype=np.int64),
+           "atom_graph": np.concatenate(atom_graphs).astype(np.int64) + np.repeat(atom_off, n_directed)[:, None],
+           "image": np.concatenate(field("neighbor_image", (-1, 3))),
+           "undirected2directed": np.concatenate(undirected2directed).astype(np.int64)
+           + np.repeat(directed_off, n_undirected),
+           "directed2undirected": np.concatenate(field("directed2undirected")).astype(np.int64)
+           + np.repeat(undirected_off, n_directed)}
+    bond_graphs = field("bond_graph", (-1, 5))
+    with_angles = [k for k, b in enumerate(bond_graphs) if len(b)]
     if with_angles:
-        sizes = [len(graphs[k].bond_graph) for k in with_angles]
-        rows = torch.cat([graphs[k].bond_graph.reshape(-1, 5) for k in with_angles]).long()
-        picked = torch.tensor(with_angles)
-        atom_shift, directed_shift, undirected_shift = (_per_row(off[picked], sizes)
-                                                         for off in (atom_off, directed_off, undirected_off))
+        sizes = [len(bond_graphs[k]) for k in with_angles]
+        rows = np.concatenate([bond_graphs[k] for k in with_angles]).astype(np.int64)
+        atom_shift, directed_shift, undirected_shift = (np.repeat(off[with_angles], sizes)
+                                                        for off in (atom_off, directed_off, undirected_off))
         # CHGNet's bond graph: (centre atom, undirected i, directed i, undirected j, directed j)
-        out["bond_graph"] = torch.stack([rows[:, 0] + atom_shift, rows[:, 1] + undirected_shift,
-                                         rows[:, 3] + undirected_shift], dim=1)
-        out["angle_pairs"] = torch.stack([rows[:, 2] + directed_shift, rows[:, 4] + directed_shift], dim=1)
-    return out
+        out["bond_graph"] = np.stack([rows[:, 0] + atom_shift, rows[:, 1] + undirected_shift,
+                                      rows[:, 3] + undirected_shift], axis=1)
+        out["angle_pairs"] = np.stack([rows[:, 2] + directed_shift, rows[:, 4] + directed_shift], axis=1)
+    return {name: torch.from_numpy(np.ascontiguousarray(value)) for name, value in out.items()}
 
 
 def _batched_graph(model, parts: dict[str, torch.Tensor], strain: torch.Tensor):
