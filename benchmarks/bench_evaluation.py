@@ -69,6 +69,37 @@ def noisy_copies(structures, sigma=0.02, seed=0):
                       coords_are_cartesian=True) for s in structures]
 
 
+def crystalnn_profile(structures) -> dict:
+    """Where one CrystalNN "ops" fingerprint spends its time (one process): seconds per structure
+    timed plainly, then the shares of matminer's two stages under cProfile (which inflates pure
+    Python a little): pymatgen's ``CrystalNN.get_nn_data`` (Voronoi neighbours and their weights)
+    and ``LocalStructOrderParams.get_order_parameters`` (the order parameters of each neighbour set)."""
+    import cProfile
+    import pstats
+
+    _fp.crystalnn_featurizer()
+    compute_fingerprints(structures[:2], kind="struct", progress_bar=False)          # warm caches and imports
+    start = time.perf_counter()
+    compute_fingerprints(structures, kind="struct", progress_bar=False)
+    per_structure = (time.perf_counter() - start) / len(structures)
+    profiler = cProfile.Profile()
+    profiler.enable()
+    compute_fingerprints(structures, kind="struct", progress_bar=False)
+    profiler.disable()
+    stats = pstats.Stats(profiler).stats
+    total = sum(tt for (_, _, _), (_, _, tt, _, _) in stats.items())
+    stage = {name: sum(ct for (path, _, func), (_, _, _, ct, _) in stats.items()
+                       if func == func_name and path.endswith("local_env.py"))
+             for name, func_name in (("neighbours (CrystalNN.get_nn_data)", "get_nn_data"),
+                                     ("order parameters (get_order_parameters)", "get_order_parameters"))}
+    shares = {name: round(seconds / total, 3) for name, seconds in stage.items()}
+    shares["rest"] = round(1 - sum(shares.values()), 3)
+    return {"structures": len(structures), "atoms_mean": round(float(np.mean([len(x) for x in structures])), 2),
+            "seconds_per_structure": round(per_structure, 4), "shares_under_cprofile": shares,
+            # the floor for 10,000 crystals on 16 CPUs if the fingerprint alone were perfectly parallel
+            "floor_10000_on_16_cpus_s": round(10_000 * per_structure / 16, 1)}
+
+
 def main(argv=None) -> dict:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--n", type=int, default=1000, help="test structures to score")
@@ -78,6 +109,8 @@ def main(argv=None) -> dict:
     p.add_argument("--chgnet-n", type=int, default=8, help="structures to relax with CHGNet")
     p.add_argument("--chgnet-steps", type=int, default=20)
     p.add_argument("--no-evaluate", action="store_true", help="skip the end-to-end evaluate() row")
+    p.add_argument("--profile-crystalnn", type=int, default=0, metavar="K",
+                   help="also profile the CrystalNN fingerprint on the first K structures")
     p.add_argument("--out", type=Path, default=None, help="write the results as JSON here")
     args = p.parse_args(argv)
 
@@ -135,6 +168,9 @@ def main(argv=None) -> dict:
                     "python": platform.python_version(), "loadavg_before": load_before, "loadavg_after": os.getloadavg()},
         "smact": SMACT_VERSION,
     }
+    if args.profile_crystalnn:
+        report["crystalnn_profile"] = crystalnn_profile(structures[:args.profile_crystalnn])
+        print("CrystalNN profile:", json.dumps(report["crystalnn_profile"]))
     print()
     print(f"{args.dataset}, first {n} test structures; {os.cpu_count()} CPUs, load average {load_before[0]:.1f} "
           f"before / {os.getloadavg()[0]:.1f} after")

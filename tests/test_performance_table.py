@@ -17,3 +17,20 @@ def test_each_variant_gets_its_ratio_to_the_plain_row_of_the_same_run(tmp_path):
     assert "| 100 | dense pairs, torch.compile | 1.0 | 100.0 | 4.00 | GPU |" in text
     assert "| – | edge list, torch.compile | 1.0 | 75.0 | 1.50 | GPU |" in text
     assert "bench_diffusion_compile.json" not in text          # absent files are left out
+
+
+def test_evaluation_costs_and_the_crystalnn_floor_come_from_the_benchmark_file(tmp_path):
+    assert "Evaluation, metric by metric" not in performance_section(tmp_path)
+    report = {"dataset": "mp_20", "workers": [1, 2],
+              "results": {"CrystalNN fingerprint": {"n": 200, "1": {"seconds": 26.0, "per_second": 7.69},
+                                                    "2": {"seconds": 14.0, "per_second": 14.29}},
+                          "coverage (N x N, from fingerprints)": {"n": 200, "1": {"seconds": 0.1, "per_second": 2000.0}}},
+              "machine": {"affinity": 2, "platform": "Linux"},
+              "crystalnn_profile": {"structures": 200, "atoms_mean": 9.5, "seconds_per_structure": 0.13,
+                                    "shares_under_cprofile": {"neighbours": 0.34, "order parameters": 0.66},
+                                    "floor_10000_on_16_cpus_s": 81.3}}
+    (tmp_path / "bench_evaluation_cpu.json").write_text(json.dumps(report))
+    text = performance_section(tmp_path)
+    assert "| CrystalNN fingerprint | 200 | 26.00 (7.69) | 14.00 (14.29) |" in text
+    assert "| coverage (N x N, from fingerprints) | 200 | 0.10 (2,000.0) | – |" in text
+    assert "neighbours 34 %; order parameters 66 %" in text and "at least 81.3 s" in text

@@ -35,6 +35,30 @@ def _table(rows: list[dict], speed: str, unit: str) -> list[str]:
     return lines
 
 
+EVALUATION = ("bench_evaluation_cpu.json",
+              "benchmarks/bench_evaluation.py --n 200 --workers 1 2 --profile-crystalnn 200")
+
+
+def _evaluation(report: dict) -> list[str]:
+    """The evaluation's cost per metric at each worker count, and where CrystalNN's time goes."""
+    workers = [str(w) for w in report["workers"]]
+    lines = ["| metric | structures | " + " | ".join(f"{w} worker{'s' if w != '1' else ''}: s (structures / s)"
+                                                    for w in workers) + " |", "|---|---|" + "---|" * len(workers)]
+    for metric, row in report["results"].items():
+        cells = [f"{row[w]['seconds']:.2f} ({row[w]['per_second']:,})" if w in row else "–" for w in workers]
+        lines.append(f"| {metric} | {row['n']:,} | " + " | ".join(cells) + " |")
+    machine = report["machine"]
+    lines += ["", f"{report['dataset']} `test` crystals, {machine['affinity']} CPUs ({machine['platform']})."]
+    profile = report.get("crystalnn_profile")
+    if profile:
+        shares = "; ".join(f"{name} {100 * share:.0f} %" for name, share in profile["shares_under_cprofile"].items())
+        lines += ["", f"CrystalNN \"ops\" fingerprint in one process: {profile['seconds_per_structure']} s per "
+                      f"structure ({profile['structures']} crystals, {profile['atoms_mean']} atoms on average); "
+                      f"under cProfile: {shares}. At that cost, 10,000 crystals on 16 CPUs take at least "
+                      f"{profile['floor_10000_on_16_cpus_s']} s for this fingerprint alone, even perfectly parallel."]
+    return lines
+
+
 def performance_section(runs: Path) -> str:
     lines = ["## Performance", "",
              "Each benchmark times its variants in one run on one machine; the ratio is to the plain row "
@@ -43,4 +67,8 @@ def performance_section(runs: Path) -> str:
         path = runs / name
         if path.exists():
             lines += ["", f"{what} (`{command}`; `{name}`):", "", *_table(json.loads(path.read_text()), speed, unit)]
+    name, command = EVALUATION
+    if (runs / name).exists():
+        lines += ["", f"Evaluation, metric by metric, with `test` crystals playing the generated ones (`{command}`; `{name}`):", "",
+                  *_evaluation(json.loads((runs / name).read_text()))]
     return "\n".join(lines) + "\n"
