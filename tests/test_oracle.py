@@ -171,3 +171,26 @@ def test_elemental_references_are_recovered_from_synthetic_formation_energies():
     assert fitted == pytest.approx(mu, abs=1e-9) and fitted.residual_mae < 1e-9 and fitted.skipped == 1
     np.testing.assert_allclose(formation_energy(energies, comps, fitted), e_form, atol=1e-9)
     assert np.isnan(formation_energy([-5.0], ["NaCl"], fitted)[0])
+
+
+def test_a_judge_does_not_relax_a_crystal_twice(simple, monkeypatch):
+    from matlib.oracle import batched, judges
+    from matlib.oracle.judges import formation_energy_judge
+    calls = []
+    real_relax = judges.relax
+
+    def counting_relax(structures, **kwargs):
+        calls.append(len(structures))
+        return real_relax(structures, **kwargs)
+
+    monkeypatch.setattr(judges, "relax", counting_relax)
+    monkeypatch.setattr(judges, "_MEMO", type(judges._MEMO)())
+    judge = formation_energy_judge(references={"Na": -1.3, "Cl": -1.8, "K": -1.1, "Si": -5.4}, steps=5)
+    nacl, kcl, si = simple["NaCl"], simple["KCl"], simple["Si"]
+    first = judge([nacl, kcl])
+    again = formation_energy_judge(references={"Na": -1.3, "Cl": -1.8, "K": -1.1, "Si": -5.4}, steps=5)([si, kcl, nacl])
+    assert calls == [2, 1]                      # the second judge relaxed only Si
+    np.testing.assert_array_equal(again[1:], first[::-1])
+    formation_energy_judge(references={"Na": -1.3, "Cl": -1.8, "K": -1.1, "Si": -5.4}, steps=6)([nacl])
+    assert calls == [2, 1, 1]                   # other settings, another relaxation
+    assert batched.relax is real_relax

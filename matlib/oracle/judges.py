@@ -11,6 +11,8 @@ crystal can never count as a success.
 """
 from __future__ import annotations
 
+import hashlib
+from collections import OrderedDict
 from typing import Callable, Sequence
 
 import numpy as np
@@ -21,6 +23,8 @@ from .eos import bulk_moduli
 from .formation import formation_energy
 
 RELAX = dict(steps=100, fmax=0.1)
+MEMO_SIZE = 20_000              # relaxed crystals remembered per process (about 1 kB each, as arrays)
+_MEMO: OrderedDict = OrderedDict()
 
 
 def _described(judge, text: str):
@@ -28,10 +32,47 @@ def _described(judge, text: str):
     return judge
 
 
+def _memo_key(structure: Structure, steps: int, fmax: float) -> bytes | None:
+    """The crystal's exact identity (elements, cell, positions) and the relaxation's settings."""
+    try:
+        numbers = np.array([site.specie.Z for site in structure], dtype=np.int64)
+    except AttributeError:          # a disordered site has no single element: not remembered
+        return None
+    digest = hashlib.blake2b(digest_size=16)
+    for part in (numbers, structure.lattice.matrix, structure.frac_coords, np.array([steps, fmax], dtype=float)):
+        digest.update(np.ascontiguousarray(part).tobytes())
+    return digest.digest()
+
+
+def _packed(final: Structure | None, energy: float) -> tuple:
+    # arrays rather than a Structure: a pymatgen Structure of 20 sites takes tens of kB
+    if final is None:
+        return None, energy
+    return (final.lattice.matrix.copy(), [site.specie for site in final], final.frac_coords.copy()), energy
+
+
+def _unpacked(entry: tuple) -> tuple[Structure | None, float]:
+    arrays, energy = entry
+    return (None if arrays is None else Structure(*arrays)), energy
+
+
 def _relaxed(structures: Sequence[Structure], steps: int, fmax: float, device, executor):
-    finals, table = relax(list(structures), steps=steps, fmax=fmax, device=device, executor=executor,
-                          batch_size=512)
-    return finals, table["e_relaxed"].to_numpy(dtype=float)
+    """Relaxed crystals and energies per atom. A crystal already relaxed in this process with the same
+    settings is not relaxed again: the tables judge one baseline's samples for several tasks."""
+    keys = [_memo_key(s, steps, fmax) for s in structures]
+    results: dict[int, tuple] = {i: _unpacked(_MEMO[k]) for i, k in enumerate(keys) if k is not None and k in _MEMO}
+    todo = [i for i in range(len(structures)) if i not in results]
+    if todo:
+        finals, table = relax([structures[i] for i in todo], steps=steps, fmax=fmax, device=device,
+                              executor=executor, batch_size=512)
+        for i, final, energy in zip(todo, finals, table["e_relaxed"].to_numpy(dtype=float)):
+            results[i] = (final, energy)
+            if keys[i] is not None:
+                _MEMO[keys[i]] = _packed(final, energy)
+        while len(_MEMO) > MEMO_SIZE:
+            _MEMO.popitem(last=False)
+    return [results[i][0] for i in range(len(structures))], np.array([results[i][1] for i in range(len(structures))],
+                                                                       dtype=float)
 
 
 def formation_energy_judge(dataset: str = "mp_20", *, steps: int = RELAX["steps"], fmax: float = RELAX["fmax"],
