@@ -107,6 +107,23 @@ def graph_transfer(crystals) -> dict:
     return out
 
 
+def crystal_send(crystals) -> dict:
+    """What the parent pays per crystal and step to send a relaxation's crystal to a worker: making and
+    pickling a pymatgen ``Structure`` against a ``Cell`` of arrays."""
+    import pickle
+
+    from matlib.oracle.batched import _FireState
+    states = [_FireState(s) for s in crystals]
+    out = {}
+    for name, make in (("structure", _FireState.structure), ("cell", _FireState.cell)):
+        start = time.perf_counter()
+        for state in states:
+            pickle.dumps(make(state))
+        out[name] = {"make_and_pickle_ms": round(1e3 * (time.perf_counter() - start) / len(states), 4)}
+    out["speedup"] = round(out["structure"]["make_and_pickle_ms"] / out["cell"]["make_and_pickle_ms"], 1)
+    return out
+
+
 def main(argv=None) -> dict:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--n", type=int, default=16, help="MP-20 validation crystals")
@@ -125,6 +142,7 @@ def main(argv=None) -> dict:
               "batch_size": args.batch_size}
     report["network_efs"] = network_only(crystals, args)
     report["graph_transfer"] = graph_transfer(crystals)
+    report["crystal_send"] = crystal_send(crystals)
     if not args.pool_only:
         report["serial_graphs"] = timed(crystals, args, None)
     if args.workers:

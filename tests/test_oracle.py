@@ -90,6 +90,15 @@ def test_graphs_built_by_an_executor_predict_what_serial_graphs_do(val_table):
         pooled = predict(crystals, batch_size=MIN_PARALLEL_GRAPHS + 6, executor=pool)
     assert serial["ok"].all() and len(serial) == len(crystals)
     np.testing.assert_allclose(pooled.drop(columns="ok").to_numpy(), serial.drop(columns="ok").to_numpy(), rtol=0, atol=1e-6)
+    # a relaxation step sends its crystals as Cells (arrays): the same graphs, the same forces
+    from matlib.oracle.batched import _FireState, _raw_predictions
+    cells = [_FireState(s).cell() for s in crystals]
+    with ThreadPoolExecutor(2) as pool:
+        from_cells = _raw_predictions(cells, "efs", len(cells), None, None, executor=pool)
+    from_structures = _raw_predictions(crystals, "efs", len(cells), None, None)
+    for a, b in zip(from_cells, from_structures):      # positions rebuilt from Cartesian arrays: float32 noise
+        np.testing.assert_allclose(a["f"], b["f"], atol=1e-4)   # eV/Å; relaxations stop at 0.1
+        np.testing.assert_allclose(a["e"], b["e"], atol=1e-5)
 
 
 def test_broken_and_exploding_structures_are_counted_as_failed(simple):

@@ -32,6 +32,8 @@ def test_section_quotes_the_validation_file_and_each_benchmark_row(tmp_path):
     assert "received from a worker" not in oracle_section(tmp_path)          # an older file: no such line
     with_transfer = {**_bench(1000, 812.5, 23.75), "graph_transfer": {
         "crystal_graph": {"unpickle_ms": 0.75, "kilobytes": 28.0}, "graph_arrays": {"unpickle_ms": 0.015, "kilobytes": 26.0},
-        "speedup": 50.0}}
+        "speedup": 50.0}, "crystal_send": {"structure": {"make_and_pickle_ms": 0.26}, "cell": {"make_and_pickle_ms": 0.05},
+                             "speedup": 5.2}}
     (tmp_path / "bench_oracle_cuda.json").write_text(json.dumps(with_transfer))
     assert "`CrystalGraph` 0.75 ms, `GraphArrays` 0.015 ms (50x)" in oracle_section(tmp_path)
+    assert "a pymatgen `Structure` 0.26 ms, a `Cell` of arrays 0.05 ms (5x)" in oracle_section(tmp_path)

@@ -53,6 +53,11 @@ def _throughput_rows(runs: Path) -> list[str]:
             notes.append(f"{where}, one crystal graph received from a worker process (unpickled): CHGNet's "
                          f"`CrystalGraph` {transfer['crystal_graph']['unpickle_ms']} ms, `GraphArrays` "
                          f"{transfer['graph_arrays']['unpickle_ms']} ms ({transfer['speedup']:.0f}x).")
+        send = res.get("crystal_send")
+        if send:
+            notes.append(f"{where}, one crystal sent to a worker (made and pickled): a pymatgen `Structure` "
+                         f"{send['structure']['make_and_pickle_ms']} ms, a `Cell` of arrays "
+                         f"{send['cell']['make_and_pickle_ms']} ms ({send['speedup']:.0f}x).")
         for variant, got in res.items():
             if not isinstance(got, dict) or "relax" not in got:
                 continue

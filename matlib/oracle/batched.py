@@ -18,7 +18,7 @@ from __future__ import annotations
 import contextlib
 import io
 import warnings
-from typing import Sequence
+from typing import NamedTuple, Sequence
 
 import numpy as np
 import pandas as pd
@@ -39,26 +39,35 @@ FIRE = dict(dt=0.1, maxstep=0.2, dtmax=1.0, n_min=5, finc=1.1, fdec=0.5, astart=
 _CONVERTER: dict = {}
 
 
-def _to_graph(structure: Structure):
+class Cell(NamedTuple):
+    """A relaxation step's crystal as arrays (cell rows and positions in Å): cheaper to send to a worker."""
+    lattice: np.ndarray
+    numbers: np.ndarray
+    cart: np.ndarray
+
+    def structure(self) -> Structure:
+        return Structure(Lattice(self.lattice), self.numbers, self.cart, coords_are_cartesian=True)
+
+
+def _to_graph(structure: Structure | Cell):
     """CHGNet's crystal graph of one structure (None if it cannot be built); module level for pools."""
     if "converter" not in _CONVERTER:      # one converter per process, with CHGNet's own cutoffs
         from chgnet.graph import CrystalGraphConverter
         with contextlib.redirect_stdout(io.StringIO()):
             _CONVERTER["converter"] = CrystalGraphConverter(atom_graph_cutoff=6, bond_graph_cutoff=3)
     try:
-        return _CONVERTER["converter"](structure)
+        return _CONVERTER["converter"](structure.structure() if isinstance(structure, Cell) else structure)
     except Exception:  # counted by the caller as a failed prediction
         return None
 
 
-def _graph_arrays(structure: Structure) -> GraphArrays | None:
-    # plain arrays: tensors would each pass through a shared-memory file descriptor (torch's
-    # reducer), and thousands of graphs exhaust the descriptor limit; unpickling is cheaper too
+def _graph_arrays(structure: Structure | Cell) -> GraphArrays | None:
+    # arrays: tensors would each take a shared-memory file descriptor (thousands exhaust the limit)
     graph = _to_graph(structure)
     return None if graph is None else GraphArrays.of(graph)
 
 
-def _raw_predictions(structures: Sequence[Structure], task: str, batch_size: int, device, threads,
+def _raw_predictions(structures: Sequence[Structure | Cell], task: str, batch_size: int, device, threads,
                      executor=None) -> list:
     """CHGNet's dicts, one per structure; None where a structure could not be predicted.
 
@@ -120,6 +129,7 @@ class _FireState:
 
     def __init__(self, structure: Structure):
         self.species = structure.species
+        self.numbers = np.array([site.specie.Z for site in structure], dtype=np.int64)
         self.n = len(structure)
         self.cell0 = np.array(structure.lattice.matrix, dtype=float)
         self.volume0 = structure.volume
@@ -132,6 +142,10 @@ class _FireState:
 
     def volume(self) -> float:
         return float(abs(np.linalg.det(self.cell0 @ self.deformation().T)))
+
+    def cell(self) -> Cell:
+        f = self.deformation()
+        return Cell(self.cell0 @ f.T, self.numbers, self.x[:self.n] @ f.T)
 
     def structure(self) -> Structure:
         f = self.deformation()
@@ -221,7 +235,7 @@ def relax(structures: Sequence[Structure], steps: int = 200, fmax: float = 0.1, 
     for step in range(steps + 1):                   # the last prediction only checks convergence
         if not active:
             break
-        raw = _raw_predictions([states[i].structure() for i in active], "efs", batch_size, device, threads,
+        raw = _raw_predictions([states[i].cell() for i in active], "efs", batch_size, device, threads,
                                executor)
         before = len(active)
         active = _advance(states, rows, active, raw, fmax, volume_factor, may_step=step < steps)
