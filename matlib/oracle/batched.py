@@ -18,7 +18,7 @@ from __future__ import annotations
 import contextlib
 import io
 import warnings
-from typing import NamedTuple, Sequence
+from typing import Sequence
 
 import numpy as np
 import pandas as pd
@@ -29,6 +29,7 @@ from ..evaluation.stability import DEFAULT_TORCH_THREADS, chgnet_model, min_dist
 from ..evaluation.validity import MIN_DISTANCE
 from ..parallel import parallel_map
 from ..progress import progress
+from .cell import Cell
 from .fast import GraphArrays, predict_graphs
 
 MIN_PARALLEL_GRAPHS = 64              # fewer crystals than this: pickling them costs more than building
@@ -37,16 +38,6 @@ FIRE = dict(dt=0.1, maxstep=0.2, dtmax=1.0, n_min=5, finc=1.1, fdec=0.5, astart=
 
 
 _CONVERTER: dict = {}
-
-
-class Cell(NamedTuple):
-    """A relaxation step's crystal as arrays (cell rows and positions in Å): cheaper to send to a worker."""
-    lattice: np.ndarray
-    numbers: np.ndarray
-    cart: np.ndarray
-
-    def structure(self) -> Structure:
-        return Structure(Lattice(self.lattice), self.numbers, self.cart, coords_are_cartesian=True)
 
 
 def _to_graph(structure: Structure | Cell):
@@ -129,7 +120,7 @@ class _FireState:
 
     def __init__(self, structure: Structure):
         self.species = structure.species
-        self.numbers = np.array([site.specie.Z for site in structure], dtype=np.int64)
+        self.numbers = Cell.of(structure).numbers
         self.n = len(structure)
         self.cell0 = np.array(structure.lattice.matrix, dtype=float)
         self.volume0 = structure.volume

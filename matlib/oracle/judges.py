@@ -19,11 +19,12 @@ import numpy as np
 from pymatgen.core import Structure
 
 from .batched import predict, relax
+from .cell import Cell
 from .eos import bulk_moduli
 from .formation import formation_energy
 
 RELAX = dict(steps=100, fmax=0.1)
-MEMO_SIZE = 20_000              # relaxed crystals remembered per process (about 1 kB each, as arrays)
+MEMO_SIZE = 20_000              # relaxed crystals remembered per process (about 2 kB each at 10 atoms)
 _MEMO: OrderedDict = OrderedDict()
 
 
@@ -35,25 +36,23 @@ def _described(judge, text: str):
 def _memo_key(structure: Structure, steps: int, fmax: float) -> bytes | None:
     """The crystal's exact identity (elements, cell, positions) and the relaxation's settings."""
     try:
-        numbers = np.array([site.specie.Z for site in structure], dtype=np.int64)
+        cell = Cell.of(structure)
     except AttributeError:          # a disordered site has no single element: not remembered
         return None
     digest = hashlib.blake2b(digest_size=16)
-    for part in (numbers, structure.lattice.matrix, structure.frac_coords, np.array([steps, fmax], dtype=float)):
+    for part in (*cell, np.array([steps, fmax], dtype=float)):
         digest.update(np.ascontiguousarray(part).tobytes())
     return digest.digest()
 
 
-def _packed(final: Structure | None, energy: float) -> tuple:
-    # arrays rather than a Structure: a pymatgen Structure of 20 sites takes tens of kB
-    if final is None:
-        return None, energy
-    return (final.lattice.matrix.copy(), [site.specie for site in final], final.frac_coords.copy()), energy
+def _packed(final: Structure | None, energy: float) -> tuple[Cell | None, float]:
+    # arrays rather than the Structure itself: every caller gets a Structure of its own
+    return (None if final is None else Cell.of(final)), energy
 
 
-def _unpacked(entry: tuple) -> tuple[Structure | None, float]:
-    arrays, energy = entry
-    return (None if arrays is None else Structure(*arrays)), energy
+def _unpacked(entry: tuple[Cell | None, float]) -> tuple[Structure | None, float]:
+    cell, energy = entry
+    return (None if cell is None else cell.structure()), energy
 
 
 def _relaxed(structures: Sequence[Structure], steps: int, fmax: float, device, executor):
