@@ -59,6 +59,29 @@ def _evaluation(report: dict) -> list[str]:
     return lines
 
 
+FINGERPRINTS = "benchmarks/bench_fingerprints.py --workers W --evaluate 10000"
+
+
+def _fingerprints(report: dict) -> list[str]:
+    """matminer's CrystalNN path against matlib's NumPy order parameters, and evaluate() at scale."""
+    engines, agree = report["engines"], report["engines"]["agreement"]
+    lines = ["| order parameters | seconds | crystals / s | × matminer |", "|---|---|---|---|"]
+    for engine, label in (("matminer", "matminer (pymatgen's loops)"), ("matlib", "matlib (NumPy)")):
+        lines.append(f"| {label} | {engines['seconds'][engine]} | {engines['per_second'][engine]:,} | "
+                     f"{engines['seconds']['matminer'] / engines['seconds'][engine]:.2f} |")
+    lines += ["", f"{agree['crystals']:,} {report['dataset']} `{report['split']}` crystals on {report['workers']} "
+                  f"worker processes ({report['machine']['cpus']} CPUs). Largest difference of any site-averaged "
+                  f"feature between the two: {agree['largest_difference']:.1e}; crystals differing by more than "
+                  f"1e-9: {agree['beyond_1e-9']}; failed by one engine only: {agree['failed_by_one_engine_only']}."]
+    run = report.get("evaluate")
+    if run:
+        laps = ", ".join(f"{name.replace('_', ' ')} {seconds:.1f} s" for name, seconds in run["laps"].items())
+        lines += ["", f"`evaluate()` on {run['generated']:,} crystals (rattled `test` and `val` crystals standing in "
+                      f"for generated ones) against all {run['reference']:,} `test` crystals, their fingerprints "
+                      f"cached: {run['seconds']} s ({laps})."]
+    return lines
+
+
 def performance_section(runs: Path) -> str:
     lines = ["## Performance", "",
              "Each benchmark times its variants in one run on one machine; the ratio is to the plain row "
@@ -71,4 +94,7 @@ def performance_section(runs: Path) -> str:
     if (runs / name).exists():
         lines += ["", f"Evaluation, metric by metric, with `test` crystals playing the generated ones (`{command}`; `{name}`):", "",
                   *_evaluation(json.loads((runs / name).read_text()))]
+    for path in sorted(runs.glob("bench_fingerprints_*.json")):
+        lines += ["", f"CrystalNN fingerprints, both engines in one run (`{FINGERPRINTS}`; `{path.name}`):", "",
+                  *_fingerprints(json.loads(path.read_text()))]
     return "\n".join(lines) + "\n"

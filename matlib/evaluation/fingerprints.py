@@ -121,8 +121,9 @@ def scale_magpie(raw: np.ndarray | Sequence[np.ndarray]) -> np.ndarray:
 
 # ---- many structures -------------------------------------------------------------------------
 
-def _fingerprint_worker(structure: Structure | None, kind: str, min_volume_per_atom: float | None):
-    struct_fp, reason = _structure_fp(structure, min_volume_per_atom) if kind in ("both", "struct") else (None, "")
+def _fingerprint_worker(structure: Structure | None, kind: str, min_volume_per_atom: float | None,
+                        engine: str = "matlib"):
+    struct_fp, reason = _structure_fp(structure, min_volume_per_atom, engine) if kind in ("both", "struct") else (None, "")
     comp_fp = composition_fingerprint(structure) if kind in ("both", "comp") else None
     return struct_fp, comp_fp, reason
 
@@ -157,20 +158,24 @@ class Fingerprints:
 
 def compute_fingerprints(structures: Sequence[Structure | None], *, kind: str = "both", executor=None,
                          chunksize: int | None = None, progress_bar: bool = True,
-                         min_volume_per_atom: float | None = MIN_VOLUME_PER_ATOM) -> Fingerprints:
+                         min_volume_per_atom: float | None = MIN_VOLUME_PER_ATOM,
+                         engine: str = "matlib") -> Fingerprints:
     """Fingerprints of every structure, in input order; ``kind`` is "both", "struct" or "comp".
 
     ``executor``: any ``concurrent.futures.Executor`` (thread, process, Dask, ...) or None (serial).
+    ``engine``: "matlib" (order parameters in NumPy) or "matminer" (its own loops); equal to rounding.
     """
     if kind not in ("both", "struct", "comp"):
         raise ValueError(f"kind must be 'both', 'struct' or 'comp', not {kind!r}")
-    worker = partial(_fingerprint_worker, kind=kind, min_volume_per_atom=min_volume_per_atom)
+    if engine not in ENGINES:
+        raise ValueError(f"engine must be one of {ENGINES}, not {engine!r}")
+    worker = partial(_fingerprint_worker, kind=kind, min_volume_per_atom=min_volume_per_atom, engine=engine)
     label = {"both": "fingerprints", "struct": "CrystalNN fingerprints", "comp": "Magpie fingerprints"}[kind]
     rows = parallel_map(worker, structures, executor=executor, chunksize=chunksize, desc=label,
                         progress_bar=progress_bar)
     return Fingerprints([r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows])
 
 
-__all__ = ["STRUCT_FP_DIM", "COMP_FP_DIM", "MIN_VOLUME_PER_ATOM", "Fingerprints", "compute_fingerprints",
+__all__ = ["STRUCT_FP_DIM", "COMP_FP_DIM", "ENGINES", "MIN_VOLUME_PER_ATOM", "Fingerprints", "compute_fingerprints",
            "structure_fingerprint", "composition_fingerprint", "scale_magpie", "crystalnn_featurizer",
            "magpie_featurizer"]
