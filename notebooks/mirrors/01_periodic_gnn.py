@@ -342,7 +342,7 @@ suite_judges = ({suite_prop: judges.load_judge(suite_name, suite_prop, path=suit
                 if checkpoints.exists(suite_judge_stem) else {})
 bad = baselines.random_crystals(training_set.structures, len(reference.structures), seed=seed)
 t = time.perf_counter()
-# CrystalNN fingerprints cost ~0.15 s per crystal: spread them over every core, and fingerprint
+# CrystalNN fingerprints cost tens of milliseconds per crystal: spread them over every core, and fingerprint
 # the reference set once (prepare_reference) for both calls.
 with ProcessPoolExecutor(max_workers=os.cpu_count()) as pool:
     reference_set = prepare_reference(reference, executor=pool)
