@@ -78,7 +78,11 @@ def main(argv=None) -> dict:
     args = p.parse_args(argv)
     warnings.simplefilter("ignore")
     test = load_split(args.dataset, "test", limit=args.n, progress_bar=False)
-    report = {"dataset": args.dataset, "split": "test", "workers": args.workers,
+    options = [a for a in (argv if argv is not None else sys.argv[1:])]
+    if "--out" in options:                          # where it was written is not how it was run
+        del options[options.index("--out"):options.index("--out") + 2]
+    report = {"command": " ".join(["benchmarks/bench_fingerprints.py", *options]),
+              "dataset": args.dataset, "split": "test", "workers": args.workers,
               "machine": {"cpus": os.cpu_count(), "platform": platform.platform(),
                           "python": platform.python_version(), "loadavg_before": os.getloadavg()}}
     with process_pool(args.workers) as pool:

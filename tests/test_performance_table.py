@@ -37,7 +37,7 @@ def test_evaluation_costs_and_the_crystalnn_floor_come_from_the_benchmark_file(t
 
 
 def test_fingerprint_engines_table_gives_the_ratio_agreement_and_evaluate_laps(tmp_path):
-    report = {"dataset": "mp_20", "split": "test", "workers": 16, "machine": {"cpus": 16},
+    report = {"command": "benchmarks/bench_fingerprints.py --workers 16", "dataset": "mp_20", "split": "test", "workers": 16, "machine": {"cpus": 16},
               "engines": {"seconds": {"matminer": 90.0, "matlib": 36.0}, "per_second": {"matminer": 100.5, "matlib": 251.3},
                           "agreement": {"crystals": 9046, "largest_difference": 1.2e-13, "beyond_1e-9": 0,
                                         "failed_by_one_engine_only": 0}},
@@ -47,5 +47,6 @@ def test_fingerprint_engines_table_gives_the_ratio_agreement_and_evaluate_laps(t
     text = performance_section(tmp_path)
     assert "| matminer (pymatgen's loops) | 90.0 | 100.5 | 1.00 |" in text
     assert "| matlib (NumPy) | 36.0 | 251.3 | 2.50 |" in text
+    assert "(`benchmarks/bench_fingerprints.py --workers 16`; `bench_fingerprints_16cpu.json`)" in text
     assert "9,046 mp_20 `test` crystals on 16 worker processes" in text and "1.2e-13" in text
     assert "`evaluate()` on 10,000 crystals" in text and "fingerprints 45.2 s" in text and "52.5 s" in text

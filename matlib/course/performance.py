@@ -59,9 +59,6 @@ def _evaluation(report: dict) -> list[str]:
     return lines
 
 
-FINGERPRINTS = "benchmarks/bench_fingerprints.py --workers W --evaluate 10000"
-
-
 def _fingerprints(report: dict) -> list[str]:
     """matminer's CrystalNN path against matlib's NumPy order parameters, and evaluate() at scale."""
     engines, agree = report["engines"], report["engines"]["agreement"]
@@ -95,6 +92,7 @@ def performance_section(runs: Path) -> str:
         lines += ["", f"Evaluation, metric by metric, with `test` crystals playing the generated ones (`{command}`; `{name}`):", "",
                   *_evaluation(json.loads((runs / name).read_text()))]
     for path in sorted(runs.glob("bench_fingerprints_*.json")):
-        lines += ["", f"CrystalNN fingerprints, both engines in one run (`{FINGERPRINTS}`; `{path.name}`):", "",
-                  *_fingerprints(json.loads(path.read_text()))]
+        report = json.loads(path.read_text())
+        lines += ["", f"CrystalNN fingerprints, both engines in one run (`{report['command']}`; `{path.name}`):", "",
+                  *_fingerprints(report)]
     return "\n".join(lines) + "\n"
