@@ -3,7 +3,7 @@
 CDVAE scores COV against every test crystal. A subset lowers COV-P (each sample has fewer
 crystals to land near): the main job's 2,000 Perov-5 CDVAE crystals score 68.8 % against 1,000
 random test crystals and 88.8 % against all 3,785. Fingerprinting a whole split is slow (MP-20's
-test split takes about 22 CPU-minutes, 0.14 s a crystal), so the fingerprints are stored beside
+test split takes about 10 CPU-minutes, 0.06 s a crystal), so the fingerprints are stored beside
 the dataset cache, keyed by the split file's hash and the matminer and pymatgen versions (CrystalNN
 comes from both), as safetensors plus JSON (no pickle). A cache that cannot be read is rebuilt.
 """

@@ -16,7 +16,7 @@ from .properties import Judge, density, num_elements, run_judge
 class ReferenceSet:
     """Reference (test) structures with their fingerprints, computed once and reusable.
 
-    Fingerprinting 9,000 MP-20 test crystals takes ~22 CPU-minutes: build this once with
+    Fingerprinting 9,000 MP-20 test crystals takes ~10 CPU-minutes: build this once with
     :func:`prepare_reference` (or ``reference_cache.split_reference``, cached on disk) and pass it
     to every ``evaluate`` call. Judge values are cached
     per judge object.

@@ -229,7 +229,7 @@ viz.show_code(type(model.network).forward)   # the score network: all atom pairs
 # GPU when it exists.
 
 # %%
-# COV compares with every test crystal. Parsing them and their fingerprints (MP-20: about 22 CPU-minutes,
+# COV compares with every test crystal. Parsing them and their fingerprints (MP-20: about 10 CPU-minutes,
 # then cached) are left to the otherwise idle CPUs while the GPU trains; on a CPU, training would pay for them
 coverage_reference = CoverageReference.load(dataset, eval_split, cfg.n_reference, path=data_dir, seed=seed,
                                             background=cfg.device.type == "cuda")
