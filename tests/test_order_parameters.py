@@ -8,7 +8,7 @@ from matminer.featurizers.site.fingerprint import CrystalNNFingerprint
 from pymatgen.core import Lattice, Structure
 
 from matlib.datasets import load_split
-from matlib.evaluation.crystalnn import site_fingerprint
+from matlib.evaluation.crystalnn import crystalnn_neighbours, site_fingerprint
 from matlib.evaluation.fingerprints import structure_fingerprint
 from matlib.evaluation.order_parameters import FAST_MOTIFS, Geometry, order_parameter
 
@@ -87,6 +87,23 @@ def test_ideal_motifs_score_one(featurizer):
     octahedron = 2.0 * np.array([[1, 0, 0], [-1, 0, 0], [0, 1, 0], [0, -1, 0], [0, 0, 1], [0, 0, -1]], float)
     oct_op = next(op for op in featurizer.ops[6] if op != "wt" and op._types[0] == "oct_max")
     assert order_parameter("oct_max", oct_op._params[0], Geometry(octahedron)) == pytest.approx(1.0)
+
+
+def test_neighbours_and_their_weights_are_crystalnns(featurizer, crystals):
+    for structure in crystals:
+        for index in range(len(structure)):
+            expected = featurizer.cnn.get_nn_data(structure, index)
+            weights, coords = crystalnn_neighbours(featurizer.cnn, structure, index)
+            assert weights.keys() == expected.cn_weights.keys()
+            for cn, weight in expected.cn_weights.items():
+                assert weights[cn] == pytest.approx(weight, abs=1e-12)
+                theirs = np.array([info["site"].coords for info in expected.cn_nninfo[cn]]).reshape(-1, 3)
+                assert coords[cn].shape == theirs.shape
+                if not len(theirs):                     # the coordination-zero entry
+                    continue
+                # the same neighbours (order among equal weights may differ, see the fingerprint test)
+                gaps = np.linalg.norm(coords[cn][:, None] - theirs[None], axis=2)
+                assert (gaps.min(axis=1) < 1e-8).all() and (gaps.min(axis=0) < 1e-8).all()
 
 
 def test_site_fingerprint_equals_matminer_featurize(featurizer, crystals):

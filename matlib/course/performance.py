@@ -70,6 +70,11 @@ def _fingerprints(report: dict) -> list[str]:
                   f"worker processes ({report['machine']['cpus']} CPUs). Largest difference of any site-averaged "
                   f"feature between the two: {agree['largest_difference']:.1e}; crystals differing by more than "
                   f"1e-9: {agree['beyond_1e-9']}; failed by one engine only: {agree['failed_by_one_engine_only']}."]
+    if "matminer_translated_largest" in agree:
+        lines[-1] += (f" On those crystals matminer's own fingerprint moves by up to {agree['matminer_translated_largest']:.1e} "
+                      "when the crystal is rigidly translated: CrystalNN orders neighbours of equal weight by rounding "
+                      "noise, and the `bcc` motif sums over ordered pairs, so the two engines agree as closely as "
+                      "matminer agrees with itself.")
     run = report.get("evaluate")
     if run:
         laps = ", ".join(f"{name.replace('_', ' ')} {seconds:.1f} s" for name, seconds in run["laps"].items())
