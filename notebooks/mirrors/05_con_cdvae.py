@@ -28,8 +28,8 @@
 # **Running this notebook.** `smoke`: < 2 min on a CPU, a toy model. `teach` (a CPU, Perov-5):
 # stage 1 starts from notebook 02's committed Perov-5 CDVAE and is fine-tuned for 2.5 minutes.
 # `full` (one GPU, MP-20 by default): stage 1 trains a large CDVAE from scratch (or
-# continues notebook 02's model when it is in `outputs/02_cdvae/`) for 220 s, stage 2 for
-# 20,000 steps (a few minutes on a GPU; the README's table has the measured minutes).
+# continues notebook 02's model when it is in `outputs/02_cdvae/`) for 150 s, stage 2 for
+# 10,000 steps (a few minutes on a GPU; the README's table has the measured minutes).
 #
 # **Judges and windows.** Every generated crystal is scored by notebook 01's GNN for the property
 # (trained on `val`, never the generator's own predictor). Windows: formation energy ±0.25 eV/atom,
@@ -96,7 +96,7 @@ train_split = "auto"   # auto: train if found or downloadable, else val
 eval_split = "test"
 base_checkpoint = None  # a CDVAE to start stage 1 from; None: teach, the committed data/checkpoints/cdvae/<dataset>;
                         # full, notebook 02's model beside out_dir if present; else a fresh CDVAE
-train_seconds = None   # stage 1; None: the profile's (teach 150 s, full 220 s)
+train_seconds = None   # stage 1; None: the profile's (teach 150 s, full 150 s)
 resume = False         # True: continue stage 1's training state in out_dir for train_seconds more
 n_samples = None       # crystals per target; None: the profile's (full: 300)
 prior_guidance = None  # γ of classifier-free guidance in the prior (not in Con-CDVAE); None: the presets' 1 (none)
