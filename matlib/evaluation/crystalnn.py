@@ -25,6 +25,16 @@ from .order_parameters import FAST_MOTIFS, Geometry, order_parameter
 CORNERS = np.array([[1, 1, 1], [-1, 1, 1], [1, -1, 1], [1, 1, -1]], dtype=float)
 
 
+def _dot(u: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """Row-wise dot products, bit for bit what ``np.dot`` gives one pair (a stacked matmul does);
+    pymatgen orders neighbours of equal weight by such last bits, so they must match."""
+    return np.matmul(u[:, None, :], v[:, :, None])[:, 0, 0]
+
+
+def _norm(u: np.ndarray) -> np.ndarray:
+    return np.sqrt(_dot(u, u))                   # np.linalg.norm of one vector, bit for bit
+
+
 def _facets(centre: np.ndarray, points: np.ndarray, voronoi) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The Voronoi facets of point 0: which point each faces, their solid angles and cell volumes
     (pymatgen's ``solid_angle`` and ``vol_tetra`` over each facet's fan of triangles, summed in order)."""
@@ -42,14 +52,13 @@ def _facets(centre: np.ndarray, points: np.ndarray, voronoi) -> tuple[np.ndarray
         raise ValueError("No Voronoi neighbors found for site - try increasing cutoff")
     corner = voronoi.vertices[np.array(triangles)]                      # [T, 3 vertices, xyz]
     d0, d1, d2 = (corner[:, i] - centre for i in range(3))
-    r0, r1, r2 = (np.linalg.norm(d, axis=1) for d in (d0, d1, d2))
-    dot = lambda u, v: np.einsum("ij,ij->i", u, v)                      # noqa: E731
-    upper = np.abs(dot(d0, np.cross(d1, d2)))
-    lower = r0 * r1 * r2 + r2 * dot(d0, d1) + r1 * dot(d0, d2) + r0 * dot(d1, d2)
+    r0, r1, r2 = (_norm(d) for d in (d0, d1, d2))
+    upper = np.abs(_dot(d0, np.cross(d1, d2)))
+    lower = r0 * r1 * r2 + r2 * _dot(d0, d1) + r1 * _dot(d0, d2) + r0 * _dot(d1, d2)
     with np.errstate(divide="ignore", invalid="ignore"):
         angle = np.where(lower == 0, np.where(upper > 0, 0.5 * math.pi, -0.5 * math.pi), np.arctan(upper / lower))
     angle = 2 * np.where(angle > 0, angle, angle + math.pi)               # pymatgen's branch, kept as is
-    volume = np.abs(dot(centre - corner[:, 2], np.cross(corner[:, 0] - corner[:, 2], corner[:, 1] - corner[:, 2]))) / 6
+    volume = np.abs(_dot(centre - corner[:, 2], np.cross(corner[:, 0] - corner[:, 2], corner[:, 1] - corner[:, 2]))) / 6
     owner = np.array(owner)
     return (np.array(others), np.bincount(owner, angle, len(others)), np.bincount(owner, volume, len(others)))
 
@@ -66,7 +75,7 @@ def _voronoi_neighbours(structure: Structure, index: int, cutoff: float):
             order = np.argsort(dist, kind="stable")
             points = lattice.get_cartesian_coords(frac[order])
             others, angle, volume = _facets(points[0], points, Voronoi(points))
-            return points[others], np.asarray(site_of)[order][others], angle, volume
+            return points[0], points[others], np.asarray(site_of)[order][others], angle, volume
         except RuntimeError as err:
             if cutoff >= max_cutoff:
                 if err.args and "vertex" in err.args[0]:
@@ -81,9 +90,9 @@ def crystalnn_neighbours(cnn: CrystalNN, structure: Structure, index: int) -> tu
     if cnn.cation_anion or not cnn.porous_adjustment or cnn.fingerprint_length:
         raise ValueError("crystalnn_neighbours follows CrystalNN's defaults (no cation_anion, porous adjustment, "
                          "no fixed fingerprint length)")
-    coords, site_of, angle, volume = _voronoi_neighbours(structure, index, cnn.search_cutoff)
+    voronoi_centre, coords, site_of, angle, volume = _voronoi_neighbours(structure, index, cnn.search_cutoff)
     centre = structure[index]
-    face_distance = np.linalg.norm(centre.coords - coords, axis=1) / 2
+    face_distance = _norm(voronoi_centre - coords) / 2
     keep = angle > 0                                                     # VoronoiNN's tol = 0
     weight = (angle / angle.max() * (angle / (3 * volume / face_distance)))[keep]
     coords, site_of = coords[keep], site_of[keep]
@@ -152,9 +161,8 @@ def site_fingerprint(featurizer, structure: Structure, index: int) -> list[float
                 features.append(weight)
                 continue
             motif, params = _motif(op)
-            if geometry is None:
-                geometry = Geometry(cn_coords[cn] - centre.coords)
             if motif in FAST_MOTIFS:
+                geometry = geometry or Geometry(cn_coords[cn] - centre.coords)     # shared by this CN's motifs
                 value = order_parameter(motif, params, geometry)
             else:
                 # pymatgen's order parameters read only the neighbours' positions
