@@ -4,7 +4,9 @@ neighbours and the motif order parameters (:mod:`.order_parameters`) computed in
 :func:`crystalnn_neighbours` follows ``CrystalNN.get_nn_data`` step by step (Voronoi facets'
 solid angles, the porous and electronegativity adjustments, the radius-based distance cutoffs,
 weights rounded to 3 decimals, the semicircle integral over weight bins), with the facets' solid
-angles and volumes taken for all facets at once instead of one triangle at a time.
+angles and volumes taken for all facets at once instead of one triangle at a time. Its weights and
+neighbour lists are pymatgen's bit for bit: CrystalNN orders neighbours of equal weight by the
+weights' last bits, and the ``bcc`` motif depends on that order.
 :func:`site_fingerprint` gives the 61 features in ``CrystalNNFingerprint.featurize``'s order: for
 each coordination number 1-24 its weight, then each motif's order parameter times that weight.
 The cheap motifs stay with pymatgen. ``engine="matminer"`` in
