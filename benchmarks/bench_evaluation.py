@@ -39,6 +39,7 @@ from matlib.evaluation import (compute_fingerprints, coverage, cov_cutoffs, eval
 from matlib.evaluation import fingerprints as _fp  # noqa: E402
 from matlib.evaluation import validity as _val  # noqa: E402
 from matlib.evaluation.validity import SMACT_VERSION  # noqa: E402
+from report_rows import write_report  # noqa: E402
 
 
 def clear_caches() -> None:
@@ -179,10 +180,7 @@ def main(argv=None) -> dict:
     print(table)
     if self_score:
         print("\nself-scoring (evaluate on the test split vs itself):", json.dumps(self_score))
-    if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps(report, indent=2))
-        print(f"\nwrote {args.out}")
+    write_report(report, args.out)
     return report
 
 

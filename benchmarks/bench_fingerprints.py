@@ -35,6 +35,7 @@ from matlib.datasets import load_split  # noqa: E402
 from matlib.evaluation import compute_fingerprints, evaluate  # noqa: E402
 from matlib.evaluation.reference_set import ReferenceSet  # noqa: E402
 from matlib.parallel import process_pool  # noqa: E402
+from report_rows import write_report  # noqa: E402
 
 
 def translation_noise(structures, trials: int = 3, seed: int = 0) -> list[float]:
@@ -121,10 +122,7 @@ def main(argv=None) -> dict:
             print(f"evaluate() on {len(generated)} crystals: {seconds:.1f} s; laps {report['evaluate']['laps']}")
     report["machine"]["loadavg_after"] = os.getloadavg()
     print(json.dumps(report["engines"], indent=1))
-    if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps(report, indent=2))
-        print(f"wrote {args.out}")
+    write_report(report, args.out)
     return report
 
 

@@ -27,6 +27,7 @@ os.environ.setdefault("MATLIB_PROGRESS", "0")
 
 from matlib.datasets import load_split  # noqa: E402
 from matlib.oracle import predict, relax  # noqa: E402
+from report_rows import write_report  # noqa: E402
 from pymatgen.core import Structure  # noqa: E402
 
 
@@ -153,10 +154,8 @@ def main(argv=None) -> dict:
                                               / report["serial_graphs"][task]["structures_per_s"], 2)
     report["machine"] = machine(args.device)
     out = args.out or ROOT / "outputs" / f"bench_oracle_{args.device.replace(':', '')}_n{len(crystals)}.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(report, indent=2) + "\n")
     print(json.dumps(report, indent=2))
-    print(f"wrote {out}")
+    write_report(report, out)
     return report
 
 
