@@ -31,22 +31,37 @@ def _gauss(x):
     return np.exp(-0.5 * x * x)
 
 
+def _dot(u: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """Dot products of paired vectors (any leading shape), bit for bit what ``np.dot`` gives one pair."""
+    shape = np.broadcast_shapes(u.shape, v.shape)
+    u, v = np.broadcast_to(u, shape).reshape(-1, 3), np.broadcast_to(v, shape).reshape(-1, 3)
+    return np.matmul(u[:, None, :], v[:, :, None]).reshape(shape[:-1])
+
+
+def _acos(x: np.ndarray) -> np.ndarray:
+    """``math.acos`` of each clipped value: numpy's arccos can differ in the last bit, and angles
+    are compared with thresholds (an ideal 135° sits exactly on ``min_SPP``)."""
+    clipped = np.clip(x, -1.0, 1.0)
+    return np.fromiter(map(math.acos, clipped.ravel()), float, clipped.size).reshape(clipped.shape)
+
+
 class Geometry:
     """Angles among one site's neighbours: θ between neighbours j and k, and φ, the azimuth of m
-    around j measured from the j-k plane (pymatgen's names: thetak, thetam, phi)."""
+    around j measured from the j-k plane (pymatgen's names: thetak, thetam, phi), computed with
+    pymatgen's arithmetic so that thresholds on them fall the same way."""
 
     def __init__(self, vectors: np.ndarray):
         vectors = np.asarray(vectors, dtype=float)
-        unit = vectors / np.linalg.norm(vectors, axis=1)[:, None]
+        unit = vectors / np.sqrt(_dot(vectors, vectors))[:, None]
         self.n = n = len(unit)
-        dots = unit @ unit.T
-        self.theta = np.arccos(np.clip(dots, -1.0, 1.0))              # [j, k]
+        dots = _dot(unit[:, None, :], unit[None, :, :])                    # [j, k]
+        self.theta = _acos(dots)
         # Gram-Schmidt: the part of k orthogonal to j, then normalised (pymatgen's xaxis)
         axis = unit[None, :, :] - (dots / np.diag(dots)[:, None])[:, :, None] * unit[:, None, :]
-        length = np.linalg.norm(axis, axis=2)
+        length = np.sqrt(_dot(axis, axis))
         self.degenerate = length < VERY_SMALL                          # k on the line through j
         axis = axis / np.where(self.degenerate, 1.0, length)[:, :, None]
-        self.phi = np.arccos(np.clip(np.einsum("jmc,jkc->jkm", axis, axis), -1.0, 1.0))   # [j, k, m]
+        self.phi = _acos(_dot(axis[:, None, :, :], axis[:, :, None, :]))   # [j, k, m]: x-axis of m against k's
         distinct = ~np.eye(n, dtype=bool)
         self.pairs = distinct                                          # j != k
         # m counts for (j, k) when it is neither and j-k spans a plane; φ needs j-m to span one too
