@@ -46,7 +46,7 @@ def test_fingerprint_engines_table_gives_the_ratio_agreement_and_evaluate_laps(t
     (tmp_path / "bench_fingerprints_16cpu.json").write_text(json.dumps(report))
     text = performance_section(tmp_path)
     assert "| matminer (pymatgen's loops) | 90.0 | 100.5 | 1.00 |" in text
-    assert "| matlib (NumPy) | 36.0 | 251.3 | 2.50 |" in text
+    assert "| matlib (`evaluation.crystalnn`, NumPy) | 36.0 | 251.3 | 2.50 |" in text
     assert "(`benchmarks/bench_fingerprints.py --workers 16`; `bench_fingerprints_16cpu.json`)" in text
     assert "9,046 mp_20 `test` crystals on 16 worker processes" in text and "1.2e-13" in text
     assert "`evaluate()` on 10,000 crystals" in text and "fingerprints 45.2 s" in text and "52.5 s" in text

@@ -13,10 +13,10 @@ entries counts as failed (CDVAE would let the NaN poison every distance), and ce
 ``min_volume_per_atom`` (default 1 Å³/atom; real solids have more than 5) are not fingerprinted,
 because CrystalNN's neighbour search grows without bound there (tens of seconds at 0.02 Å³/atom).
 
-The order parameters inside CrystalNN's fingerprint run in NumPy (:mod:`.crystalnn`), 8x faster
-than pymatgen's loops and equal to rounding; ``engine="matminer"`` runs matminer's own path. The
-neighbour search still costs 0.02-0.1 s per structure, so :func:`compute_fingerprints` takes an
-``executor``.
+CrystalNN's neighbours and order parameters run in NumPy (:mod:`.crystalnn`), about 4x faster
+than matminer's loops with the same numbers (``benchmarks/bench_fingerprints.py`` compares them on a
+whole split); ``engine="matminer"`` runs matminer's own path. A crystal still costs a few hundredths
+of a second, so :func:`compute_fingerprints` takes an ``executor``.
 """
 from __future__ import annotations
 
@@ -35,7 +35,7 @@ from ..parallel import parallel_map
 
 STRUCT_FP_DIM = 61
 COMP_FP_DIM = 132
-ENGINES = ("matlib", "matminer")    # CrystalNN's order parameters: NumPy, or matminer's own loops
+ENGINES = ("matlib", "matminer")    # CrystalNN's fingerprint: NumPy, or matminer's own loops
 
 
 @lru_cache(maxsize=None)
@@ -163,7 +163,7 @@ def compute_fingerprints(structures: Sequence[Structure | None], *, kind: str = 
     """Fingerprints of every structure, in input order; ``kind`` is "both", "struct" or "comp".
 
     ``executor``: any ``concurrent.futures.Executor`` (thread, process, Dask, ...) or None (serial).
-    ``engine``: "matlib" (order parameters in NumPy) or "matminer" (its own loops); equal to rounding.
+    ``engine``: "matlib" (:mod:`.crystalnn`, NumPy) or "matminer" (its own loops); the same numbers.
     """
     if kind not in ("both", "struct", "comp"):
         raise ValueError(f"kind must be 'both', 'struct' or 'comp', not {kind!r}")
