@@ -39,8 +39,8 @@ from matlib.parallel import process_pool  # noqa: E402
 from report_rows import write_report  # noqa: E402
 
 
-def compare_engines(structures, pool) -> tuple[dict, object]:
-    compute_fingerprints(structures[:2 * pool._max_workers], kind="struct", executor=pool, progress_bar=False)
+def compare_engines(structures, pool, workers: int) -> tuple[dict, object]:
+    compute_fingerprints(structures[:2 * workers], kind="struct", executor=pool, progress_bar=False)   # workers up
     seconds, fingerprints = {}, {}
     for engine in ("matminer", "matlib"):
         start = time.perf_counter()
@@ -92,7 +92,7 @@ def main(argv=None) -> dict:
                           "python": platform.python_version(), "loadavg_before": os.getloadavg()}}
     with process_pool(args.workers) as pool:
         print(f"{len(test)} {args.dataset} test crystals on {args.workers} workers:")
-        report["engines"], reference = compare_engines(test.structures, pool)
+        report["engines"], reference = compare_engines(test.structures, pool, args.workers)
         if args.evaluate:
             generated = generated_stand_ins(test, args.evaluate)
             start = time.perf_counter()

@@ -22,19 +22,13 @@ from pymatgen.core import Site, Structure
 from pymatgen.core.local_env import CrystalNN, _get_default_radius, _get_radius
 from scipy.spatial import Voronoi
 
-from .order_parameters import FAST_MOTIFS, Geometry, order_parameter
+from .order_parameters import FAST_MOTIFS, Geometry, dot, order_parameter
 
 CORNERS = np.array([[1, 1, 1], [-1, 1, 1], [1, -1, 1], [1, 1, -1]], dtype=float)
 
 
-def _dot(u: np.ndarray, v: np.ndarray) -> np.ndarray:
-    """Row-wise dot products, bit for bit what ``np.dot`` gives one pair (a stacked matmul does);
-    pymatgen orders neighbours of equal weight by such last bits, so they must match."""
-    return np.matmul(u[:, None, :], v[:, :, None])[:, 0, 0]
-
-
 def _norm(u: np.ndarray) -> np.ndarray:
-    return np.sqrt(_dot(u, u))                   # np.linalg.norm of one vector, bit for bit
+    return np.sqrt(dot(u, u))                    # np.linalg.norm of one vector, bit for bit
 
 
 def _facets(centre: np.ndarray, points: np.ndarray, voronoi) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -55,12 +49,12 @@ def _facets(centre: np.ndarray, points: np.ndarray, voronoi) -> tuple[np.ndarray
     corner = voronoi.vertices[np.array(triangles)]                      # [T, 3 vertices, xyz]
     d0, d1, d2 = (corner[:, i] - centre for i in range(3))
     r0, r1, r2 = (_norm(d) for d in (d0, d1, d2))
-    upper = np.abs(_dot(d0, np.cross(d1, d2)))
-    lower = r0 * r1 * r2 + r2 * _dot(d0, d1) + r1 * _dot(d0, d2) + r0 * _dot(d1, d2)
+    upper = np.abs(dot(d0, np.cross(d1, d2)))
+    lower = r0 * r1 * r2 + r2 * dot(d0, d1) + r1 * dot(d0, d2) + r0 * dot(d1, d2)
     with np.errstate(divide="ignore", invalid="ignore"):
         angle = np.where(lower == 0, np.where(upper > 0, 0.5 * math.pi, -0.5 * math.pi), np.arctan(upper / lower))
     angle = 2 * np.where(angle > 0, angle, angle + math.pi)               # pymatgen's branch, kept as is
-    volume = np.abs(_dot(centre - corner[:, 2], np.cross(corner[:, 0] - corner[:, 2], corner[:, 1] - corner[:, 2]))) / 6
+    volume = np.abs(dot(centre - corner[:, 2], np.cross(corner[:, 0] - corner[:, 2], corner[:, 1] - corner[:, 2]))) / 6
     owner = np.array(owner)
     return (np.array(others), np.bincount(owner, angle, len(others)), np.bincount(owner, volume, len(others)))
 

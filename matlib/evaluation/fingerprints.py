@@ -167,8 +167,6 @@ def compute_fingerprints(structures: Sequence[Structure | None], *, kind: str = 
     """
     if kind not in ("both", "struct", "comp"):
         raise ValueError(f"kind must be 'both', 'struct' or 'comp', not {kind!r}")
-    if engine not in ENGINES:
-        raise ValueError(f"engine must be one of {ENGINES}, not {engine!r}")
     worker = partial(_fingerprint_worker, kind=kind, min_volume_per_atom=min_volume_per_atom, engine=engine)
     label = {"both": "fingerprints", "struct": "CrystalNN fingerprints", "comp": "Magpie fingerprints"}[kind]
     rows = parallel_map(worker, structures, executor=executor, chunksize=chunksize, desc=label,

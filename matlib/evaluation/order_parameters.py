@@ -31,8 +31,10 @@ def _gauss(x):
     return np.exp(-0.5 * x * x)
 
 
-def _dot(u: np.ndarray, v: np.ndarray) -> np.ndarray:
-    """Dot products of paired vectors (any leading shape), bit for bit what ``np.dot`` gives one pair."""
+def dot(u: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """Dot products of paired vectors (any leading shape), bit for bit what ``np.dot`` gives one pair
+    (a stacked matmul; einsum and ``norm(axis=1)`` differ in the last bit, and pymatgen's angle
+    thresholds and CrystalNN's order of equal weights depend on it)."""
     shape = np.broadcast_shapes(u.shape, v.shape)
     u, v = np.broadcast_to(u, shape).reshape(-1, 3), np.broadcast_to(v, shape).reshape(-1, 3)
     return np.matmul(u[:, None, :], v[:, :, None]).reshape(shape[:-1])
@@ -52,16 +54,16 @@ class Geometry:
 
     def __init__(self, vectors: np.ndarray):
         vectors = np.asarray(vectors, dtype=float)
-        unit = vectors / np.sqrt(_dot(vectors, vectors))[:, None]
+        unit = vectors / np.sqrt(dot(vectors, vectors))[:, None]
         self.n = n = len(unit)
-        dots = _dot(unit[:, None, :], unit[None, :, :])                    # [j, k]
+        dots = dot(unit[:, None, :], unit[None, :, :])                    # [j, k]
         self.theta = _acos(dots)
         # Gram-Schmidt: the part of k orthogonal to j, then normalised (pymatgen's xaxis)
         axis = unit[None, :, :] - (dots / np.diag(dots)[:, None])[:, :, None] * unit[:, None, :]
-        length = np.sqrt(_dot(axis, axis))
+        length = np.sqrt(dot(axis, axis))
         self.degenerate = length < VERY_SMALL                          # k on the line through j
         axis = axis / np.where(self.degenerate, 1.0, length)[:, :, None]
-        self.phi = _acos(_dot(axis[:, None, :, :], axis[:, :, None, :]))   # [j, k, m]: x-axis of m against k's
+        self.phi = _acos(dot(axis[:, None, :, :], axis[:, :, None, :]))   # [j, k, m]: x-axis of m against k's
         distinct = ~np.eye(n, dtype=bool)
         self.pairs = distinct                                          # j != k
         # m counts for (j, k) when it is neither and j-k spans a plane; φ needs j-m to span one too
@@ -106,8 +108,6 @@ def _triple_terms(motif: str, p: dict, g: Geometry):
     theta_m = g.theta[:, None, :]
     t_m = theta_m * INV_PI
     phi = g.phi
-    value = np.zeros(phi.shape)
-    weight = np.zeros(phi.shape)
     use = g.azimuthal
     if motif in EQUATORIAL:
         value, weight = _cos_power(phi, p) * _gauss(p["IGW_EP"] * (t_m - 0.5)), 1.0
@@ -170,4 +170,4 @@ def order_parameter(motif: str, params: dict, geometry: Geometry) -> float | Non
     return float(ratio[geometry.pairs].max())
 
 
-__all__ = ["FAST_MOTIFS", "Geometry", "order_parameter"]
+__all__ = ["FAST_MOTIFS", "Geometry", "dot", "order_parameter"]
