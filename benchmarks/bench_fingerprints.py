@@ -47,16 +47,15 @@ def compare_engines(structures, pool, workers: int) -> tuple[dict, object]:
         fingerprints[engine] = compute_fingerprints(structures, executor=pool, progress_bar=False, engine=engine)
         seconds[engine] = round(time.perf_counter() - start, 2)
         print(f"  {engine:8s} {seconds[engine]:8.1f} s", flush=True)
-    pairs = [(a, b) for a, b in zip(fingerprints["matminer"].struct, fingerprints["matlib"].struct)]
-    both = [(a, b) for a, b in pairs if a is not None and b is not None]
-    gaps = np.array([float(np.abs(a - b).max()) for a, b in both])
-    agreement = {"crystals": len(structures), "compared": len(both),
+    pairs = list(zip(fingerprints["matminer"].struct, fingerprints["matlib"].struct))
+    gap = {i: float(np.abs(a - b).max()) for i, (a, b) in enumerate(pairs) if a is not None and b is not None}
+    differing = [i for i, g in gap.items() if g > 1e-9]
+    agreement = {"crystals": len(structures), "compared": len(gap),
                  "failed": {"matminer": fingerprints["matminer"].struct_failed,
                             "matlib": fingerprints["matlib"].struct_failed},
                  "failed_by_one_engine_only": sum((a is None) != (b is None) for a, b in pairs),
-                 "largest_difference": float(gaps.max()) if len(gaps) else None,
-                 "beyond_1e-9": int((gaps > 1e-9).sum())}
-    differing = [i for i, (a, b) in enumerate(pairs) if a is not None and b is not None and np.abs(a - b).max() > 1e-9]
+                 "largest_difference": max(gap.values(), default=None),
+                 "beyond_1e-9": len(differing)}
     if differing:                                   # their indices in the split, to look into
         agreement["differing_crystals"] = differing
     row = {"seconds": seconds, "ratio": round(seconds["matminer"] / seconds["matlib"], 2),
@@ -83,7 +82,7 @@ def main(argv=None) -> dict:
     args = p.parse_args(argv)
     warnings.simplefilter("ignore")
     test = load_split(args.dataset, "test", limit=args.n, progress_bar=False)
-    options = [a for a in (argv if argv is not None else sys.argv[1:])]
+    options = list(argv if argv is not None else sys.argv[1:])
     if "--out" in options:                          # where it was written is not how it was run
         del options[options.index("--out"):options.index("--out") + 2]
     report = {"command": " ".join(["benchmarks/bench_fingerprints.py", *options]),

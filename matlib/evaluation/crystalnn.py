@@ -126,11 +126,11 @@ def _distance_weights(cnn, structure, index, coords, site_of) -> np.ndarray:
     centre = structure[index]
     r1 = _get_radius(centre)
     radii = {i: _get_radius(structure[i]) for i in set(site_of.tolist())}
+    distances = _norm(centre.coords - coords)
     out = np.empty(len(coords))
-    for j, (point, i) in enumerate(zip(coords, site_of)):
+    for j, (dist, i) in enumerate(zip(distances, site_of)):
         r2 = radii[i]
         diameter = r1 + r2 if r1 > 0 and r2 > 0 else _get_default_radius(centre) + _get_default_radius(structure[i])
-        dist = np.linalg.norm(centre.coords - point)
         low, high = diameter + cnn.distance_cutoffs[0], diameter + cnn.distance_cutoffs[1]
         out[j] = 1.0 if dist <= low else ((math.cos((dist - low) / (high - low) * math.pi) + 1) * 0.5
                                           if dist < high else 0.0)
