@@ -13,6 +13,7 @@ from __future__ import annotations
 import concurrent.futures as cf
 import math
 import os
+import sys
 from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
 
@@ -57,7 +58,21 @@ def process_pool(max_workers: int | None = None) -> cf.ProcessPoolExecutor:
 
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(list(WORKER_PRELOAD))   # takes effect when the server first starts
-    return cf.ProcessPoolExecutor(max_workers=max_workers or usable_cpus(), mp_context=context)
+    return cf.ProcessPoolExecutor(max_workers=max_workers or usable_cpus(), mp_context=context,
+                                  initializer=one_thread_each)
+
+
+def one_thread_each() -> None:
+    """A pool worker's BLAS, OpenMP and torch get one thread: the workers already share out the
+    CPUs, and 16 workers each waking 16 BLAS threads would ask for 256."""
+    os.environ.update(OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1")
+    try:
+        from threadpoolctl import threadpool_limits
+        threadpool_limits(1)
+    except ImportError:   # scikit-learn's dependency; without it the environment above still holds
+        pass
+    if "torch" in sys.modules:   # the fork server preloads matlib, which imports torch
+        sys.modules["torch"].set_num_threads(1)
 
 
 def _apply_chunk(fn: Callable[[Any], Any], chunk: Sequence[Any]) -> list[Any]:

@@ -78,6 +78,17 @@ def test_averages_equal_direct_scipy_distances_with_blocks():
     assert 0 < precision < 1  # the thresholds actually discriminate here
 
 
+def test_blocks_on_threads_give_the_serial_distances_exactly():
+    rng = np.random.default_rng(1)
+    gen = Fingerprints(list(rng.random((53, 61))), [raw_comp(c) for c in rng.normal(size=(53, 132))], [""] * 53)
+    ref = Fingerprints(list(rng.random((19, 61))), [raw_comp(c) for c in rng.normal(size=(19, 132))], [""] * 19)
+    serial = coverage(gen, ref, struct_cutoff=1.0, comp_cutoff=10.0, block=53, threads=1)
+    threaded = coverage(gen, ref, struct_cutoff=1.0, comp_cutoff=10.0, block=4, threads=3)
+    for name in ("struct_precision_dist", "comp_precision_dist", "struct_recall_dist", "comp_recall_dist"):
+        np.testing.assert_array_equal(getattr(threaded, name), getattr(serial, name))
+    assert threaded.metrics == serial.metrics
+
+
 def test_nan_raw_magpie_becomes_zero_after_scaling():
     ref = fingerprints([fp(0.0, 0.0)])
     s, c = fp(0.0, 0.0)

@@ -125,3 +125,15 @@ def test_pool_workers_start_with_the_fingerprint_modules_already_imported():
     with parallel.process_pool(1) as pool:
         assert pool.submit(eval, probe).result(timeout=120)   # inherited from the fork server, not imported
         assert pool.submit(eval, "__import__('os').getppid() != %d" % os.getpid()).result(timeout=60)   # not forked from us
+
+
+def _threads_in_worker(_):
+    import torch
+    from threadpoolctl import threadpool_info
+    return torch.get_num_threads(), {pool["num_threads"] for pool in threadpool_info()}
+
+
+def test_pool_workers_run_one_blas_and_torch_thread_each():
+    with parallel.process_pool(2) as pool:   # the workers share out the CPUs; their libraries must not
+        for torch_threads, blas_threads in pool.map(_threads_in_worker, range(2)):
+            assert torch_threads == 1 and blas_threads == {1}

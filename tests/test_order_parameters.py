@@ -10,7 +10,7 @@ from pymatgen.core import Lattice, Structure
 from matlib.datasets import load_split
 from matlib.evaluation.crystalnn import crystalnn_neighbours, site_fingerprint
 from matlib.evaluation.fingerprints import structure_fingerprint
-from matlib.evaluation.order_parameters import FAST_MOTIFS, Geometry, order_parameter
+from matlib.evaluation.order_parameters import FAST_MOTIFS, Geometry, order_parameter, steinhardt
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")   # CrystalNN's radius warnings
 
@@ -120,4 +120,19 @@ def test_engines_agree_and_unknown_ones_are_refused(crystals):
     with pytest.raises(ValueError, match="engine"):
         structure_fingerprint(structure, engine="fortran")
     with pytest.raises(ValueError, match="no NumPy version"):
-        order_parameter("q6", {}, Geometry(np.eye(3)))
+        order_parameter("sq_pyr_legacy", {}, Geometry(np.eye(3)))
+
+
+@pytest.mark.parametrize("shell, q4, q6", [
+    # Steinhardt's q4, q6 of the first shells of simple, body-centred and face-centred cubic
+    # (Steinhardt, Nelson and Ronchetti, PRB 28, 784 (1983), Table I: 0.764/0.354, 0.509/0.629, 0.191/0.575)
+    (np.vstack([np.eye(3), -np.eye(3)]), 0.76376, 0.35355),
+    (np.array([[i, j, k] for i in (-1, 1) for j in (-1, 1) for k in (-1, 1)], float), 0.50918, 0.62854),
+    (np.array([v for v in np.ndindex(3, 3, 3) if sum(abs(np.array(v) - 1)) == 2], float) - 1, 0.19094, 0.57452),
+])
+def test_steinhardt_q_of_cubic_shells(shell, q4, q6):
+    unit = shell / np.linalg.norm(shell, axis=1)[:, None]
+    assert steinhardt(4, unit) == pytest.approx(q4, abs=1e-5)
+    assert steinhardt(6, unit) == pytest.approx(q6, abs=1e-5)
+    rotated = unit @ np.linalg.qr(np.random.default_rng(0).normal(size=(3, 3)))[0]   # q_l ignores orientation
+    assert steinhardt(6, rotated) == pytest.approx(steinhardt(6, unit), abs=1e-12)

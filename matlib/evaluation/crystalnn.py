@@ -9,7 +9,7 @@ neighbour lists are pymatgen's bit for bit: CrystalNN orders neighbours of equal
 weights' last bits, and the ``bcc`` motif depends on that order.
 :func:`site_fingerprint` gives the 61 features in ``CrystalNNFingerprint.featurize``'s order: for
 each coordination number 1-24 its weight, then each motif's order parameter times that weight.
-The cheap motifs stay with pymatgen. ``engine="matminer"`` in
+``engine="matminer"`` in
 :func:`~matlib.evaluation.fingerprints.structure_fingerprint` keeps matminer's own path;
 ``benchmarks/bench_fingerprints.py`` compares the two over a whole split.
 """
@@ -18,11 +18,11 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from pymatgen.core import Site, Structure
+from pymatgen.core import Structure
 from pymatgen.core.local_env import CrystalNN, _get_default_radius, _get_radius
 from scipy.spatial import Voronoi
 
-from .order_parameters import FAST_MOTIFS, Geometry, dot, order_parameter
+from .order_parameters import Geometry, dot, order_parameter
 
 CORNERS = np.array([[1, 1, 1], [-1, 1, 1], [1, -1, 1], [1, 1, -1]], dtype=float)
 
@@ -80,21 +80,33 @@ def _voronoi_neighbours(structure: Structure, index: int, cutoff: float):
             cutoff = min(cutoff * 2, max_cutoff + 0.001)
 
 
-def crystalnn_neighbours(cnn: CrystalNN, structure: Structure, index: int) -> tuple[dict[int, float], dict[int, np.ndarray]]:
+class Chemistry:
+    """Per site of one structure: electronegativity and CrystalNN's two radii, read once (pymatgen's
+    ``site.specie`` is slow, and every site's neighbours ask for them again)."""
+
+    def __init__(self, structure: Structure):
+        self.electronegativity = np.array([site.specie.X for site in structure], dtype=float)
+        self.radius = [_get_radius(site) for site in structure]
+        self.default_radius = [_get_default_radius(site) for site in structure]
+
+
+def crystalnn_neighbours(cnn: CrystalNN, structure: Structure, index: int, chemistry: Chemistry | None = None
+                         ) -> tuple[dict[int, float], dict[int, np.ndarray]]:
     """``cnn.get_nn_data(structure, index)`` for a CrystalNN without oxidation-state targets:
-    ``{cn: weight}`` and ``{cn: neighbour Cartesian coordinates}``, heaviest neighbours first."""
+    ``{cn: weight}`` and ``{cn: neighbour Cartesian coordinates}``, heaviest neighbours first.
+    ``chemistry``: the structure's :class:`Chemistry`, when several of its sites are asked for."""
+    chemistry = chemistry or Chemistry(structure)
     if cnn.cation_anion or not cnn.porous_adjustment or cnn.fingerprint_length:
         raise ValueError("crystalnn_neighbours follows CrystalNN's defaults (no cation_anion, porous adjustment, "
                          "no fixed fingerprint length)")
     voronoi_centre, coords, site_of, angle, volume = _voronoi_neighbours(structure, index, cnn.search_cutoff)
-    centre = structure[index]
     face_distance = _norm(voronoi_centre - coords) / 2
     keep = angle > 0                                                     # VoronoiNN's tol = 0
     weight = (angle / angle.max() * (angle / (3 * volume / face_distance)))[keep]
     coords, site_of = coords[keep], site_of[keep]
     if cnn.x_diff_weight > 0:
-        x_centre = centre.specie.X
-        x_other = np.array([structure[i].specie.X for i in site_of])
+        x_centre = chemistry.electronegativity[index]
+        x_other = chemistry.electronegativity[site_of]
         chemical = 1 + cnn.x_diff_weight * np.sqrt(np.abs(x_centre - x_other) / 3.3)
         weight = weight * np.where(np.isnan(x_other) | math.isnan(x_centre), 1.0, chemical)
     order = np.argsort(-weight, kind="stable")
@@ -102,7 +114,7 @@ def crystalnn_neighbours(cnn: CrystalNN, structure: Structure, index: int) -> tu
         return {0: 1.0}, {0: np.zeros((0, 3))}
     weight, coords, site_of = weight[order] / weight[order[0]], coords[order], site_of[order]
     if cnn.distance_cutoffs:
-        weight = weight * _distance_weights(cnn, structure, index, coords, site_of)
+        weight = weight * _distance_weights(cnn, structure[index].coords, index, coords, site_of, chemistry)
         order = np.argsort(-weight, kind="stable")
         weight, coords = weight[order], coords[order]
         if weight[0] == 0:
@@ -121,16 +133,14 @@ def crystalnn_neighbours(cnn: CrystalNN, structure: Structure, index: int) -> tu
     return cn_weights, cn_coords
 
 
-def _distance_weights(cnn, structure, index, coords, site_of) -> np.ndarray:
+def _distance_weights(cnn, centre: np.ndarray, index: int, coords, site_of, chemistry: Chemistry) -> np.ndarray:
     """1 up to the sum of radii + 0.5 Å, a cosine down to 0 at + 1 Å (CrystalNN's ``distance_cutoffs``)."""
-    centre = structure[index]
-    r1 = _get_radius(centre)
-    radii = {i: _get_radius(structure[i]) for i in set(site_of.tolist())}
-    distances = _norm(centre.coords - coords)
+    r1 = chemistry.radius[index]
+    distances = _norm(centre - coords)
     out = np.empty(len(coords))
     for j, (dist, i) in enumerate(zip(distances, site_of)):
-        r2 = radii[i]
-        diameter = r1 + r2 if r1 > 0 and r2 > 0 else _get_default_radius(centre) + _get_default_radius(structure[i])
+        r2 = chemistry.radius[i]
+        diameter = r1 + r2 if r1 > 0 and r2 > 0 else chemistry.default_radius[index] + chemistry.default_radius[i]
         low, high = diameter + cnn.distance_cutoffs[0], diameter + cnn.distance_cutoffs[1]
         out[j] = 1.0 if dist <= low else ((math.cos((dist - low) / (high - low) * math.pi) + 1) * 0.5
                                           if dist < high else 0.0)
@@ -142,30 +152,29 @@ def _motif(op) -> tuple[str, dict | None]:
     return op._types[0], op._params[0]
 
 
-def site_fingerprint(featurizer, structure: Structure, index: int) -> list[float]:
+def site_fingerprint(featurizer, structure: Structure, index: int, chemistry: Chemistry | None = None) -> list[float]:
     """``featurizer.featurize(structure, index)`` for the ``ops`` preset, order parameters in NumPy."""
     if featurizer.chem_info is not None:
         raise ValueError("site_fingerprint covers CrystalNNFingerprint without chemical info (the 'ops' preset)")
-    cn_weights, cn_coords = crystalnn_neighbours(featurizer.cnn, structure, index)
-    centre = structure[index]
+    cn_weights, cn_coords = crystalnn_neighbours(featurizer.cnn, structure, index, chemistry)
+    centre = structure[index].coords
     features: list[float] = []
     for cn in range(1, max(featurizer.op_types) + 1):
         weight = cn_weights.get(cn, 0)
-        geometry = None
+        geometry = Geometry(cn_coords[cn] - centre) if weight else None    # shared by this CN's motifs
         for op in featurizer.ops.get(cn, []):
             if op == "wt" or weight == 0:
                 features.append(weight)
-                continue
-            motif, params = _motif(op)
-            if motif in FAST_MOTIFS:
-                geometry = geometry or Geometry(cn_coords[cn] - centre.coords)     # shared by this CN's motifs
-                value = order_parameter(motif, params, geometry)
             else:
-                # pymatgen's order parameters read only the neighbours' positions
-                sites = [Site(centre.species, point) for point in cn_coords[cn]]
-                value = op.get_order_parameters([centre, *sites], 0, indices_neighs=list(range(1, cn + 1)))[0]
-            features.append(weight * (value or 0))
+                value = order_parameter(*_motif(op), geometry)
+                features.append(weight * (value or 0))
     return features
 
 
-__all__ = ["crystalnn_neighbours", "site_fingerprint"]
+def site_fingerprints(featurizer, structure: Structure) -> list[list[float]]:
+    """:func:`site_fingerprint` of every site, the structure's chemistry read once."""
+    chemistry = Chemistry(structure)
+    return [site_fingerprint(featurizer, structure, i, chemistry) for i in range(len(structure))]
+
+
+__all__ = ["Chemistry", "crystalnn_neighbours", "site_fingerprint", "site_fingerprints"]

@@ -29,7 +29,7 @@ import numpy as np
 from pymatgen.core import Composition, Structure
 
 from ..crystal import MIN_VOLUME_PER_ATOM
-from .crystalnn import site_fingerprint
+from .crystalnn import site_fingerprints
 from .cdvae_constants import COMP_SCALER_MEANS, COMP_SCALER_STDS
 from ..parallel import parallel_map
 
@@ -69,8 +69,10 @@ def _structure_fp(structure: Structure | None, min_volume_per_atom: float | None
         featurizer = crystalnn_featurizer()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # CrystalNN warns about unusual geometries; counted below instead
-            featurize = featurizer.featurize if engine == "matminer" else partial(site_fingerprint, featurizer)
-            sites = [featurize(structure, i) for i in range(len(structure))]
+            if engine == "matminer":
+                sites = [featurizer.featurize(structure, i) for i in range(len(structure))]
+            else:
+                sites = site_fingerprints(featurizer, structure)
         fp = np.mean(np.asarray(sites, dtype=float), axis=0)
     except Exception as err:  # what CDVAE catches too: the crystal then counts as invalid
         return None, f"CrystalNN failed ({type(err).__name__})"

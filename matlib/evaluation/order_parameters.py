@@ -8,14 +8,16 @@ J. Chem. Phys. 131, 244103 (2009); Zimmermann et al., Front. Mater. 4, 34 (2017)
 ``*_max`` motifs each (j, k) pair's terms are summed and normalised, and the largest pair wins;
 ``bcc`` sums over j < k. Results agree with pymatgen to rounding (summation order), which
 ``tests/test_order_parameters.py`` checks against pymatgen on real and distorted crystals.
-Motifs not listed in :data:`FAST_MOTIFS` (the cheap ``bent``, ``sgl_bd`` and ``q2``/``q4``/``q6``)
-stay with pymatgen.
+The cheap ones (``sgl_bd``, ``bent``, Steinhardt's ``q2``/``q4``/``q6``) are here too: pymatgen
+builds a ``Site`` per neighbour to call them, which cost as much as the rest.
 """
 from __future__ import annotations
 
 import math
+from functools import cached_property
 
 import numpy as np
+from scipy.special import lpmv
 
 VERY_SMALL = 1e-12            # pymatgen's threshold for a degenerate axis
 INV_PI = 1 / math.pi          # pymatgen multiplies by 1/π: so do we, for the same rounding
@@ -24,7 +26,9 @@ FAC_BCC = 1 / math.exp(-0.5)
 EQUATORIAL = {"T", "tri_pyr", "sq_pyr", "pent_pyr", "hex_pyr"}          # polar neighbour + a ring at 90°
 TRIANGLE = {"tri_plan_max", "tet_max"}
 BIPYRAMID = {"tri_bipyr", "pent_bipyr", "hex_bipyr", "oct_max", "sq_plan_max", "hex_plan_max", "see_saw_rect"}
-FAST_MOTIFS = EQUATORIAL | TRIANGLE | BIPYRAMID | {"pent_plan_max", "cuboct_max", "bcc"}
+CHEAP = {"sgl_bd", "bent", "q2", "q4", "q6"}
+FAST_MOTIFS = EQUATORIAL | TRIANGLE | BIPYRAMID | CHEAP | {"pent_plan_max", "cuboct_max", "bcc"}
+LEFT_OF_UNITY = 1 - 1e-12     # pymatgen: closer to the z axis than this, a neighbour's azimuth is 0
 
 
 def _gauss(x):
@@ -54,22 +58,37 @@ class Geometry:
 
     def __init__(self, vectors: np.ndarray):
         vectors = np.asarray(vectors, dtype=float)
-        unit = vectors / np.sqrt(dot(vectors, vectors))[:, None]
-        self.n = n = len(unit)
-        dots = dot(unit[:, None, :], unit[None, :, :])                    # [j, k]
-        self.theta = _acos(dots)
-        # Gram-Schmidt: the part of k orthogonal to j, then normalised (pymatgen's xaxis)
+        self.distances = np.sqrt(dot(vectors, vectors))
+        self.unit = unit = vectors / self.distances[:, None]
+        self.n = len(unit)
+        self._dots = dot(unit[:, None, :], unit[None, :, :])              # [j, k]
+        self.theta = _acos(self._dots)
+        self.pairs = ~np.eye(self.n, dtype=bool)                       # j != k
+
+    @cached_property
+    def _axes(self) -> tuple[np.ndarray, np.ndarray]:
+        # Gram-Schmidt: the part of k orthogonal to j, then normalised (pymatgen's xaxis); only the
+        # triple motifs need it, so a site with only q_l motifs (CN 9-11) never builds it
+        unit, dots = self.unit, self._dots
         axis = unit[None, :, :] - (dots / np.diag(dots)[:, None])[:, :, None] * unit[:, None, :]
         length = np.sqrt(dot(axis, axis))
-        self.degenerate = length < VERY_SMALL                          # k on the line through j
-        axis = axis / np.where(self.degenerate, 1.0, length)[:, :, None]
-        self.phi = _acos(dot(axis[:, None, :, :], axis[:, :, None, :]))   # [j, k, m]: x-axis of m against k's
-        distinct = ~np.eye(n, dtype=bool)
-        self.pairs = distinct                                          # j != k
-        # m counts for (j, k) when it is neither and j-k spans a plane; φ needs j-m to span one too
-        self.triples = distinct[:, :, None] & distinct[:, None, :] & distinct[None, :, :] \
-            & ~self.degenerate[:, :, None]
-        self.azimuthal = self.triples & ~self.degenerate[:, None, :]
+        degenerate = length < VERY_SMALL                               # k on the line through j
+        return axis / np.where(degenerate, 1.0, length)[:, :, None], degenerate
+
+    @cached_property
+    def phi(self) -> np.ndarray:
+        axis = self._axes[0]
+        return _acos(dot(axis[:, None, :, :], axis[:, :, None, :]))      # [j, k, m]: x-axis of m against k's
+
+    @cached_property
+    def triples(self) -> np.ndarray:
+        # m counts for (j, k) when it is neither and j-k spans a plane
+        distinct = self.pairs
+        return distinct[:, :, None] & distinct[:, None, :] & distinct[None, :, :] & ~self._axes[1][:, :, None]
+
+    @cached_property
+    def azimuthal(self) -> np.ndarray:
+        return self.triples & ~self._axes[1][:, None, :]              # φ needs j-m to span a plane too
 
 
 def _cos_power(phi, p):
@@ -149,11 +168,38 @@ def _cuboctahedron_terms(p, g, theta_k, theta_m, t_m):
     return np.where(counted, value, 0.0).sum(axis=2), counted.sum(axis=2).astype(float)
 
 
+def steinhardt(l: int, unit: np.ndarray) -> float:
+    """Steinhardt's bond-orientational q_l of unit bond vectors (pymatgen's ``get_q2/4/6``):
+    sqrt(4π/(2l+1) Σ_m |mean_j Y_lm|²), with pymatgen's polar angles (z the pole, x the meridian)."""
+    z = np.clip(unit[:, 2], -1.0, 1.0)
+    azimuth = np.where(np.abs(z) < LEFT_OF_UNITY, np.arctan2(unit[:, 1], unit[:, 0]), 0.0)
+    total = 0.0
+    for m in range(l + 1):     # |Σ Y_l,-m| = |Σ Y_lm|: m > 0 counts twice
+        norm = math.sqrt((2 * l + 1) / (4 * math.pi) * math.factorial(l - m) / math.factorial(l + m))
+        y = norm * lpmv(m, l, z) * np.exp(1j * m * azimuth)
+        total += (1 if m == 0 else 2) * abs(y.sum()) ** 2
+    return math.sqrt(4 * math.pi * total / ((2 * l + 1) * len(unit) ** 2))
+
+
+def _cheap(motif: str, params: dict, g: Geometry) -> float | None:
+    if motif == "sgl_bd":    # pymatgen leaves 0 where there is no neighbour
+        nearest = np.sort(g.distances)
+        return 1.0 if g.n == 1 else float(1 - nearest[0] / nearest[1]) if g.n else 0.0
+    if motif == "bent":      # the mean over ordered pairs j != k of a Gaussian of their angle
+        if g.n <= 1:
+            return None
+        terms = _gauss(params["IGW_TA"] * (g.theta * INV_PI - params["TA"]))
+        return float(terms[g.pairs].sum() / (g.n * (g.n - 1)))
+    return steinhardt(int(motif[1]), g.unit) if g.n else None
+
+
 def order_parameter(motif: str, params: dict, geometry: Geometry) -> float | None:
     """One motif's order parameter for a site whose neighbours span ``geometry``; None where
     pymatgen gives None (too few neighbours)."""
     if motif not in FAST_MOTIFS:
         raise ValueError(f"no NumPy version of the {motif!r} order parameter; use pymatgen's")
+    if motif in CHEAP:
+        return _cheap(motif, params, geometry)
     n = geometry.n
     pair_value, pair_weight = _pair_terms(motif, params, geometry)
     triple_value, triple_weight = _triple_terms(motif, params, geometry)
@@ -170,4 +216,4 @@ def order_parameter(motif: str, params: dict, geometry: Geometry) -> float | Non
     return float(ratio[geometry.pairs].max())
 
 
-__all__ = ["FAST_MOTIFS", "Geometry", "dot", "order_parameter"]
+__all__ = ["FAST_MOTIFS", "Geometry", "dot", "order_parameter", "steinhardt"]
