@@ -151,6 +151,11 @@ def check_05(metrics, out_dir):
     assert [c.name for c in stage1.conditions] == [c["name"] for c in metrics["conditions"]]
     assert prior.config.latent == stage1.config.cdvae.latent
     assert all(p["predicted_std"] >= 0 for p in metrics["prior_probe"])
+    # the oracle's batch, judged after sampling, reaches every row of a formation-energy task
+    config = read_results(out_dir / "results.json")["config"]
+    for r in rows:
+        if {"heat_ref", "formation_energy_per_atom"} & set(metrics["windows"][r["task"]]):
+            assert r["n_oracle"] == min(config["oracle_samples"], r["n"]) and 0 <= r["success_oracle"] <= 1
 
 
 def check_08(metrics, out_dir):

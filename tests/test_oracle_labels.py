@@ -137,6 +137,25 @@ def test_oracle_check_rejudges_a_seeded_subset(val_crystals):
     assert oracle_check(structures, per_sample, density, window, limit=0) == {}
 
 
+def test_oracle_checks_judge_every_request_in_one_call_and_shared_crystals_once(val_crystals):
+    from matlib.evaluation.targeted import oracle_check, oracle_checks, sample_frame, window_report
+
+    structures = list(val_crystals.structures[:12])
+    seen = []
+    def density(crystals):
+        seen.append(len(crystals))
+        return np.array([s.density for s in crystals])
+    frame = sample_frame(structures, diversity=False)
+    judged = np.array([s.density for s in structures])
+    windows = [(0.0, float(np.median(judged))), (float(np.median(judged)), 99.0)]
+    requests = [(structures, window_report(frame, judged, w)[1], w, None) for w in windows]   # one baseline, two tasks
+    batched = oracle_checks(requests, density, limit=8, seed=3)
+    assert len(seen) == 1 and 0 < seen[0] <= 8       # one call; the valid ones of the 8 both tasks drew, once
+    separate = [oracle_check(crystals, per_sample, density, window, limit=8, seed=3)
+                for crystals, per_sample, window, _ in requests]
+    assert batched == separate
+
+
 def test_cached_elements_table_gives_the_same_references_as_relaxing_prototypes(tmp_path):
     from matlib.oracle import elemental_references
     from matlib.oracle.labels import build_elements, elemental_energies

@@ -108,22 +108,46 @@ def oracle_check(structures: Sequence[Structure | None], per_sample: pd.DataFram
     conditions hold (they keep their first judge). Returns ``success_oracle`` (a share of the
     subset), ``n_oracle``, the oracle's median value over valid samples, and ``agreement`` (share
     of the subset where both judges give the same verdict)."""
-    if limit <= 0 or not len(per_sample):
-        return {}
-    rng = np.random.default_rng(seed)
-    chosen = np.sort(rng.choice(len(per_sample), size=min(limit, len(per_sample)), replace=False))
-    valid = per_sample["valid"].to_numpy(dtype=bool)[chosen]
-    values = np.full(len(chosen), np.nan)
-    if valid.any():
-        values[valid] = judge_values([structures[i] for i in chosen[valid]], judge)
-    ok = valid & in_window(values, *window)
-    if others_ok is not None:
-        ok &= np.asarray(others_ok, dtype=bool)[chosen]
-    first = per_sample["success"].to_numpy(dtype=bool)[chosen]
-    finite = values[np.isfinite(values)]
-    return {"success_oracle": float(ok.mean()), "n_oracle": int(len(chosen)),
-            "oracle_median": float(np.median(finite)) if len(finite) else float("nan"),
-            "agreement": float((ok == first).mean())}
+    return oracle_checks([(structures, per_sample, window, others_ok)], judge, limit=limit, seed=seed)[0]
 
 
-__all__ = ["sample_frame", "judge_values", "window_report", "targeted_report", "oracle_check"]
+def oracle_checks(requests: Sequence[tuple], judge: Callable, *, limit: int, seed: int = 0) -> list[dict]:
+    """:func:`oracle_check` for several ``(structures, per_sample, window, others_ok)`` at once: the
+    judge sees every request's subset in one call (a batched relaxation is several times faster per
+    crystal than many small ones), each crystal once even when several requests share it."""
+    if limit <= 0:
+        return [{} for _ in requests]
+    rng_of = lambda: np.random.default_rng(seed)      # each request draws its subset as oracle_check would
+    plans, batch, slot = [], [], {}
+    for structures, per_sample, window, others_ok in requests:
+        if not len(per_sample):
+            plans.append(None)
+            continue
+        chosen = np.sort(rng_of().choice(len(per_sample), size=min(limit, len(per_sample)), replace=False))
+        valid = per_sample["valid"].to_numpy(dtype=bool)[chosen]
+        for i in chosen[valid]:
+            if id(structures[i]) not in slot:            # a baseline judged for several tasks: once
+                slot[id(structures[i])] = len(batch)
+                batch.append(structures[i])
+        plans.append((chosen, valid))
+    judged = judge_values(batch, judge) if batch else np.zeros(0)
+    out = []
+    for (structures, per_sample, window, others_ok), plan in zip(requests, plans):
+        if plan is None:
+            out.append({})
+            continue
+        chosen, valid = plan
+        values = np.full(len(chosen), np.nan)
+        values[valid] = [judged[slot[id(structures[i])]] for i in chosen[valid]]
+        ok = valid & in_window(values, *window)
+        if others_ok is not None:
+            ok &= np.asarray(others_ok, dtype=bool)[chosen]
+        first = per_sample["success"].to_numpy(dtype=bool)[chosen]
+        finite = values[np.isfinite(values)]
+        out.append({"success_oracle": float(ok.mean()), "n_oracle": int(len(chosen)),
+                    "oracle_median": float(np.median(finite)) if len(finite) else float("nan"),
+                    "agreement": float((ok == first).mean())})
+    return out
+
+
+__all__ = ["sample_frame", "judge_values", "window_report", "targeted_report", "oracle_check", "oracle_checks"]
