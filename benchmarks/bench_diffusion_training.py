@@ -3,6 +3,10 @@ against dense pairs, eager and compiled, measured in one run on one machine.
 
     python benchmarks/bench_diffusion_training.py [--dataset mp_20] [--batch-size 256] [--steps 300]
     python benchmarks/bench_diffusion_training.py --dense --compile
+    python benchmarks/bench_diffusion_training.py --compile --fused   # also AdamW's fused kernel
+
+``--fused`` adds every variant again with ``AdamW(fused=True)``: one kernel for all parameters and
+no host read of each parameter's step count (the default foreach AdamW's, `lab/training_step/`).
 
 The model, optimizer and mixed precision are the notebook's `full` ones (presets/04_diffusion.yaml:
 width 224, 4 blocks, 24 frequencies, AdamW at 1e-3, gradient clipping at 1, bf16 on a GPU); the
@@ -57,6 +61,7 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=None, help="training crystals (None: all)")
     parser.add_argument("--compile", action="store_true")
     parser.add_argument("--dense", action="store_true")
+    parser.add_argument("--fused", action="store_true", help="also each variant with AdamW(fused=True)")
     parser.add_argument("--out", default=None)
     args = parser.parse_args()
     cfg = config.resolve("full" if torch.cuda.is_available() else "smoke")
@@ -64,20 +69,23 @@ def main() -> None:
     prepared = CrystalDiffusion.prepare(datasets.load_split(args.dataset, split, limit=args.limit).batch())
     variants = [("edges", False)] + [("edges", True)] * args.compile
     variants += [("dense", False)] * args.dense + [("dense", True)] * (args.dense and args.compile)
+    variants = [(*v, "foreach") for v in variants] + [(*v, "fused") for v in variants] * args.fused
     rows = []
-    for layout, compiled in variants:
+    for layout, compiled, kind in variants:
         torch.manual_seed(0)
         model = CrystalDiffusion.from_data(prepared, DenoiserConfig(dim=224, layers=4, num_freqs=24)).to(cfg.device)
         network = dense_network(model.network) if layout == "dense" else model.network
         model.network = torch.compile(network, dynamic=True) if compiled else network
         batches = crystal_minibatches(prepared.to(cfg.device), args.batch_size, seed=0)
-        seconds = timed_steps(model, batches, args.steps, cfg)
-        emit(rows, {"layout": layout, "compiled": compiled, "steps": args.steps, "batch_size": args.batch_size,
-                    "seconds": round(seconds, 2), "steps_per_second": round(args.steps / seconds, 1),
-                    "dataset": args.dataset, "split": split, "device": results.hardware(cfg.device)})
+        optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3, **({"fused": True} if kind == "fused" else {}))
+        seconds = timed_steps(model, batches, args.steps, cfg, optimizer)
+        emit(rows, {"layout": layout, "compiled": compiled, "optimizer": kind, "steps": args.steps,
+                    "batch_size": args.batch_size, "seconds": round(seconds, 2),
+                    "steps_per_second": round(args.steps / seconds, 1), "dataset": args.dataset, "split": split,
+                    "device": results.hardware(cfg.device)})
     plain = rows[0]
     for row in rows[1:]:
-        print(f"{row['layout']}{' compiled' if row['compiled'] else ''}: "
+        print(f"{row['layout']}{' compiled' if row['compiled'] else ''}, AdamW {row['optimizer']}: "
               f"{row['steps_per_second'] / plain['steps_per_second']:.2f}x the plain edge-list steps/s")
     save(rows, args.out)
 

@@ -12,10 +12,13 @@ def test_each_variant_gets_its_ratio_to_the_plain_row_of_the_same_run(tmp_path):
     (tmp_path / "bench_diffusion_sampling.json").write_text(json.dumps(rows))
     (tmp_path / "bench_diffusion_training.json").write_text(json.dumps(
         [{"layout": "edges", "compiled": False, "seconds": 2.0, "steps_per_second": 50.0, "device": "GPU"},
-         {"layout": "edges", "compiled": True, "seconds": 1.0, "steps_per_second": 75.0, "device": "GPU"}]))
+         {"layout": "edges", "compiled": True, "seconds": 1.0, "steps_per_second": 75.0, "device": "GPU"},
+         {"layout": "edges", "compiled": False, "optimizer": "fused", "seconds": 1.0, "steps_per_second": 70.0,
+          "device": "GPU"}]))
     text = performance_section(tmp_path)
     assert "| 100 | dense pairs, torch.compile | 1.0 | 100.0 | 4.00 | GPU |" in text
     assert "| – | edge list, torch.compile | 1.0 | 75.0 | 1.50 | GPU |" in text
+    assert "| – | edge list, eager, fused AdamW | 1.0 | 70.0 | 1.40 | GPU |" in text   # the plain row stays foreach
     assert "bench_diffusion_compile.json" not in text          # absent files are left out
 
 
