@@ -69,7 +69,7 @@ def one_thread_each() -> None:
     try:
         from threadpoolctl import threadpool_limits
         threadpool_limits(1)
-    except ImportError:   # scikit-learn's dependency; without it the environment above still holds
+    except ImportError:   # scikit-learn's dependency; without it only libraries loaded later read the environment
         pass
     if "torch" in sys.modules:   # the fork server preloads matlib, which imports torch
         sys.modules["torch"].set_num_threads(1)

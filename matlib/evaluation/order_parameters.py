@@ -8,8 +8,9 @@ J. Chem. Phys. 131, 244103 (2009); Zimmermann et al., Front. Mater. 4, 34 (2017)
 ``*_max`` motifs each (j, k) pair's terms are summed and normalised, and the largest pair wins;
 ``bcc`` sums over j < k. Results agree with pymatgen to rounding (summation order), which
 ``tests/test_order_parameters.py`` checks against pymatgen on real and distorted crystals.
-The cheap ones (``sgl_bd``, ``bent``, Steinhardt's ``q2``/``q4``/``q6``) are here too: pymatgen
-builds a ``Site`` per neighbour to call them, which cost as much as the rest.
+The cheap ones (``sgl_bd``, ``bent``, Steinhardt's ``q2``/``q4``/``q6``, the last through associated
+Legendre functions, equal to pymatgen's expanded sums to about 1e-13) are here too, so no ``Site`` is
+built per neighbour to call pymatgen.
 """
 from __future__ import annotations
 
