@@ -160,9 +160,10 @@ def site_fingerprint(featurizer, structure: Structure, index: int, chemistry: Ch
     centre = structure[index].coords
     features: list[float] = []
     for cn in range(1, max(featurizer.op_types) + 1):
-        weight = cn_weights.get(cn, 0)
-        geometry = Geometry(cn_coords[cn] - centre) if weight else None    # shared by this CN's motifs
-        for op in featurizer.ops.get(cn, []):
+        weight, ops = cn_weights.get(cn, 0), featurizer.ops.get(cn, [])
+        # shared by this CN's motifs; CN 13-24 have only their weight
+        geometry = Geometry(cn_coords[cn] - centre) if weight and len(ops) > 1 else None
+        for op in ops:
             if op == "wt" or weight == 0:
                 features.append(weight)
             else:

@@ -117,13 +117,13 @@ def oracle_checks(requests: Sequence[tuple], judge: Callable, *, limit: int, see
     crystal than many small ones), each crystal once even when several requests share it."""
     if limit <= 0:
         return [{} for _ in requests]
-    rng_of = lambda: np.random.default_rng(seed)      # each request draws its subset as oracle_check would
     plans, batch, slot = [], [], {}
     for structures, per_sample, window, others_ok in requests:
         if not len(per_sample):
             plans.append(None)
             continue
-        chosen = np.sort(rng_of().choice(len(per_sample), size=min(limit, len(per_sample)), replace=False))
+        rng = np.random.default_rng(seed)               # each request draws its subset as it would alone
+        chosen = np.sort(rng.choice(len(per_sample), size=min(limit, len(per_sample)), replace=False))
         valid = per_sample["valid"].to_numpy(dtype=bool)[chosen]
         for i in chosen[valid]:
             if id(structures[i]) not in slot:            # a baseline judged for several tasks: once
