@@ -95,10 +95,10 @@ def crystalnn_neighbours(cnn: CrystalNN, structure: Structure, index: int, chemi
     """``cnn.get_nn_data(structure, index)`` for a CrystalNN without oxidation-state targets:
     ``{cn: weight}`` and ``{cn: neighbour Cartesian coordinates}``, heaviest neighbours first.
     ``chemistry``: the structure's :class:`Chemistry`, when several of its sites are asked for."""
-    chemistry = chemistry or Chemistry(structure)
     if cnn.cation_anion or not cnn.porous_adjustment or cnn.fingerprint_length:
         raise ValueError("crystalnn_neighbours follows CrystalNN's defaults (no cation_anion, porous adjustment, "
                          "no fixed fingerprint length)")
+    chemistry = chemistry or Chemistry(structure)
     voronoi_centre, coords, site_of, angle, volume = _voronoi_neighbours(structure, index, cnn.search_cutoff)
     face_distance = _norm(voronoi_centre - coords) / 2
     keep = angle > 0                                                     # VoronoiNN's tol = 0

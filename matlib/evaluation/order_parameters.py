@@ -63,8 +63,11 @@ class Geometry:
         self.unit = unit = vectors / self.distances[:, None]
         self.n = len(unit)
         self._dots = dot(unit[:, None, :], unit[None, :, :])              # [j, k]
-        self.theta = _acos(self._dots)
         self.pairs = ~np.eye(self.n, dtype=bool)                       # j != k
+
+    @cached_property
+    def theta(self) -> np.ndarray:
+        return _acos(self._dots)                                       # q_l (CN 9-11) never needs it
 
     @cached_property
     def _axes(self) -> tuple[np.ndarray, np.ndarray]:
