@@ -66,7 +66,7 @@ def fit(model: torch.nn.Module, optimizer: torch.optim.Optimizer, step_fn: StepF
         evaluate: Callable[[torch.nn.Module], Mapping[str, float]] | None = None, eval_every: int = 100,
         keep_best: str | None = None, config: dict | None = None, ema_decay: float | None = None,
         resume: bool = True, snapshot_budget: tuple[int, float | None] | None = None,
-        trained_on: dict | None = None, desc: str = "training") -> TrainResult:
+        trained_on: dict | None = None, desc: str = "training", update: Callable | None = None) -> TrainResult:
     """Train until `max_steps` (total, counting resumed ones) or `max_seconds` of this call.
 
     ``step_fn(model, batch)`` returns a dict of losses whose ``"loss"`` entry is minimised; every
@@ -83,17 +83,20 @@ def fit(model: torch.nn.Module, optimizer: torch.optim.Optimizer, step_fn: StepF
     either is reached, so one long run also gives the model a shorter budget would have given.
     ``trained_on`` (e.g. ``{"dataset": "perov_5", "split": "val"}``) is recorded in the checkpoints,
     and a checkpoint of other data is never resumed.
+    ``update(batch)`` (e.g. a `matlib.captured_step.CapturedStep`) makes the whole update itself
+    (forward, backward, clipping, optimizer step) and returns the losses; ``step_fn``, ``grad_clip``
+    and ``autocast`` are then its business. The schedule, weight average and checks stay here.
     """
     result = TrainResult()
     if resume and checkpoint is not None and checkpoints.exists(checkpoint):
-        _resume(result, model, optimizer, checkpoint, trained_on)
+        _resume(result, model, optimizer, checkpoint, trained_on, recorded=update is not None)
     autocast = autocast or contextlib.nullcontext
     start = time.perf_counter()
     model.train()
     bar = progress(total=max_steps, initial=result.steps, desc=desc)
     data = _cycle(batches)
     run = _Run(model, optimizer, result, start, checkpoint=checkpoint, config=config, trained_on=trained_on,
-               log_every=log_every, evaluate=evaluate, keep_best=keep_best, ema_decay=ema_decay)
+               log_every=log_every, evaluate=evaluate, keep_best=keep_best, ema_decay=ema_decay, update=update)
     try:
         while result.steps < max_steps:
             if max_seconds is not None and time.perf_counter() - start > max_seconds:
@@ -117,8 +120,10 @@ def fit(model: torch.nn.Module, optimizer: torch.optim.Optimizer, step_fn: StepF
 
 
 def _resume(result: TrainResult, model: torch.nn.Module, optimizer: torch.optim.Optimizer, checkpoint: str | Path,
-            trained_on: dict | None) -> None:
+            trained_on: dict | None, recorded: bool = False) -> None:
     """Model, optimizer, step and history from the checkpoint, if it was trained on the same data."""
+    if recorded:   # loading would replace the optimizer tensors a recorded step writes
+        raise ValueError("a recorded update cannot resume a checkpoint: resume first, then record the step")
     ckpt = checkpoints.load(checkpoint)
     try:
         checkpoints.require(ckpt, **(trained_on or {}))
@@ -135,7 +140,7 @@ class _Run:
     weights and whether any loss since the start was not finite."""
 
     def __init__(self, model, optimizer, result: TrainResult, start: float, *, checkpoint, config, trained_on,
-                 log_every: int, evaluate, keep_best: str | None, ema_decay: float | None):
+                 log_every: int, evaluate, keep_best: str | None, ema_decay: float | None, update=None):
         self.model, self.optimizer, self.result, self.start = model, optimizer, result, start
         self.checkpoint, self.config, self.trained_on, self.log_every = checkpoint, config, trained_on, log_every
         self.evaluate, self.keep_best = evaluate, keep_best
@@ -143,26 +148,30 @@ class _Run:
         self.ema = None if ema_decay is None else torch.optim.swa_utils.AveragedModel(
             model, multi_avg_fn=torch.optim.swa_utils.get_ema_multi_avg_fn(ema_decay))
         self.returned = model if self.ema is None else self.ema.module      # the weights this call returns
+        self.update = update                   # a whole update of its own (fit's ``update``)
         # "some loss since the start was not finite", kept on the loss's device: no host sync per
         # step; read before any save and before returning
         self.nonfinite = None
 
     def train_step(self, batch, step_fn: StepFn, autocast, grad_clip: float | None, scheduler) -> Mapping:
-        with autocast():
-            losses = step_fn(self.model, batch)
-        loss = losses["loss"]
-        bad = ~torch.isfinite(loss.detach())
+        losses = self.update(batch) if self.update is not None else self.eager_update(batch, step_fn, autocast, grad_clip)
+        bad = ~torch.isfinite(losses["loss"].detach())
         self.nonfinite = bad if self.nonfinite is None else self.nonfinite | bad
-        self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        if grad_clip is not None:
-            torch.nn.utils.clip_grad_norm_(self.model.parameters(), grad_clip)
-        self.optimizer.step()
         if scheduler is not None:
             scheduler.step()
         if self.ema is not None:
             self.ema.update_parameters(self.model)
         self.result.steps += 1
+        return losses
+
+    def eager_update(self, batch, step_fn: StepFn, autocast, grad_clip: float | None) -> Mapping:
+        with autocast():
+            losses = step_fn(self.model, batch)
+        self.optimizer.zero_grad(set_to_none=True)
+        losses["loss"].backward()
+        if grad_clip is not None:
+            torch.nn.utils.clip_grad_norm_(self.model.parameters(), grad_clip)
+        self.optimizer.step()
         return losses
 
     def take_snapshot(self, budget: tuple[int, float | None] | None) -> None:

@@ -29,19 +29,21 @@ class MaskedTypeDiffusion:
         return torch.where(masked, torch.full_like(types, MASK_TOKEN), types), masked
 
     def loss(self, logits: torch.Tensor, types: torch.Tensor, masked: torch.Tensor,
-             t_atom: torch.Tensor | None = None) -> torch.Tensor:
+             t_atom: torch.Tensor | None = None, weight: torch.Tensor | None = None) -> torch.Tensor:
         """Cross-entropy of p(a_0 | x_t) on the masked atoms (the only ones carrying information).
 
         Without ``t_atom``: the mean over masked atoms, so a crystal at time t weighs in with its
         t·N masked atoms, and the late steps (few atoms left to choose) get little of the gradient.
         With ``t_atom``: the ELBO's weighting (MDLM, Sahoo et al. 2024), each masked atom's term
-        divided by its t, summed and divided by the atom count, so every time weighs the same."""
-        if not bool(masked.any()):
-            return logits.sum() * 0.0
-        per_atom = F.cross_entropy(logits[masked].float(), types[masked] - 1, reduction="none")
+        divided by its t, summed and divided by the atom count, so every time weighs the same.
+        ``weight`` (N,) of 0 leaves padding atoms out. Computed on every atom and weighted, not
+        indexed by the mask: no shape depends on the draw, so the step needs no host sync."""
+        weight = torch.ones_like(logits[:, 0], dtype=torch.float32) if weight is None else weight
+        per_atom = F.cross_entropy(logits.float(), (types - 1).clamp_min(0), reduction="none")
+        chosen = masked.float() * weight
         if t_atom is None:
-            return per_atom.mean()
-        return (per_atom / t_atom[masked].clamp_min(1e-3)).sum() / len(types)
+            return (per_atom * chosen).sum() / chosen.sum().clamp_min(1.0)
+        return (per_atom * chosen / t_atom.clamp_min(1e-3)).sum() / weight.sum()
 
     def reverse_step(self, tokens: torch.Tensor, logits: torch.Tensor, t_atom: torch.Tensor, s_atom: torch.Tensor,
                      allowed: torch.Tensor | None = None, generator: torch.Generator | None = None,

@@ -61,8 +61,10 @@ class SymmetricLatticeVP:
         return self.mean_cell(num_atoms) + self.std(num_atoms) * eps
 
     @staticmethod
-    def loss(predicted: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        return ((predicted.float() - target) ** 2).mean()
+    def loss(predicted: torch.Tensor, target: torch.Tensor, weight: torch.Tensor | None = None) -> torch.Tensor:
+        """Mean squared error per matrix entry; ``weight`` (B,) of 0 leaves empty crystal slots out."""
+        per_crystal = ((predicted.float() - target) ** 2).flatten(1).mean(-1)
+        return per_crystal.mean() if weight is None else (per_crystal * weight).sum() / weight.sum()
 
     def predictor(self, lattice_t: torch.Tensor, eps_hat: torch.Tensor, num_atoms: torch.Tensor, t: torch.Tensor,
                   s: torch.Tensor, generator: torch.Generator | None = None, clip: float = 2.0) -> torch.Tensor:

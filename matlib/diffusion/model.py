@@ -8,8 +8,9 @@ from torch import nn
 
 from ..crystal import CrystalBatch
 from .atom_types import NUM_ELEMENTS, MaskedTypeDiffusion
-from ..nn import DenoiserConfig, ScoreNetwork, WrappedNormalVE, all_pair_edges
+from ..nn import DenoiserConfig, ScoreNetwork, WrappedNormalVE
 from .lattice import SymmetricLatticeVP, symmetric_lattice
+from .packing import PackedBatch, edges_and_weights
 
 
 TYPE_LOSSES = ("masked_mean", "elbo")   # how the element loss weighs masked atoms (DiffusionConfig.type_loss)
@@ -126,11 +127,12 @@ class CrystalDiffusion(nn.Module):
         subclass may give the elements a clock of their own)."""
         return t
 
-    def loss(self, batch: CrystalBatch, generator: torch.Generator | None = None, layer_hook=None,
+    def loss(self, batch: CrystalBatch | PackedBatch, generator: torch.Generator | None = None, layer_hook=None,
              t: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
-        """Denoising losses for a prepared batch (symmetric cells), at random times unless ``t`` gives them."""
+        """Denoising losses for a prepared batch (symmetric cells), at random times unless ``t`` gives them.
+        A packed batch (fixed shapes, `packing.py`) gives the same losses as its real crystals alone."""
+        batch, edges, atom_weight, crystal_weight = edges_and_weights(batch)
         n = batch.num_atoms
-        edges = all_pair_edges(n)
         atom_crystal = edges[0]
         if t is None:
             t = self.config.t_min + (1 - self.config.t_min) * torch.rand(len(n), device=n.device, generator=generator)
@@ -140,10 +142,11 @@ class CrystalDiffusion(nn.Module):
         frac_t, coord_target = self.coords.corrupt(batch.frac_coords, sigma, generator)
         lattice_t, lattice_target = self.lattice.corrupt(batch.lattice, n, t, generator)
         coord, lattice_eps, logits = self.denoise(tokens, frac_t, lattice_t, n, t, edges=edges, layer_hook=layer_hook)
-        losses = {"coords": self.coords.loss(coord, coord_target),
-                  "lattice": self.lattice.loss(lattice_eps, lattice_target),
+        losses = {"coords": self.coords.loss(coord, coord_target, atom_weight),
+                  "lattice": self.lattice.loss(lattice_eps, lattice_target, crystal_weight),
                   "types": self.types.loss(logits, batch.atom_types, masked,
-                                           t_types[atom_crystal] if self.config.type_loss == "elbo" else None)}
+                                           t_types[atom_crystal] if self.config.type_loss == "elbo" else None,
+                                           atom_weight)}
         c = self.config
         losses["loss"] = (c.weight_coords * losses["coords"] + c.weight_lattice * losses["lattice"]
                           + c.weight_types * losses["types"])

@@ -56,8 +56,10 @@ class WrappedNormalVE:
         return noisy, sigma * wrapped_normal_score(delta, sigma)
 
     @staticmethod
-    def loss(predicted: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        return ((predicted.float() - target) ** 2).sum(-1).mean()
+    def loss(predicted: torch.Tensor, target: torch.Tensor, weight: torch.Tensor | None = None) -> torch.Tensor:
+        """Mean squared error per atom; ``weight`` (N,) of 0 leaves padding atoms out."""
+        per_atom = ((predicted.float() - target) ** 2).sum(-1)
+        return per_atom.mean() if weight is None else (per_atom * weight).sum() / weight.sum()
 
     @staticmethod
     def predictor(x: torch.Tensor, scaled_score: torch.Tensor, sigma_t: torch.Tensor, sigma_s: torch.Tensor,

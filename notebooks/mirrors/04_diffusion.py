@@ -49,10 +49,12 @@ import torch
 from matlib import config, datasets, judges, paths, published, results, viz
 from matlib import io as crystal_io
 from matlib.batching import crystal_minibatches
+from matlib.captured_step import CapturedStep, captured_adamw
 from matlib.crystal import CrystalBatch
 from matlib.diffusion import (CrystalDiffusion, DenoiserConfig, MaskedTypeDiffusion, SamplerConfig,
                               SymmetricLatticeVP, WrappedNormalVE, sample, store,
                               wrapped_normal_score)
+from matlib.diffusion.packing import Budget, PackedMinibatches
 from matlib.evaluation import CoverageReference, element_shares, evaluate, process_pool, share_distance
 from matlib.evaluation.success import standard_error
 from matlib.load_or_train import load_or_train, pick_checkpoint
@@ -227,6 +229,13 @@ viz.show_code(type(model.network).forward)   # the score network: all atom pairs
 # masked atoms' elements. We keep an exponential moving average of the weights (EMA), which samples
 # better than the last raw weights. `teach` loads the checkpoint the `full` profile trained on the
 # GPU when it exists.
+#
+# **Why a GPU step is recorded.** This model is small: a step launches about 700 GPU kernels, and
+# launching them costs the host more time than the GPU spends on them (`lab/training_step/`). On a
+# GPU, the notebook therefore packs crystals into batches of one fixed shape (a padding crystal
+# fills the rest, weighed out of every loss: `matlib/diffusion/packing.py`) and records one whole
+# step (forward, backward, clipping, AdamW) as a CUDA graph, which each later step replays with one
+# launch (`matlib/captured_step.py`). The losses are the same; the steps per second are not.
 
 # %%
 # COV compares with every test crystal. Parsing them and their fingerprints (MP-20: about 10 CPU-minutes,
@@ -249,9 +258,18 @@ def train(model):
         batch = batch.select(np.setdiff1d(np.arange(len(batch.num_atoms)), held_out).tolist())
         evaluate = lambda m: {f"held_{k}": v for k, v in m.mean_losses(held, seed=seed).items()}
     model.to(cfg.device)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr)
+    size, update = min(cfg.batch_size, len(batch)), None
+    if cfg.device.type == "cuda":   # packed fixed-shape batches, each step one replayed CUDA graph
+        optimizer = captured_adamw(model.parameters(), cfg.lr, cfg.device)
+        batches = PackedMinibatches(batch, Budget.for_data(batch.num_atoms, size), seed)
+    else:
+        optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr)
+        batches = crystal_minibatches(batch, size, seed)
     schedule = budget_schedule(optimizer, cfg.lr_schedule, cfg.train_steps, cfg.train_seconds, warmup_steps=200)
-    return model, fit(model, optimizer, lambda m, b: m.loss(b), crystal_minibatches(batch, min(cfg.batch_size, len(batch)), seed),
+    if cfg.device.type == "cuda":
+        update = CapturedStep(model, optimizer, lambda m, b: m.loss(b), next(iter(batches)), grad_clip=1.0,
+                              amp_dtype=cfg.amp_dtype if cfg.amp else None)
+    return model, fit(model, optimizer, lambda m, b: m.loss(b), batches, update=update,
                       max_steps=cfg.train_steps, max_seconds=cfg.train_seconds, grad_clip=1.0,
                       autocast=cfg.autocast, ema_decay=cfg.ema, scheduler=schedule,
                       log_every=max(1, min(100, cfg.train_steps // 20)), evaluate=evaluate, eval_every=cfg.eval_every,

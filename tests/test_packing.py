@@ -1,0 +1,158 @@
+"""Fixed-shape packed batches: every crystal once per epoch, every real pair present, and the same
+losses and gradients as the real crystals alone; the recorded step's CPU guards."""
+import pytest
+import torch
+
+from matlib.captured_step import CapturedStep, captured_adamw
+from matlib.crystal import CrystalBatch
+from matlib.diffusion import CrystalDiffusion, DenoiserConfig, DiffusionConfig
+from matlib.diffusion.lattice import symmetric_lattice
+from matlib.diffusion.packing import Budget, PackedBatch, PackedMinibatches
+from matlib.nn import all_pair_edges
+
+
+def random_crystals(count: int, seed: int = 0) -> CrystalBatch:
+    g = torch.Generator().manual_seed(seed)
+    counts = torch.randint(1, 7, (count,), generator=g)
+    total = int(counts.sum())
+    types = torch.tensor([3, 8, 11, 26])[torch.randint(0, 4, (total,), generator=g)]
+    cells = torch.eye(3) * 4 + 0.3 * torch.randn(count, 3, 3, generator=g)
+    return CrystalBatch(types, torch.rand(total, 3, generator=g), symmetric_lattice(cells), counts)
+
+
+def real_part(packed: PackedBatch) -> CrystalBatch:
+    c, crystals = packed.crystals, packed.real_crystals
+    atoms = int(packed.atom_weight.sum())
+    return CrystalBatch(c.atom_types[:atoms], c.frac_coords[:atoms], c.lattice[:crystals], c.num_atoms[:crystals])
+
+
+def test_packed_epochs_hold_every_crystal_once_in_fixed_shapes():
+    data = random_crystals(50)
+    budget = Budget.for_data(data.num_atoms, 8, spread=1.0)
+    stream = iter(PackedMinibatches(data, budget, seed=1))
+    seen, shapes = [], set()
+    while len(seen) < 50:
+        packed = next(stream)
+        shapes.add(tuple(tuple(t.shape) for t in packed.tensors()))
+        real = real_part(packed)
+        # the crystal's identity: its atoms' fractional coordinates, unique in random data
+        starts = torch.cumsum(real.num_atoms, 0) - real.num_atoms
+        for start in starts.tolist():
+            seen.append(round(float(real.frac_coords[start, 0]), 6))
+        # every ordered pair of the real crystals, and padding pairs only between padding atoms
+        batch_index, (i, j) = all_pair_edges(real.num_atoms)
+        real_atoms = int(packed.atom_weight.sum())
+        pairs = list(zip(packed.centre.tolist(), packed.neighbour.tolist()))
+        assert sorted(p for p in pairs if p[0] < real_atoms) == sorted(zip(i.tolist(), j.tolist()))
+        assert all(a >= real_atoms and b >= real_atoms for a, b in pairs if a >= real_atoms or b >= real_atoms)
+        assert (packed.batch_index[:len(batch_index)] == batch_index).all()
+        assert (packed.batch_index[len(batch_index):] == budget.crystals).all()
+        assert packed.crystals.num_atoms.min() >= 1 and packed.atom_weight[-1] == 0
+    # the first epoch: 50 different crystals before any comes again
+    assert len(shapes) == 1 and len(set(seen[:50])) == 50
+
+
+def test_a_budget_without_room_for_the_largest_crystal_is_refused():
+    data = random_crystals(10)
+    with pytest.raises(ValueError, match="largest crystal"):
+        PackedMinibatches(data, Budget(4, int(data.num_atoms.max()), 1000))
+
+
+class Replay:
+    """Records the random draws of one loss call, then hands out their first rows again: the
+    packed batch's real crystals and atoms come first, so they get the same noise."""
+
+    def __init__(self, monkeypatch):
+        self.draws, self.replaying, self.monkeypatch = [], False, monkeypatch
+        for name in ("rand", "randn"):
+            monkeypatch.setattr(torch, name, self.wrap(getattr(torch, name)))
+
+    def wrap(self, draw):
+        def drawn(*shape, **options):
+            shape = shape[0] if len(shape) == 1 and isinstance(shape[0], (tuple, list, torch.Size)) else shape
+            if not self.replaying:
+                self.draws.append(draw(*shape, **options))
+                return self.draws[-1]
+            return self.draws.pop(0)[:shape[0]].clone()
+        return drawn
+
+
+@pytest.mark.parametrize("type_loss", ["masked_mean", "elbo"])
+def test_a_packed_batch_gives_the_losses_and_gradients_of_its_real_crystals(monkeypatch, type_loss):
+    data = random_crystals(40, seed=2)
+    torch.manual_seed(0)
+    model = CrystalDiffusion(DiffusionConfig(denoiser=DenoiserConfig(dim=16, layers=2, num_freqs=4),
+                                             type_loss=type_loss))
+    packed = next(iter(PackedMinibatches(data, Budget.for_data(data.num_atoms, 12, spread=2.0), seed=0)))
+    assert 0 < packed.real_crystals <= 12 and packed.atom_weight.sum() < len(packed.atom_weight)
+    replay = Replay(monkeypatch)
+    packed_losses = model.loss(packed)
+    packed_losses["loss"].backward()
+    packed_grads = [p.grad.clone() for p in model.parameters()]
+    model.zero_grad()
+    replay.replaying = True
+    plain_losses = model.loss(real_part(packed))
+    plain_losses["loss"].backward()
+    assert not replay.draws   # every draw was used once, in the same order
+    for name in ("coords", "lattice", "types", "loss"):
+        assert torch.allclose(packed_losses[name], plain_losses[name], rtol=1e-5, atol=1e-6), name
+    for packed_grad, p in zip(packed_grads, model.parameters()):
+        assert torch.allclose(packed_grad, p.grad, rtol=1e-4, atol=1e-6)
+
+
+def test_the_recorded_step_needs_a_gpu_and_a_capturable_optimizer():
+    model = torch.nn.Linear(3, 1)
+    optimizer = captured_adamw(model.parameters(), 1e-3, "cpu")
+    assert not optimizer.param_groups[0]["capturable"] and optimizer.param_groups[0]["lr"] == 1e-3
+    with pytest.raises(RuntimeError, match="CUDA device"):
+        CapturedStep(model, optimizer, lambda m, b: {"loss": m(b).sum()}, torch.zeros(2, 3))
+
+
+needs_gpu = pytest.mark.skipif(not torch.cuda.is_available(), reason="a CUDA graph needs a GPU (run on the device)")
+
+
+def eager_update(model, optimizer, batch):
+    optimizer.zero_grad(set_to_none=True)
+    losses = model.loss(batch)
+    losses["loss"].backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+    optimizer.step()
+    return losses
+
+
+@needs_gpu
+def test_a_replayed_step_is_the_eager_step_and_the_warm_up_leaves_no_trace():
+    import copy
+    data = random_crystals(200, seed=3)
+    torch.manual_seed(0)
+    model = CrystalDiffusion(DiffusionConfig(denoiser=DenoiserConfig(dim=32, layers=2, num_freqs=4))).cuda()
+    twin = copy.deepcopy(model)
+    batches = iter(PackedMinibatches(data, Budget.for_data(data.num_atoms, 32), seed=0, device="cuda"))
+    example, batch = next(batches), next(batches)
+    step = CapturedStep(model, captured_adamw(model.parameters(), 1e-3, "cuda"), lambda m, b: m.loss(b), example,
+                        grad_clip=1.0)
+    for mine, theirs in zip(model.parameters(), twin.parameters()):
+        assert torch.equal(mine, theirs)
+    twin_optimizer = torch.optim.AdamW(twin.parameters(), lr=1e-3)
+    for seed in (5, 6):   # the same generator state gives the same draws, eager or replayed
+        torch.cuda.manual_seed(seed)
+        eager = eager_update(twin, twin_optimizer, batch)
+        torch.cuda.manual_seed(seed)
+        replayed = step(batch)
+        for name in ("coords", "lattice", "types", "loss"):
+            assert torch.allclose(eager[name], replayed[name], rtol=1e-4, atol=1e-5), name
+    for mine, theirs in zip(model.parameters(), twin.parameters()):
+        assert torch.allclose(mine, theirs, rtol=1e-4, atol=1e-5)
+
+
+@needs_gpu
+def test_replayed_steps_train_the_model():
+    data = random_crystals(400, seed=4)
+    torch.manual_seed(0)
+    model = CrystalDiffusion(DiffusionConfig(denoiser=DenoiserConfig(dim=32, layers=2, num_freqs=4))).cuda()
+    batches = iter(PackedMinibatches(data, Budget.for_data(data.num_atoms, 32), seed=0, device="cuda"))
+    step = CapturedStep(model, captured_adamw(model.parameters(), 3e-3, "cuda"), lambda m, b: m.loss(b),
+                        next(batches), grad_clip=1.0, amp_dtype=torch.bfloat16)
+    losses = [float(step(next(batches))["loss"]) for _ in range(300)]
+    assert all(map(torch.isfinite, map(torch.tensor, losses)))
+    assert sum(losses[-30:]) < 0.8 * sum(losses[:30])
