@@ -18,7 +18,7 @@ from typing import Callable
 import torch
 from torch import nn
 
-from matlib.nn.score_network import TRIU, ScoreNetwork, fourier_features, symmetric_from_six, time_features
+from matlib.nn.score_network import ScoreNetwork, fourier_features, symmetric_from_six, time_features, upper_six
 
 
 class DenseScoreNetwork(nn.Module):
@@ -45,7 +45,7 @@ class DenseScoreNetwork(nn.Module):
         diff = diff - torch.round(diff)
         edge_features = fourier_features(diff.reshape(-1, 3), c.num_freqs).reshape(crystals, size, size, -1)
         gram = lattice @ lattice.transpose(-1, -2) / (mean_edge ** 2)[:, None, None]
-        crystal = torch.cat([net.time(time_features(t, c.time_dim)), gram[:, TRIU[0], TRIU[1]],
+        crystal = torch.cat([net.time(time_features(t, c.time_dim)), upper_six(gram),
                              torch.log(num_atoms.float())[:, None] / 3], -1)
         inverse_degree = 1.0 / (num_atoms - 1).clamp_min(1).to(frac.dtype)[:, None, None]
         inverse_atoms = 1.0 / num_atoms.clamp_min(1).to(frac.dtype)[:, None]

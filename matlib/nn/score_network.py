@@ -23,8 +23,6 @@ from .edges import all_pair_edges
 from .element_features import element_feature_table
 from .elements import NUM_ELEMENTS
 
-TRIU = torch.triu_indices(3, 3)
-
 
 @dataclass
 class DenoiserConfig:
@@ -51,10 +49,16 @@ def time_features(t: torch.Tensor, dim: int) -> torch.Tensor:
     return torch.cat([angles.sin(), angles.cos()], -1)
 
 
+def upper_six(matrix: torch.Tensor) -> torch.Tensor:
+    """The six upper-triangle entries (00, 01, 02, 11, 12, 22) of (..., 3, 3) symmetric matrices.
+    Slices, not an index tensor: no host-to-device copy, so a recorded CUDA graph can hold it."""
+    return torch.stack([matrix[..., i, j] for i, j in ((0, 0), (0, 1), (0, 2), (1, 1), (1, 2), (2, 2))], -1)
+
+
 def symmetric_from_six(six: torch.Tensor) -> torch.Tensor:
-    out = six.new_zeros(*six.shape[:-1], 3, 3)
-    out[..., TRIU[0], TRIU[1]] = six
-    return out + out.transpose(-1, -2) - torch.diag_embed(torch.diagonal(out, dim1=-2, dim2=-1))
+    """The symmetric (..., 3, 3) matrices whose upper triangles are ``six`` (upper_six's order)."""
+    a, b, c, d, e, f = six.unbind(-1)
+    return torch.stack([a, b, c, b, d, e, c, e, f], -1).unflatten(-1, (3, 3))
 
 
 class ScoreLayer(nn.Module):
@@ -116,7 +120,7 @@ class ScoreNetwork(nn.Module):
         diff = diff - torch.round(diff)
         edge_features = fourier_features(diff, self.config.num_freqs)
         gram = lattice @ lattice.transpose(-1, -2) / (mean_edge ** 2)[:, None, None]
-        crystal = torch.cat([self.time(time_features(t, self.config.time_dim)), gram[:, TRIU[0], TRIU[1]],
+        crystal = torch.cat([self.time(time_features(t, self.config.time_dim)), upper_six(gram),
                              torch.log(num_atoms.float())[:, None] / 3], -1)
         per_atom_crystal = crystal[batch_index]
         inverse_degree = 1.0 / (num_atoms[batch_index] - 1).clamp_min(1).to(frac.dtype)[:, None]
