@@ -95,14 +95,14 @@ def main() -> None:
         torch.manual_seed(0)
         model = CrystalDiffusion.from_data(prepared, DenoiserConfig(dim=224, layers=4, num_freqs=24)).to(cfg.device)
         network = dense_network(model.network) if layout == "dense" else model.network
-        model.network = torch.compile(network, dynamic=layout != "packed") if compiled else network
+        model.network = torch.compile(network, dynamic=True) if compiled and layout != "packed" else network
         extra = {}
         if layout == "packed":
             budget = Budget.for_data(prepared.num_atoms, args.batch_size)
             batches = iter(PackedMinibatches(prepared, budget, seed=0, device=cfg.device))
             optimizer = captured_adamw(model.parameters(), 1e-3, cfg.device)
             update = CapturedStep(model, optimizer, lambda m, b: m.loss(b), next(batches), grad_clip=1.0,
-                                  amp_dtype=cfg.amp_dtype if cfg.amp else None)
+                                  amp_dtype=cfg.amp_dtype if cfg.amp else None, compiled="network" if compiled else None)
             extra = packing_shares(batches, budget)
         else:
             batches = crystal_minibatches(prepared.to(cfg.device), args.batch_size, seed=0)

@@ -32,7 +32,9 @@ def captured_adamw(parameters, lr: float, device, **options) -> torch.optim.Adam
 class CapturedStep:
     """``step(batch)`` = one training update on ``batch``; returns the losses (tensors that the next
     call overwrites: read them before it). ``example`` is a batch of the shapes every later batch has;
-    ``amp_dtype`` (e.g. torch.bfloat16) runs the forward pass in mixed precision.
+    ``amp_dtype`` (e.g. torch.bfloat16) runs the forward pass in mixed precision. ``compiled`` names
+    a submodule (e.g. ``"network"``) that `torch.compile` fuses while the step is recorded; it is put
+    back afterwards (replays never run Python), so the model, its state dict and copies are untouched.
 
     The first ``warmup`` updates run eagerly on a side stream (CUDA's rule before recording);
     afterwards the weights and optimizer state are put back, so the warm-up leaves no trace.
@@ -40,7 +42,8 @@ class CapturedStep:
 
     def __init__(self, model: torch.nn.Module, optimizer: torch.optim.Optimizer,
                  loss_fn: Callable[[torch.nn.Module, object], Mapping[str, torch.Tensor]], example, *,
-                 grad_clip: float | None = None, amp_dtype: torch.dtype | None = None, warmup: int = 3):
+                 grad_clip: float | None = None, amp_dtype: torch.dtype | None = None, warmup: int = 3,
+                 compiled: str | None = None):
         if not torch.cuda.is_available() or next(model.parameters()).device.type != "cuda":
             raise RuntimeError("a CUDA graph needs the model on a CUDA device; train eagerly on a CPU")
         if not all(group.get("capturable") for group in optimizer.param_groups):
@@ -52,6 +55,17 @@ class CapturedStep:
             else contextlib.nullcontext
         self.inputs = example
         saved = self._state()
+        plain = getattr(model, compiled) if compiled else None
+        if compiled:
+            setattr(model, compiled, torch.compile(plain, dynamic=False))
+        try:
+            self._record(warmup)
+        finally:
+            if compiled:
+                setattr(model, compiled, plain)
+        self._restore(saved)
+
+    def _record(self, warmup: int) -> None:
         side = torch.cuda.Stream()
         side.wait_stream(torch.cuda.current_stream())
         with torch.cuda.stream(side):
@@ -63,7 +77,6 @@ class CapturedStep:
         self.optimizer.zero_grad(set_to_none=True)
         with torch.cuda.graph(self.graph):
             self.losses = self._update()
-        self._restore(saved)
 
     def _update(self) -> dict[str, torch.Tensor]:
         with self.autocast():

@@ -152,7 +152,8 @@ def test_replayed_steps_train_the_model():
     model = CrystalDiffusion(DiffusionConfig(denoiser=DenoiserConfig(dim=32, layers=2, num_freqs=4))).cuda()
     batches = iter(PackedMinibatches(data, Budget.for_data(data.num_atoms, 32), seed=0, device="cuda"))
     step = CapturedStep(model, captured_adamw(model.parameters(), 3e-3, "cuda"), lambda m, b: m.loss(b),
-                        next(batches), grad_clip=1.0, amp_dtype=torch.bfloat16)
+                        next(batches), grad_clip=1.0, amp_dtype=torch.bfloat16, compiled="network")
+    assert type(model.network).__name__ == "ScoreNetwork"   # compiled only while recorded
     losses = [float(step(next(batches))["loss"]) for _ in range(300)]
     assert all(map(torch.isfinite, map(torch.tensor, losses)))
     assert sum(losses[-30:]) < 0.8 * sum(losses[:30])

@@ -20,12 +20,17 @@ BENCHMARKS = {
                                             "default (foreach) against its fused kernel",
                                             "benchmarks/bench_diffusion_training.py --compile --fused",
                                             "steps_per_second", "steps / s"),
+    "bench_diffusion_training_captured.json": ("Training notebook 04's `full` diffusion model (batches of 256): "
+                                               "packed fixed-shape batches, the whole step replayed as one CUDA "
+                                               "graph (notebook 04's GPU route)",
+                                               "benchmarks/bench_diffusion_training.py --compile --captured",
+                                               "steps_per_second", "steps / s"),
 }
 
 
 def _variant(row: dict) -> str:
-    layout = {"edges": "edge list", "dense": "dense pairs"}[row.get("layout", "edges")]
-    fused = ", fused AdamW" if row.get("optimizer") == "fused" else ""
+    layout = {"edges": "edge list", "dense": "dense pairs", "packed": "packed batches"}[row.get("layout", "edges")]
+    fused = {"fused": ", fused AdamW", "captured": ", one CUDA graph a step"}.get(row.get("optimizer"), "")
     return f"{layout}, {'torch.compile' if row.get('compiled') else 'eager'}{fused}"
 
 

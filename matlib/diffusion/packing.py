@@ -121,7 +121,9 @@ class PackedMinibatches:
         centre, neighbour = (np.concatenate([self.templates[n][k] + o for n, o in zip(counts, offsets)])
                              for k in (0, 1))
         pad_atoms, pad_pairs = b.atoms - real_atoms, b.pairs - len(centre)
-        pad_atom = real_atoms                     # padding pairs join the first padding atom to itself
+        # padding pairs join each padding atom to itself, spread over all of them: summing thousands
+        # of messages into one atom would serialise the scatter's atomic adds
+        pad_atom = real_atoms + np.arange(pad_pairs) % pad_atoms
         types = np.concatenate([self.types[atom_index], np.ones(pad_atoms, np.int64)])
         frac = np.concatenate([self.frac[atom_index], np.zeros((pad_atoms, 3), self.frac.dtype)])
         num_atoms = np.ones(slots, np.int64)
@@ -133,6 +135,5 @@ class PackedMinibatches:
         crystal_weight[:len(chosen)] = 1
         t = torch.from_numpy
         return PackedBatch(CrystalBatch(t(types), t(frac), t(lattice), t(num_atoms)), t(batch_index),
-                           t(np.concatenate([centre, np.full(pad_pairs, pad_atom)])),
-                           t(np.concatenate([neighbour, np.full(pad_pairs, pad_atom)])),
+                           t(np.concatenate([centre, pad_atom])), t(np.concatenate([neighbour, pad_atom])),
                            t((np.arange(b.atoms) < real_atoms).astype(np.float32)), t(crystal_weight))

@@ -234,8 +234,9 @@ viz.show_code(type(model.network).forward)   # the score network: all atom pairs
 # launching them costs the host more time than the GPU spends on them (`lab/training_step/`). On a
 # GPU, the notebook therefore packs crystals into batches of one fixed shape (a padding crystal
 # fills the rest, weighed out of every loss: `matlib/diffusion/packing.py`) and records one whole
-# step (forward, backward, clipping, AdamW) as a CUDA graph, which each later step replays with one
-# launch (`matlib/captured_step.py`). The losses are the same; the steps per second are not.
+# step (forward, backward, clipping, AdamW) as a CUDA graph, with the network compiled (fused
+# kernels) while it is recorded; each later step replays it with one launch
+# (`matlib/captured_step.py`). The losses are the same; the steps per second are not.
 
 # %%
 # COV compares with every test crystal. Parsing them and their fingerprints (MP-20: about 10 CPU-minutes,
@@ -268,7 +269,7 @@ def train(model):
     schedule = budget_schedule(optimizer, cfg.lr_schedule, cfg.train_steps, cfg.train_seconds, warmup_steps=200)
     if cfg.device.type == "cuda":
         update = CapturedStep(model, optimizer, lambda m, b: m.loss(b), next(iter(batches)), grad_clip=1.0,
-                              amp_dtype=cfg.amp_dtype if cfg.amp else None)
+                              amp_dtype=cfg.amp_dtype if cfg.amp else None, compiled="network")
     return model, fit(model, optimizer, lambda m, b: m.loss(b), batches, update=update,
                       max_steps=cfg.train_steps, max_seconds=cfg.train_seconds, grad_clip=1.0,
                       autocast=cfg.autocast, ema_decay=cfg.ema, scheduler=schedule,
