@@ -48,6 +48,11 @@ def test_packed_epochs_hold_every_crystal_once_in_fixed_shapes():
         assert (packed.batch_index[:len(batch_index)] == batch_index).all()
         assert (packed.batch_index[len(batch_index):] == budget.crystals).all()
         assert packed.crystals.num_atoms.min() >= 1 and packed.atom_weight[-1] == 0
+        # padding pairs spread evenly over the padding atoms (no scatter piles onto one row)
+        pad_centres = packed.centre[len(i):]
+        pad_atoms = budget.atoms - real_atoms
+        per_atom = torch.bincount(pad_centres - real_atoms, minlength=pad_atoms)
+        assert per_atom.max() - per_atom.min() <= 1
     # the first epoch: 50 different crystals before any comes again
     assert len(shapes) == 1 and len(set(seen[:50])) == 50
 
