@@ -75,7 +75,8 @@ class CapturedStep:
         torch.cuda.current_stream().wait_stream(side)
         self.graph = torch.cuda.CUDAGraph()
         self.optimizer.zero_grad(set_to_none=True)
-        with torch.cuda.graph(self.graph):
+        # thread_local: another thread's CUDA work (e.g. a background loader) cannot spoil the recording
+        with torch.cuda.graph(self.graph, capture_error_mode="thread_local"):
             self.losses = self._update()
 
     def _update(self) -> dict[str, torch.Tensor]:

@@ -14,6 +14,7 @@ import torch
 
 from . import checkpoints
 from .progress import progress
+from .weight_average import WeightAverage
 from .schedules import SCHEDULES, budget_cosine, budget_schedule  # noqa: F401  (notebooks import them from here)
 
 
@@ -145,8 +146,7 @@ class _Run:
         self.checkpoint, self.config, self.trained_on, self.log_every = checkpoint, config, trained_on, log_every
         self.evaluate, self.keep_best = evaluate, keep_best
         self.best_value, self.best_state = math.inf, None
-        self.ema = None if ema_decay is None else torch.optim.swa_utils.AveragedModel(
-            model, multi_avg_fn=torch.optim.swa_utils.get_ema_multi_avg_fn(ema_decay))
+        self.ema = None if ema_decay is None else WeightAverage(model, ema_decay)
         self.returned = model if self.ema is None else self.ema.module      # the weights this call returns
         self.update = update                   # a whole update of its own (fit's ``update``)
         # "some loss since the start was not finite", kept on the loss's device: no host sync per

@@ -218,3 +218,20 @@ def test_checkpoints_refuse_non_finite_weights(tmp_path):
     with pytest.raises(checkpoints.CheckpointError, match="NaN or inf"):
         checkpoints.save(tmp_path / "bad", model)
     assert not list(tmp_path.iterdir())
+
+
+def test_weight_average_copies_first_then_moves_toward_the_model_and_follows_buffers():
+    from matlib.weight_average import WeightAverage
+    model = torch.nn.BatchNorm1d(2)
+    average = WeightAverage(model, decay=0.75)
+    with torch.no_grad():
+        model.weight.fill_(2.0)
+        model.running_mean.fill_(5.0)
+    average.update_parameters(model)            # first update: a copy
+    assert torch.equal(average.module.weight, model.weight)
+    with torch.no_grad():
+        model.weight.fill_(6.0)
+    average.update_parameters(model)            # then 0.75 * 2 + 0.25 * 6
+    assert torch.allclose(average.module.weight, torch.full((2,), 3.0))
+    assert torch.equal(average.module.running_mean, model.running_mean)
+    assert average.module.weight.data_ptr() != model.weight.data_ptr()

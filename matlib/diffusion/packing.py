@@ -32,7 +32,8 @@ class Budget:
         n = num_atoms.double()
         pairs = n * (n - 1)
         def room(values: torch.Tensor) -> int:
-            return math.ceil(batch_size * values.mean().item() + spread * math.sqrt(batch_size) * values.std().item())
+            spread_of_one = values.std(correction=0).item()      # 0, not NaN, for a single crystal
+            return math.ceil(batch_size * values.mean().item() + spread * math.sqrt(batch_size) * spread_of_one)
         return cls(batch_size, max(room(n), int(n.max())) + 1, max(room(pairs), int(pairs.max())) + 1)
 
 
@@ -47,7 +48,7 @@ class PackedBatch:
     crystal_weight: torch.Tensor  # (C,) 1 for a real crystal, 0 for an empty slot or the padding crystal
 
     def to(self, device) -> "PackedBatch":
-        """On ``device``; to a GPU through pinned memory, so the copy overlaps the running step."""
+        """On ``device``; to a GPU through pinned memory, without blocking the host."""
         device = torch.device(device)
         def move(tensor: torch.Tensor) -> torch.Tensor:
             if device.type == "cuda" and tensor.device.type == "cpu":

@@ -267,10 +267,11 @@ def train(model):
     else:
         optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr)
         batches = crystal_minibatches(batch, size, seed)
-    schedule = budget_schedule(optimizer, cfg.lr_schedule, cfg.train_steps, cfg.train_seconds, warmup_steps=200)
     if recorded:
         update = CapturedStep(model, optimizer, lambda m, b: m.loss(b), next(iter(batches)), grad_clip=1.0,
                               amp_dtype=cfg.amp_dtype if cfg.amp else None, compiled="network")
+    # after recording: a schedule over the time budget starts its clock when it is made
+    schedule = budget_schedule(optimizer, cfg.lr_schedule, cfg.train_steps, cfg.train_seconds, warmup_steps=200)
     return model, fit(model, optimizer, lambda m, b: m.loss(b), batches, update=update,
                       max_steps=cfg.train_steps, max_seconds=cfg.train_seconds, grad_clip=1.0,
                       autocast=cfg.autocast, ema_decay=cfg.ema, scheduler=schedule,
@@ -544,9 +545,6 @@ print(f"results -> {path}  ({time.perf_counter() - started:.0f} s)")
 #    section 3 move, and which term carries it? Then set `overrides={"holdout": 0.05}`: the training curves gain a
 #    held-out line, and the run keeps the averaged weights that scored best on it. Does the held-out
 #    loss turn up before the budget ends, and does composition validity follow it?
-# 7. **Recorded or not.** On a GPU, run `full` with `overrides={"record_step": False}`: the same
-#    losses, computed by eager steps. Predict how many steps the same 300 s buy, then compare the
-#    loss curves and COV-R of the two runs. Which metrics move with the step count?
 # 7. **Second thoughts on elements.** An element chosen at t ≈ 1 was chosen before any other atom
 #    had one. Would letting the sampler reopen chosen elements (ReMDM remasking) raise composition
 #    validity? Predict, then read our runs in `lab/README.md` ("diffusion_sampling"): 10,000 crystals
@@ -562,3 +560,7 @@ print(f"results -> {path}  ({time.perf_counter() - started:.0f} s)")
 #    as much as the first). Predict composition validity. (On MP-20 it stayed within the spread of
 #    runs without either: `lab/findings_by_notebook.md`, section 04. Which loss term did move, and
 #    why does that not show in the validity?)
+# 10. **Recorded or not.** On a GPU, run `full` with `overrides={"record_step": False}`: the same
+#    losses, computed by eager steps. Predict how many steps the same 300 s buy (compiling and
+#    recording the step come on top of them), then compare the loss curves and COV-R of the two runs.
+#    Which metrics move with the step count?
