@@ -16,6 +16,7 @@ import numpy as np
 import torch
 
 from ..crystal import CrystalBatch
+from ..nn.edges import all_pair_edges
 
 
 @dataclass(frozen=True)
@@ -77,7 +78,6 @@ def edges_and_weights(batch: CrystalBatch | PackedBatch):
     (every ordered pair, unit weights) or of a packed one (its stored pairs and weights)."""
     if isinstance(batch, PackedBatch):
         return batch.crystals, (batch.batch_index, (batch.centre, batch.neighbour)), batch.atom_weight, batch.crystal_weight
-    from ..nn import all_pair_edges
     ones = batch.frac_coords.new_ones
     return batch, all_pair_edges(batch.num_atoms), ones(len(batch.atom_types)), ones(len(batch.num_atoms))
 
@@ -95,7 +95,8 @@ class PackedMinibatches:
         if (self.counts.max() >= budget.atoms) or (self.counts * (self.counts - 1)).max() >= budget.pairs:
             raise ValueError(f"the budget {budget} has no room for the largest crystal ({self.counts.max()} atoms)")
         sizes = range(int(self.counts.max()) + 1)
-        # ordered pairs i != j of an n-atom crystal, numbered from 0
+        # ordered pairs i != j of an n-atom crystal, numbered from 0: NumPy on the host, where packing
+        # runs beside every step (0.5 ms for 256 crystals; graph.pair_index's torch ops take 14-22 ms)
         self.templates = [np.argwhere(~np.eye(n, dtype=bool)).T for n in sizes]
         self.rng = np.random.default_rng(seed)
 
