@@ -7,6 +7,8 @@ import pytest
 from matlib.cluster import dask_executor, executor_workers
 from matlib.datasets import load_split
 from matlib.evaluation import evaluate
+from matlib.crystal import CrystalBatch
+from matlib.scigen.at_scale import screen_at_scale
 from matlib.scigen.screening import screening_table
 
 pytest.importorskip("distributed")
@@ -28,10 +30,15 @@ def test_evaluation_and_screening_on_a_local_cluster_equal_the_serial_path(cryst
         distributed = evaluate(generated, reference, dataset="perov_5", train=reference[:6], executor=executor,
                                progress_bar=False)
         screened_there = screening_table(generated, executor=executor, progress_bar=False)
+        batch = CrystalBatch.from_structures(generated)
+        at_scale = screen_at_scale(lambda index, n: batch.select(list(range(index * 4, index * 4 + n))), len(batch),
+                                   chunk=4, piece=3, executor=executor, workers=2, progress_bar=False)
     assert distributed.table["metric"].tolist() == serial.table["metric"].tolist()
     np.testing.assert_allclose(distributed.table["value"], serial.table["value"], atol=1e-12, equal_nan=True)
     assert distributed.table.set_index("metric").loc["cov_r", "value"] > 0        # a real comparison, not empty
     assert screened_there.equals(screened)
+    for flag in ("smact_valid", "occupation_ok", "struct_valid", "passes_screen"):   # the million-crystal route
+        assert at_scale.flags[flag].tolist() == screened[flag].tolist()
 
 
 def test_executor_workers_reads_pools_and_says_none_for_the_unknown():

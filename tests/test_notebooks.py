@@ -101,6 +101,7 @@ def check_03(metrics, out_dir):
 
 
 def check_07(metrics, out_dir):
+    import numpy as np
     from ase.io import read
     retention = metrics["retention"]
     assert {"kagome", "lieb"} <= set(retention)
@@ -115,6 +116,15 @@ def check_07(metrics, out_dir):
     assert {f.info["lattice"] for f in frames} == set(retention)
     kagome = [f for f in frames if f.info["lattice"] == "kagome"]
     assert all(f.get_chemical_symbols()[:3] == [f.info["motif_element"]] * 3 for f in kagome)
+    scale = metrics["at_scale"]                 # section 6: every crystal screened, flags saved
+    counts = [stage["count"] for stage in scale["funnel"]]
+    assert counts[0] == scale["crystals"] > 0 and all(a >= b for a, b in zip(counts, counts[1:]))
+    assert scale["crystals_per_second_per_worker"] > 0 and scale["workers"] >= 1
+    flags = np.load(out_dir / "at_scale_flags.npz")
+    assert len(flags["passes_screen"]) == scale["crystals"] and flags["passes_screen"].sum() == counts[-1]
+    sample = read(out_dir / "at_scale_sample.extxyz", index=":")
+    assert 0 < len(sample) <= min(1000, scale["crystals"])
+    assert all(f.get_chemical_symbols()[:3] == [f.get_chemical_symbols()[0]] * 3 for f in sample)   # the motif
 
 
 def check_06(metrics, out_dir):

@@ -75,7 +75,7 @@ def sample(model, num_atoms: torch.Tensor | int, config: SamplerConfig = Sampler
            generator: torch.Generator | None = None, denoise_fn: Callable | None = None,
            constraint: Callable[[State, torch.Tensor], State] | None = None,
            autocast: Callable[[], contextlib.AbstractContextManager] | None = None,
-           type_step: Callable | None = None, desc: str = "sampling") -> SampleResult:
+           type_step: Callable | None = None, desc: str = "sampling", progress_bar: bool = True) -> SampleResult:
     """Sample crystals; ``num_atoms`` is a tensor of sizes or a count (sizes from the training histogram).
 
     Hooks: ``denoise_fn`` replaces the network call (guidance), ``constraint`` edits the state after
@@ -91,7 +91,7 @@ def sample(model, num_atoms: torch.Tensor | int, config: SamplerConfig = Sampler
     start = time.perf_counter()
     pieces, trajectory, calls = [], Trajectory(), 0
     chunks = torch.split(num_atoms, config.batch_size)
-    bar = progress(total=config.steps * len(chunks), desc=desc)
+    bar = progress(total=config.steps * len(chunks), desc=desc, disable=not progress_bar)
     grid = torch.cat([torch.linspace(1.0, config.t_min, config.steps), torch.zeros(1)]).tolist()
     with torch.no_grad():
         for index, n in enumerate(chunks):

@@ -131,8 +131,8 @@ def draw_bond_lengths(chosen: Sequence[str], bond_lengths: BondLengths, rng: np.
 
 def sample_with_motif(model, template: Template, n: int, elements: str | Sequence[str], bond_lengths: BondLengths,
                       config: SamplerConfig = SamplerConfig(), *, seed: int = 0, free_atoms: int | None = None,
-                      height: float = 0.5, autocast=None, desc: str = "constrained sampling"
-                      ) -> tuple[SampleResult, StructureConstraint]:
+                      height: float = 0.5, autocast=None, desc: str = "constrained sampling",
+                      progress_bar: bool = True) -> tuple[SampleResult, StructureConstraint]:
     """``n`` crystals that contain ``template``'s motif; each draws its element from ``elements`` and
     its bond length from ``bond_lengths``. The base model is used unchanged."""
     rng = np.random.default_rng(seed)
@@ -151,7 +151,8 @@ def sample_with_motif(model, template: Template, n: int, elements: str | Sequenc
     for start in range(0, n, config.batch_size):   # one constraint per sampler chunk
         part = _select(constraint, start, min(n, start + config.batch_size)).to(model.device)
         results.append(sample(model, part.num_atoms, config, generator=device_generator, autocast=autocast,
-                              constraint=part.inpainter(model, device_generator), desc=desc))
+                              constraint=part.inpainter(model, device_generator), desc=desc,
+                              progress_bar=progress_bar))
     merged = SampleResult(CrystalBatch.collate([r.crystals for r in results]), results[0].trajectory,
                           sum(r.seconds for r in results), sum(r.network_calls for r in results))
     return merged, constraint
