@@ -53,3 +53,13 @@ def test_fingerprint_engines_table_gives_the_ratio_agreement_and_evaluate_laps(t
     assert "(`benchmarks/bench_fingerprints.py --workers 16`; `bench_fingerprints_16cpu.json`)" in text
     assert "9,046 mp_20 `test` crystals on 16 worker processes" in text and "1.2e-13" in text
     assert "`evaluate()` on 10,000 crystals" in text and "fingerprints 45.2 s" in text and "52.5 s" in text
+
+
+def test_screen_at_scale_row_gives_both_sides_rates(tmp_path):
+    report = {"crystals": 1000000, "steps": 50, "compiled": True, "generated_per_second": 6500.4,
+              "crystals_per_second_per_worker": 2100.7, "workers": 15, "crystals_per_second": 6100.2,
+              "wall_seconds": 163.94, "device": "NVIDIA H100 80GB HBM3"}
+    assert "SCIGEN's screen at scale" not in performance_section(tmp_path)
+    (tmp_path / "bench_scigen_at_scale.json").write_text(json.dumps(report))
+    text = performance_section(tmp_path)
+    assert "| 1,000,000 | 50 | torch.compile | 6,500 | 2,101 | 15 | 6,100 | 163.9 | NVIDIA H100 80GB HBM3 |" in text

@@ -90,6 +90,19 @@ def _fingerprints(report: dict) -> list[str]:
     return lines
 
 
+AT_SCALE = ("bench_scigen_at_scale.json", "benchmarks/bench_scigen_at_scale.py --crystals 1000000 --compile")
+
+
+def _at_scale(report: dict) -> list[str]:
+    """Generation on the GPU overlapping the screen on worker processes: each side's rate."""
+    return ["| crystals | sampler steps | network | generated / s | screened / s per worker | workers | "
+            "whole run / s | seconds | device |", "|---|---|---|---|---|---|---|---|---|",
+            f"| {report['crystals']:,} | {report['steps']} | {'torch.compile' if report['compiled'] else 'eager'} | "
+            f"{report['generated_per_second']:,.0f} | {report['crystals_per_second_per_worker']:,.0f} | "
+            f"{report['workers']} | {report['crystals_per_second']:,.0f} | {report['wall_seconds']:.1f} | "
+            f"{report['device']} |"]
+
+
 def performance_section(runs: Path) -> str:
     lines = ["## Performance", "",
              "Each benchmark times its variants in one run on one machine; the ratio is to the plain row "
@@ -102,6 +115,10 @@ def performance_section(runs: Path) -> str:
     if (runs / name).exists():
         lines += ["", f"Evaluation, metric by metric, with `test` crystals playing the generated ones (`{command}`; `{name}`):", "",
                   *_evaluation(json.loads((runs / name).read_text()))]
+    name, command = AT_SCALE
+    if (runs / name).exists():
+        lines += ["", f"SCIGEN's screen at scale, kagome crystals generated in chunks while worker processes screen "
+                      f"the previous chunk (`{command}`; `{name}`):", "", *_at_scale(json.loads((runs / name).read_text()))]
     for path in sorted(runs.glob("bench_fingerprints_*.json")):
         report = json.loads(path.read_text())
         lines += ["", f"CrystalNN fingerprints, both engines in one run (`{report['command']}`; `{path.name}`):", "",
