@@ -90,7 +90,8 @@ def _fingerprints(report: dict) -> list[str]:
     return lines
 
 
-AT_SCALE = ("bench_scigen_at_scale.json", "benchmarks/bench_scigen_at_scale.py --crystals 1000000 --compile")
+AT_SCALE = ("bench_scigen_at_scale.json",
+            "benchmarks/bench_scigen_at_scale.py --crystals 200000 --steps 50 --chunk 50000 --compile")
 
 
 def _at_scale(report: dict) -> list[str]:
