@@ -230,13 +230,15 @@ viz.show_code(type(model.network).forward)   # the score network: all atom pairs
 # better than the last raw weights. `teach` loads the checkpoint the `full` profile trained on the
 # GPU when it exists.
 #
-# **Why a GPU step is recorded.** This model is small: a step launches about 700 GPU kernels, and
-# launching them costs the host more time than the GPU spends on them (`lab/training_step/`). On a
-# GPU, the notebook therefore packs crystals into batches of one fixed shape (a padding crystal
-# fills the rest, weighed out of every loss: `matlib/diffusion/packing.py`) and records one whole
-# step (forward, backward, clipping, AdamW) as a CUDA graph, with the network compiled (fused
-# kernels) while it is recorded; each later step replays it with one launch
-# (`matlib/captured_step.py`). The losses are the same; the steps per second are not.
+# **Recording a GPU step (`record_step`).** This model is small: a step launches about 700 GPU
+# kernels, and launching them costs the host more time than the GPU spends on them
+# (`lab/training_step/`). With `record_step` on, the notebook packs crystals into batches of one
+# fixed shape (a padding crystal fills the rest, weighed out of every loss:
+# `matlib/diffusion/packing.py`) and records one whole step (forward, backward, clipping, AdamW) as a
+# CUDA graph, with the network compiled (fused kernels) while it is recorded; each later step
+# replays it with one launch (`matlib/captured_step.py`). The losses are the same; the steps per
+# second are not. It is off by default: more steps on the same 9,000 crystals did not make better
+# crystals (explore prompt 10).
 
 # %%
 # COV compares with every test crystal. Parsing them and their fingerprints (MP-20: about 10 CPU-minutes,
@@ -560,7 +562,8 @@ print(f"results -> {path}  ({time.perf_counter() - started:.0f} s)")
 #    as much as the first). Predict composition validity. (On MP-20 it stayed within the spread of
 #    runs without either: `lab/findings_by_notebook.md`, section 04. Which loss term did move, and
 #    why does that not show in the validity?)
-# 10. **Recorded or not.** On a GPU, run `full` with `overrides={"record_step": False}`: the same
-#    losses, computed by eager steps. Predict how many steps the same 300 s buy (compiling and
-#    recording the step come on top of them), then compare the loss curves and COV-R of the two runs.
-#    Which metrics move with the step count?
+# 10. **Recorded or not.** On a GPU, run `full` with `overrides={"record_step": True}`: the same
+#    losses, each step replayed as one recorded CUDA graph on fixed-shape batches. Predict how many
+#    steps the same 300 s buy (compiling and recording the step come on top of them), then compare the
+#    loss curves, the train/test loss gap, COV-R and novelty of the two runs. Which metrics move with
+#    the step count, and which way?
