@@ -4,11 +4,14 @@ call, and the share of the GPU's bf16 peak that the sampler reaches.
     python benchmarks/bench_diffusion_sampling.py [--checkpoint data/checkpoints/diffusion/mp_20] [--sizes 1000 10000]
     python benchmarks/bench_diffusion_sampling.py --compile     # the same, eager then torch.compile'd, one run
     python benchmarks/bench_diffusion_sampling.py --dense --compile   # edge list and dense pairs, each both ways
+    python benchmarks/bench_diffusion_sampling.py --fused --compile   # edge list and fused pair messages (Triton)
 
 Every size is timed once per variant in one run: the edge-list network (the notebooks'), with
 ``--compile`` the same under ``torch.compile`` (compiled and warmed up on the same crystals first, so
 compile time is not counted), with ``--dense`` the padded all-pairs network
-(`lab/dense_pairs/`, an experiment), and with both the dense network compiled. Ratios to the plain edge-list
+(`lab/dense_pairs/`, an experiment), and with both the dense network compiled; with ``--fused`` the
+pair messages built and summed on chip (`matlib/nn/fused_pairs.py`), eager and, with ``--compile``,
+with the rest of the network compiled. Ratios to the plain edge-list
 run are printed: the speed-up item 1 of the performance issue asks for.
 
 Uses the notebook's default sampler (200 predictor-corrector steps, 2 network calls per step)
@@ -18,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import time
+from dataclasses import replace
 
 import torch
 from torch.utils.flop_counter import FlopCounterMode
@@ -57,6 +61,7 @@ def main() -> None:
     parser.add_argument("--compile", action="store_true", help="also time the score network under torch.compile")
     parser.add_argument("--compile-mode", default="default", help="torch.compile mode, e.g. reduce-overhead")
     parser.add_argument("--dense", action="store_true", help="also time the padded all-pairs network")
+    parser.add_argument("--fused", action="store_true", help="also time the fused pair-message kernel")
     args = parser.parse_args()
     cfg = config.resolve("full" if torch.cuda.is_available() else "smoke")
     model, _ = store.load(args.checkpoint, device=cfg.device)
@@ -66,14 +71,17 @@ def main() -> None:
     eager_network = model.network
     variants = [("edges", False)] + [("edges", True)] * args.compile
     variants += [("dense", False)] * args.dense + [("dense", True)] * (args.dense and args.compile)
+    variants += [("fused", False)] * args.fused + [("fused", True)] * (args.fused and args.compile)
     for n, (layout, compiled) in [(n, v) for n in args.sizes for v in variants]:
         num_atoms = model.sample_num_atoms(n, generator=torch.Generator(device=cfg.device).manual_seed(n))
         network = dense_network(eager_network) if layout == "dense" else eager_network
         model.network = torch.compile(network, mode=args.compile_mode) if compiled else network
-        if compiled:        # compile for these shapes before the clock starts
-            sample(model, num_atoms, SamplerConfig(steps=2, batch_size=args.batch_size), autocast=cfg.autocast)
+        pairs = "fused" if layout == "fused" else "edges"
+        if compiled or layout == "fused":   # compile for these shapes before the clock starts
+            sample(model, num_atoms, SamplerConfig(steps=2, batch_size=args.batch_size, pairs=pairs),
+                   autocast=cfg.autocast)
         generator = torch.Generator(device=cfg.device).manual_seed(0)
-        result = sample(model, num_atoms, sampler, generator=generator, autocast=cfg.autocast)
+        result = sample(model, num_atoms, replace(sampler, pairs=pairs), generator=generator, autocast=cfg.autocast)
         model.network = eager_network
         flops = edge_list_flops(model, num_atoms, args.batch_size, cfg)
         name = results.hardware(cfg.device)

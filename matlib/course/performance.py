@@ -29,7 +29,8 @@ BENCHMARKS = {
 
 
 def _variant(row: dict) -> str:
-    layout = {"edges": "edge list", "dense": "dense pairs", "packed": "packed batches"}[row.get("layout", "edges")]
+    layout = {"edges": "edge list", "dense": "dense pairs", "packed": "packed batches",
+              "fused": "fused pair messages"}[row.get("layout", "edges")]
     fused = {"fused": ", fused AdamW", "captured": ", one CUDA graph a step"}.get(row.get("optimizer"), "")
     return f"{layout}, {'torch.compile' if row.get('compiled') else 'eager'}{fused}"
 

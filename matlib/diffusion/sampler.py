@@ -24,6 +24,7 @@ from ..crystal import CrystalBatch
 from ..progress import progress
 from .atom_types import MASK_TOKEN
 from ..nn.edges import all_pair_edges
+from ..nn.fused_pairs import PairPlan
 
 
 @dataclass
@@ -36,6 +37,7 @@ class SamplerConfig:
     batch_size: int = 4096
     record_every: int = 0           # >0: keep every k-th state of the first `record_crystals` crystals
     record_crystals: int = 8
+    pairs: str = "edges"            # "fused": pair messages built and summed on chip (GPU, Triton; nn/fused_pairs.py)
 
 
 @dataclass
@@ -117,8 +119,10 @@ def _plain_type_step(model, config):
 def _sample_chunk(model, n, grid, config, generator, denoise_fn, constraint, autocast, trajectory, bar,
                   type_step=None):
     device = model.device
-    edges = all_pair_edges(n)
-    atom_crystal = edges[0]
+    if config.pairs not in ("edges", "fused"):
+        raise ValueError(f"SamplerConfig.pairs is 'edges' or 'fused', not {config.pairs!r}")
+    edges = PairPlan.for_sizes(n) if config.pairs == "fused" else all_pair_edges(n)
+    atom_crystal = edges.batch_index if config.pairs == "fused" else edges[0]
     atoms = int(n.sum())
     state = State(torch.full((atoms,), MASK_TOKEN, device=device, dtype=torch.long),
                   torch.rand(atoms, 3, device=device, generator=generator),

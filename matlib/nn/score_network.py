@@ -22,6 +22,7 @@ from torch import nn
 from .edges import all_pair_edges
 from .element_features import element_feature_table
 from .elements import NUM_ELEMENTS
+from .fused_pairs import PairPlan, fused_pair_messages
 
 
 @dataclass
@@ -75,15 +76,21 @@ class ScoreLayer(nn.Module):
         self.update = nn.Sequential(nn.Linear(2 * dim, dim), nn.SiLU(), nn.Linear(dim, dim))
 
     def forward(self, h, context, centre, neighbour, edge_features, inverse_degree, batch_index=None,
-                inverse_atoms=None):
+                inverse_atoms=None, plan: PairPlan | None = None, frac=None):
         hn = self.norm(h)
         per_atom = self.centre(hn) + context
         if self.crystal_mean is not None:
             means = torch.zeros(len(inverse_atoms), h.shape[1], device=h.device, dtype=hn.dtype)
             means = means.index_add_(0, batch_index, hn) * inverse_atoms.to(hn.dtype)
             per_atom = per_atom + self.crystal_mean(means)[batch_index]
-        m = self.message(per_atom[centre] + self.neighbour(hn)[neighbour] + self.edge(edge_features))
-        aggregated = torch.zeros_like(h).index_add_(0, centre, m.to(h.dtype)) * inverse_degree
+        if plan is not None:    # the same messages, built and summed on chip (``fused_pairs``)
+            linear = self.message[1]
+            aggregated = fused_pair_messages(per_atom, self.neighbour(hn), frac, self.edge.weight,
+                                             linear.weight.to(per_atom.dtype), linear.bias, plan,
+                                             self.edge.in_features // 6).to(h.dtype)
+        else:
+            m = self.message(per_atom[centre] + self.neighbour(hn)[neighbour] + self.edge(edge_features))
+            aggregated = torch.zeros_like(h).index_add_(0, centre, m.to(h.dtype)) * inverse_degree
         return h + self.update(torch.cat([hn, aggregated], -1))
 
 
@@ -113,12 +120,17 @@ class ScoreNetwork(nn.Module):
                 t: torch.Tensor, mean_edge: torch.Tensor, edges: tuple[torch.Tensor, torch.Tensor] | None = None,
                 layer_hook: Callable[[int, torch.Tensor], torch.Tensor] | None = None):
         """tokens (N,), frac (N,3), lattice (B,3,3) symmetric, num_atoms (B,), t (B,), mean_edge (B,)
-        the mean cell's edge length. ``edges`` = (batch_index, edge_index) if precomputed.
+        the mean cell's edge length. ``edges`` = (batch_index, edge_index) if precomputed, or a
+        ``PairPlan`` for the fused pair messages (sampling on a GPU; no gradients).
         ``layer_hook(i, h)`` may modify atom features after block i (adapters use it)."""
-        batch_index, (centre, neighbour) = edges if edges is not None else all_pair_edges(num_atoms)
-        diff = frac[neighbour] - frac[centre]
-        diff = diff - torch.round(diff)
-        edge_features = fourier_features(diff, self.config.num_freqs)
+        plan = edges if isinstance(edges, PairPlan) else None
+        if plan is not None:
+            batch_index, centre, neighbour, edge_features = plan.batch_index, None, None, None
+        else:
+            batch_index, (centre, neighbour) = edges if edges is not None else all_pair_edges(num_atoms)
+            diff = frac[neighbour] - frac[centre]
+            diff = diff - torch.round(diff)
+            edge_features = fourier_features(diff, self.config.num_freqs)
         gram = lattice @ lattice.transpose(-1, -2) / (mean_edge ** 2)[:, None, None]
         crystal = torch.cat([self.time(time_features(t, self.config.time_dim)), upper_six(gram),
                              torch.log(num_atoms.float())[:, None] / 3], -1)
@@ -130,7 +142,7 @@ class ScoreNetwork(nn.Module):
             h = h + self.element_in(self.element_table[tokens])
         for i, (layer, context) in enumerate(zip(self.layers, self.contexts)):
             h = layer(h, context(per_atom_crystal), centre, neighbour, edge_features, inverse_degree, batch_index,
-                      inverse_atoms)
+                      inverse_atoms, plan, frac)
             if layer_hook is not None:
                 h = layer_hook(i, h)
         h = self.out_norm(h)
