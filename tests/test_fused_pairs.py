@@ -91,3 +91,22 @@ def test_fused_messages_refuse_to_run_where_gradients_are_wanted():
     with pytest.raises(RuntimeError, match="no backward"):
         fused_pair_messages(per_atom, per_atom, torch.rand(3, 3), weight, torch.randn(16, 16), torch.zeros(16),
                             PairPlan.for_sizes(torch.tensor([3])), 8)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="the compiled kernel needs a GPU (run on the device)")
+def test_compiled_kernel_on_a_gpu_matches_the_edge_list_path_in_bf16():
+    from matlib.nn.score_network import DenoiserConfig, ScoreNetwork
+    torch.manual_seed(0)
+    device = torch.device("cuda")
+    num_atoms = torch.randint(1, 21, (3000,), device=device)
+    atoms = int(num_atoms.sum())
+    network = ScoreNetwork(DenoiserConfig(dim=224, layers=4, num_freqs=24)).to(device).eval()
+    inputs = (torch.randint(1, 90, (atoms,), device=device), torch.rand(atoms, 3, device=device),
+              torch.eye(3, device=device).expand(len(num_atoms), 3, 3) * 5, num_atoms,
+              torch.rand(len(num_atoms), device=device), torch.full((len(num_atoms),), 5.0, device=device))
+    with torch.no_grad(), torch.autocast("cuda", dtype=torch.bfloat16):
+        edge_out = network(*inputs)
+        fused_out = network(*inputs, edges=PairPlan.for_sizes(num_atoms))
+    for a, b in zip(edge_out, fused_out):     # bf16 products both ways, summed in a different order
+        scale = a.float().abs().max()
+        assert float((a.float() - b.float()).abs().max()) < 0.03 * float(scale)

@@ -136,7 +136,8 @@ def fused_pair_messages(per_atom: torch.Tensor, neighbour: torch.Tensor, frac: t
         block = max(ROWS, slots)
         grid = (math.ceil(len(members) * slots / block),)
         _kernel[grid](*args, members, plan.start, plan.size, plan.local, len(members), D=dim, DP=padded,
-                     K=num_freqs, NP=slots, BLOCK_M=block, BN=min(64, padded))
+                     K=num_freqs, NP=slots, BLOCK_M=block, BN=min(64, padded),
+                     num_warps=8)   # a 64 x 256 float32 tile takes 64 registers a thread across 8 warps
     return out
 
 

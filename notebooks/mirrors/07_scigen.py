@@ -377,7 +377,7 @@ by_element.style.format({"passes_screen": "{:.1%}", "valid": "{:.1%}", "occupati
 # ## 6. A million crystals: the screen at scale
 #
 # SCIGEN screened about 8 million generated crystals. Scale changes the engineering, not the idea:
-# a million pymatgen `Structure`s would fill many gigabytes, and one process screens a few
+# a million pymatgen `Structure`s would fill several gigabytes, and one process screens about two
 # thousand crystals a second. So the GPU generates kagome crystals in chunks while a pool of
 # worker processes (or a Dask cluster: `cluster=` in the parameters cell) screens the previous
 # chunk. Crystals travel to the workers as plain arrays; each worker builds its own structures and
