@@ -17,12 +17,9 @@ from matlib import config, paths, results
 from matlib.datasets import load_split
 from matlib.diffusion import SamplerConfig, store
 from matlib.parallel import process_pool, usable_cpus
-from matlib.scigen import BondLengths, get_template, sample_with_motif
+from matlib.scigen import MAGNETIC_ELEMENTS, BondLengths, get_template, sample_with_motif
 from matlib.scigen.at_scale import screen_at_scale
 from report_rows import write_report
-
-MAGNETIC = ["Mn", "Fe", "Co", "Ni", "Ru", "Nd", "Gd", "Tb", "Dy", "Yb"]
-
 
 def main() -> None:
     parser = argparse.ArgumentParser()
@@ -35,14 +32,14 @@ def main() -> None:
     args = parser.parse_args()
     cfg = config.resolve("full" if torch.cuda.is_available() else "smoke")
     model, _ = store.load(paths.checkpoints_dir() / "diffusion" / "mp_20", device=cfg.device)
-    bond_lengths = BondLengths.from_structures(load_split("mp_20", "val", limit=2000).structures, MAGNETIC)
+    bond_lengths = BondLengths.from_structures(load_split("mp_20", "val", limit=2000).structures, MAGNETIC_ELEMENTS)
     if args.compile:
         model.network = torch.compile(model.network, dynamic=True)
     sampler = SamplerConfig(steps=args.steps, batch_size=args.chunk, record_every=0)
     kagome = get_template("kagome")
 
     def generate(index, n):
-        result, _ = sample_with_motif(model, kagome, n, MAGNETIC, bond_lengths, sampler, seed=index,
+        result, _ = sample_with_motif(model, kagome, n, MAGNETIC_ELEMENTS, bond_lengths, sampler, seed=index,
                                       autocast=cfg.autocast, progress_bar=False)
         return result.crystals
 

@@ -8,8 +8,8 @@ from .bond_lengths import BondLengths
 from .constraint import LATTICE_MASK, StructureConstraint, build_constraint, draw_num_atoms, sample_with_motif
 from .motif import motif_deviation, motif_kept
 from .screening import MAX_OCCUPATION, funnel, occupation_ratio, screening_table
-from .templates import TEMPLATES, Bond, Motif, Template, draw, get_template
+from .templates import MAGNETIC_ELEMENTS, TEMPLATES, Bond, Motif, Template, draw, get_template
 
 __all__ = ["BondLengths", "LATTICE_MASK", "StructureConstraint", "build_constraint", "draw_num_atoms",
            "sample_with_motif", "motif_deviation", "motif_kept", "MAX_OCCUPATION", "funnel", "occupation_ratio",
-           "screening_table", "TEMPLATES", "Bond", "Motif", "Template", "draw", "get_template"]
+           "screening_table", "MAGNETIC_ELEMENTS", "TEMPLATES", "Bond", "Motif", "Template", "draw", "get_template"]

@@ -23,7 +23,7 @@ from pymatgen.core import Lattice, Structure
 
 from ..crystal import CrystalBatch
 from ..progress import progress
-from .screening import MAX_OCCUPATION, _screen_one
+from .screening import screening_table
 
 FLAGS = ("smact_valid", "occupation_ok", "struct_valid", "passes_screen")
 
@@ -73,13 +73,8 @@ class CrystalArrays:
 def screen_piece(piece: CrystalArrays) -> tuple[dict[str, np.ndarray], float]:
     """A worker's job: the three screens on each crystal of ``piece``, and the seconds it took."""
     started = time.perf_counter()
-    rows = [_screen_one(structure) for structure in piece.to_structures()]
-    smact = np.array([r["smact_valid"] for r in rows], dtype=bool)
-    occupation = np.array([r["occupation_ratio"] for r in rows], dtype=np.float32)
-    struct = np.array([r["struct_valid"] for r in rows], dtype=bool)
-    occupation_ok = occupation < MAX_OCCUPATION          # NaN (no structure) fails
-    flags = {"smact_valid": smact, "occupation_ok": occupation_ok, "struct_valid": struct,
-             "passes_screen": smact & occupation_ok & struct, "num_atoms": piece.num_atoms.copy()}
+    table = screening_table(piece.to_structures(), progress_bar=False)
+    flags = {key: table[key].to_numpy(bool) for key in FLAGS} | {"num_atoms": piece.num_atoms.copy()}
     return flags, time.perf_counter() - started
 
 

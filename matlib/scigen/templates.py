@@ -96,6 +96,9 @@ _ROOT3 = math.sqrt(3.0)
 _TSQ = 1 + math.sqrt(2.0)
 _U = 1 / (math.sqrt(2.0) * _TSQ)   # truncated square: half-diagonal of the inner square, in units of a
 
+# the magnetic elements SCIGEN puts on its motifs
+MAGNETIC_ELEMENTS = ("Mn", "Fe", "Co", "Ni", "Ru", "Nd", "Gd", "Tb", "Dy", "Yb")
+
 TEMPLATES: dict[str, Template] = {t.name: t for t in (
     Template("triangular", 1.0, 1.0, 120.0, ((0.0, 0.0),), max_atoms=4),
     Template("square", 1.0, 1.0, 90.0, ((0.0, 0.0),), max_atoms=4),
@@ -138,4 +141,4 @@ def draw(template: Template, ax=None, repeats: int = 3, bond_length: float = 1.0
     return ax
 
 
-__all__ = ["Bond", "Motif", "Template", "TEMPLATES", "get_template", "draw"]
+__all__ = ["Bond", "Motif", "Template", "MAGNETIC_ELEMENTS", "TEMPLATES", "get_template", "draw"]

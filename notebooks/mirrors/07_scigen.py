@@ -52,12 +52,12 @@ from matlib.diffusion import SamplerConfig, store
 from matlib.evaluation import novel_flags, process_pool, relax_structures, unique_flags
 from matlib.evaluation.success import standard_error
 from matlib.parallel import usable_cpus
-from matlib.scigen import (LATTICE_MASK, TEMPLATES, BondLengths, build_constraint, draw, funnel, get_template,
+from matlib.scigen import (LATTICE_MASK, MAGNETIC_ELEMENTS, TEMPLATES, BondLengths, build_constraint, draw, funnel, get_template,
                            motif_deviation, motif_kept, sample_with_motif, screening_table)
 from matlib.scigen.at_scale import CrystalArrays, screen_at_scale, screen_piece
 from matlib.scigen.constraint import StructureConstraint
 
-MAGNETIC = ["Mn", "Fe", "Co", "Ni", "Ru", "Nd", "Gd", "Tb", "Dy", "Yb"]   # SCIGEN's motif elements
+MAGNETIC = list(MAGNETIC_ELEMENTS)   # SCIGEN's motif elements: Mn, Fe, Co, Ni, Ru, Nd, Gd, Tb, Dy, Yb
 MAIN_LATTICES = ["kagome", "lieb"]
 
 # %% tags=["parameters"]
