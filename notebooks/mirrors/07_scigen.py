@@ -244,9 +244,15 @@ known_crystals = datasets.training_crystals(dataset, [ckpt.trained_on.get("split
                                             path=data_dir, limit=cfg.train_limit, loaded={train_split: train_set})
 t = time.perf_counter()
 screen_clock, screened_count = 0.0, 0
-# clean worker processes (CHGNet hangs in forks of a torch-busy parent): a local pool or a Dask cluster
-workers = process_pool() if cluster is None else dask_executor(None if cluster == "local" else cluster)
-with workers as pool:
+def worker_pool(n_workers=None):
+    """Clean worker processes (CHGNet hangs in forks of a torch-busy parent): this machine's pool, or
+    the Dask cluster named by `cluster`; every usable CPU unless told."""
+    if cluster is None:
+        return process_pool(n_workers)
+    return dask_executor(None if cluster == "local" else cluster, n_workers=n_workers)
+
+
+with worker_pool() as pool:
     n_workers = executor_workers(pool)
     for index, (name, run) in enumerate(runs.items()):
         structures, motifs = run["structures"], run["constraint"].motifs
@@ -403,10 +409,8 @@ eager_network = model.network
 if cfg.scale_compile and cfg.device.type == "cuda":   # chunks differ in atom count: compile for dynamic shapes
     model.network = torch.compile(eager_network, dynamic=True)
 scale_workers = max(1, usable_cpus() - 1)            # one CPU stays with the process that feeds the GPU
-scale_pool = (process_pool(scale_workers) if cluster is None
-              else dask_executor(None if cluster == "local" else cluster, n_workers=scale_workers))
 try:
-    with scale_pool as pool:
+    with worker_pool(scale_workers) as pool:
         at_scale = screen_at_scale(generate_kagome, cfg.scale_crystals, chunk=cfg.scale_chunk, executor=pool,
                                    workers=executor_workers(pool) or scale_workers)
 finally:
