@@ -31,6 +31,7 @@ except ImportError:   # the edge-list path needs no Triton
 
 SLOTS = (4, 8, 16, 32, 64)      # neighbour slots per atom, one kernel launch per size group
 ROWS = 64                       # pair rows per program: atoms x slots
+WARPS = 8                       # a 64 x 256 float32 tile then takes 64 registers a thread
 
 
 @dataclass
@@ -133,11 +134,10 @@ def fused_pair_messages(per_atom: torch.Tensor, neighbour: torch.Tensor, frac: t
     args = (per_atom.contiguous(), neighbour.contiguous(), frac.float().contiguous(), edge_weight.to(dtype).contiguous(),
             message_weight.contiguous(), message_bias.float().contiguous(), out)
     for slots, members in plan.groups:
-        block = max(ROWS, slots)
+        block = max(ROWS, slots)   # module constants, so lab/dense_pairs/tune_fused.py can try others
         grid = (math.ceil(len(members) * slots / block),)
         _kernel[grid](*args, members, plan.start, plan.size, plan.local, len(members), D=dim, DP=padded,
-                     K=num_freqs, NP=slots, BLOCK_M=block, BN=min(64, padded),
-                     num_warps=8)   # a 64 x 256 float32 tile takes 64 registers a thread across 8 warps
+                     K=num_freqs, NP=slots, BLOCK_M=block, BN=min(64, padded), num_warps=WARPS)
     return out
 
 
