@@ -539,3 +539,6 @@ print(f"results -> {path}  ({time.perf_counter() - started:.0f} s)")
 #    Fe. Does screening get easier or harder as the model has more room to build chemistry?
 # 4. **A rare-earth motif.** Set `MAGNETIC = ["Gd"]` and rerun section 3: the bond length grows
 #    to ~3.8 Å. How do the occupation ratio and the share that relaxes change?
+# 5. **Cheaper still.** Run section 6 with `overrides={"scale_steps": 10}` (or 200). Predict how the
+#    generation rate and the share passing the screen move. Which screen loses most when the
+#    sampler cuts corners, and does the per-worker screening rate change at all?
