@@ -44,7 +44,7 @@ def main() -> None:
         return result.crystals
 
     with process_pool(args.workers) as pool:
-        screen = screen_at_scale(generate, args.crystals, chunk=args.chunk, executor=pool, workers=args.workers)
+        screen = screen_at_scale(generate, args.crystals, chunk=args.chunk, executor=pool)
     report = {**screen.throughput(), "steps": args.steps, "chunk": args.chunk, "compiled": args.compile,
               "passes_screen": float(screen.flags["passes_screen"].mean()), "device": results.hardware(cfg.device)}
     print(report)

@@ -32,7 +32,7 @@ def test_evaluation_and_screening_on_a_local_cluster_equal_the_serial_path(cryst
         screened_there = screening_table(generated, executor=executor, progress_bar=False)
         batch = CrystalBatch.from_structures(generated)
         at_scale = screen_at_scale(lambda index, n: batch.select(list(range(index * 4, index * 4 + n))), len(batch),
-                                   chunk=4, piece=3, executor=executor, workers=2, progress_bar=False)
+                                   chunk=4, piece=3, executor=executor, progress_bar=False)
     assert distributed.table["metric"].tolist() == serial.table["metric"].tolist()
     np.testing.assert_allclose(distributed.table["value"], serial.table["value"], atol=1e-12, equal_nan=True)
     assert distributed.table.set_index("metric").loc["cov_r", "value"] > 0        # a real comparison, not empty

@@ -32,7 +32,7 @@ def test_flags_equal_the_screening_table_in_generation_order(crystals):
     expected = screening_table([None if i == 5 else s for i, s in enumerate(crystals.to_structures())],
                                progress_bar=False)
     with ThreadPoolExecutor(2) as pool:
-        screen = screen_at_scale(chunks_of(crystals), len(crystals), chunk=5, piece=2, executor=pool, workers=2,
+        screen = screen_at_scale(chunks_of(crystals), len(crystals), chunk=5, piece=2, executor=pool,
                                  max_pending_chunks=1, progress_bar=False)
     assert screen.crystals == len(crystals)
     for flag in FLAGS:
@@ -44,6 +44,7 @@ def test_flags_equal_the_screening_table_in_generation_order(crystals):
     assert counts["generated"] == len(crystals) >= counts["+ SMACT valid"] >= counts["+ structure valid"]
     speed = screen.throughput()
     assert speed["crystals_per_second_per_worker"] > 0 and speed["worker_seconds"] > 0
+    assert speed["workers"] == 2                                 # read from the pool itself
     assert len(screen.first_chunk) == 5
 
 
@@ -60,4 +61,4 @@ def test_arrays_round_trip_and_split_into_pieces(crystals):
 
 def test_bad_sizes_are_clear_errors(crystals):
     with ThreadPoolExecutor(1) as pool, pytest.raises(ValueError, match="positive"):
-        screen_at_scale(chunks_of(crystals), 10, chunk=0, executor=pool, workers=1)
+        screen_at_scale(chunks_of(crystals), 10, chunk=0, executor=pool)

@@ -125,10 +125,10 @@ def fused_pair_messages(per_atom: torch.Tensor, neighbour: torch.Tensor, frac: t
     ``message_weight`` (dim, dim) are the block's ``nn.Linear`` weights, in the dtype of the products."""
     if torch.is_grad_enabled() and any(t.requires_grad for t in (per_atom, neighbour, edge_weight, message_weight)):
         raise RuntimeError("fused pair messages have no backward pass: use them under torch.no_grad() (sampling)")
-    atoms, dim = per_atom.shape
-    out = torch.zeros(atoms, dim, device=per_atom.device, dtype=torch.float32)
     if _kernel is None:
         raise ImportError("fused pair messages need Triton (it comes with CUDA builds of torch)")
+    atoms, dim = per_atom.shape
+    out = torch.zeros(atoms, dim, device=per_atom.device, dtype=torch.float32)
     padded = 1 << max(4, math.ceil(math.log2(dim)))
     dtype = message_weight.dtype
     args = (per_atom.contiguous(), neighbour.contiguous(), frac.float().contiguous(), edge_weight.to(dtype).contiguous(),

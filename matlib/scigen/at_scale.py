@@ -21,7 +21,9 @@ import numpy as np
 import pandas as pd
 from pymatgen.core import Lattice, Structure
 
+from ..cluster import executor_workers
 from ..crystal import CrystalBatch
+from ..parallel import usable_cpus
 from ..progress import progress
 from .screening import screening_table
 
@@ -107,8 +109,7 @@ class ScaleScreen:
 
 
 def screen_at_scale(generate: Callable[[int, int], CrystalBatch], total: int, *, chunk: int, executor: cf.Executor,
-                    workers: int, piece: int = 1000, max_pending_chunks: int = 3,
-                    progress_bar: bool = True) -> ScaleScreen:
+                    piece: int = 1000, max_pending_chunks: int = 3, progress_bar: bool = True) -> ScaleScreen:
     """Generate ``total`` crystals in chunks (``generate(index, n)`` -> a ``CrystalBatch`` of n) and screen
     each on ``executor`` while the next one is generated. At most ``max_pending_chunks`` chunks wait for
     the workers, which bounds memory when screening is slower than generation."""
@@ -146,6 +147,7 @@ def screen_at_scale(generate: Callable[[int, int], CrystalBatch], total: int, *,
         bar.close()
     ordered = [results[i] for i in sorted(results)]
     flags = pd.DataFrame({key: np.concatenate([r[key] for r in ordered]) for key in (*FLAGS, "num_atoms")})
+    workers = executor_workers(executor) or usable_cpus()     # an executor of unknown size: a guess
     return ScaleScreen(flags, first_chunk, workers, time.perf_counter() - started, clocks["generation"],
                        clocks["workers"])
 

@@ -411,8 +411,7 @@ if cfg.scale_compile and cfg.device.type == "cuda":   # chunks differ in atom co
 scale_workers = max(1, usable_cpus() - 1)            # one CPU stays with the process that feeds the GPU
 try:
     with worker_pool(scale_workers) as pool:
-        at_scale = screen_at_scale(generate_kagome, cfg.scale_crystals, chunk=cfg.scale_chunk, executor=pool,
-                                   workers=executor_workers(pool) or scale_workers)
+        at_scale = screen_at_scale(generate_kagome, cfg.scale_crystals, chunk=cfg.scale_chunk, executor=pool)
 finally:
     model.network = eager_network
 at_scale_speed = at_scale.throughput() | {"executor": throughput["executor"], "steps": cfg.scale_steps}
