@@ -9,7 +9,8 @@ import textwrap
 import pytest
 import torch
 
-from matlib.nn.fused_pairs import SLOTS, PairPlan
+from matlib.nn.edges import all_pair_edges
+from matlib.nn.fused_pairs import PairPlan
 
 triton = pytest.importorskip("triton")
 
@@ -19,7 +20,7 @@ CHECK = textwrap.dedent("""
     from matlib.nn.fused_pairs import PairPlan, fused_pair_messages
     from matlib.nn.score_network import DenoiserConfig, ScoreLayer, ScoreNetwork, fourier_features
     torch.manual_seed(0)
-    # every slot group, a lone atom (no neighbours) and a crystal of 33 atoms (64 slots)
+    # sizes 1 to 33: a lone atom (no neighbours), and 32 pairs an atom (two atoms a 64-row tile)
     num_atoms = torch.tensor([1, 2, 4, 5, 3, 9, 17, 8, 16, 20, 33, 7])
     batch_index, (centre, neighbour) = all_pair_edges(num_atoms)
     atoms = int(num_atoms.sum())
@@ -70,18 +71,21 @@ def test_fused_messages_network_and_sampler_equal_the_edge_list_path_on_the_cpu(
     assert float(done.stdout.strip().splitlines()[-1]) < 1e-5      # float32 both ways: rounding only
 
 
-def test_plan_puts_every_atom_in_one_slot_group_and_refuses_big_crystals():
-    num_atoms = torch.tensor([1, 4, 5, 8, 9, 16, 17, 32, 33, 64])
-    plan = PairPlan.for_sizes(num_atoms)
-    members = torch.cat([atoms.long() for _, atoms in plan.groups])
-    assert sorted(members.tolist()) == list(range(int(num_atoms.sum())))
-    for slots, atoms in plan.groups:
-        sizes = plan.size[atoms.long()]
-        smaller = ([0] + list(SLOTS))[SLOTS.index(slots)]          # the next smaller group's slots
-        assert bool((sizes <= slots).all()) and bool((sizes > smaller).all())
-    assert plan.local.max() == 63 and bool((plan.local < plan.size).all())
-    with pytest.raises(ValueError, match="up to 64 atoms"):
-        PairPlan.for_sizes(torch.tensor([3, 65]))
+def test_plan_puts_every_pair_in_one_row_beside_its_atoms_and_refuses_big_crystals():
+    num_atoms = torch.tensor([1, 4, 5, 8, 9, 16, 17, 2, 33, 20, 20, 65])
+    plan = PairPlan.for_sizes(num_atoms, rows=64, atoms_per_tile=16)
+    _, (centre, neighbour) = all_pair_edges(num_atoms)
+    used = plan.row_atom >= 0
+    rows = sorted(zip(plan.row_atom[used].tolist(), plan.row_neighbour[used].tolist()))
+    assert rows == sorted(zip(centre.tolist(), neighbour.tolist()))             # each pair exactly once
+    tile = torch.arange(len(plan.row_atom)) // plan.rows
+    assert torch.equal(plan.tile_atom[(tile * plan.atoms_per_tile + plan.row_slot)[used]], plan.row_atom[used])
+    placed = plan.tile_atom[plan.tile_atom >= 0].sort().values
+    with_neighbours = torch.nonzero(num_atoms.repeat_interleave(num_atoms) > 1).flatten()
+    assert placed.tolist() == with_neighbours.tolist()                          # every atom with neighbours, once
+    assert plan.tiles < 1.3 * len(centre) / plan.rows + 12                      # little room left empty
+    with pytest.raises(ValueError, match="up to 65 atoms"):
+        PairPlan.for_sizes(torch.tensor([3, 66]), rows=64)
 
 
 def test_fused_messages_refuse_to_run_where_gradients_are_wanted():

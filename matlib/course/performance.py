@@ -13,6 +13,10 @@ BENCHMARKS = {
     "bench_diffusion_sampling.json": ("Sampling the committed MP-20 diffusion model, 200 steps: edge list "
                                       "against dense pairs", "benchmarks/bench_diffusion_sampling.py --dense --compile",
                                       "crystals_per_second", "crystals / s"),
+    "bench_diffusion_sampling_fused.json": ("Sampling the committed MP-20 diffusion model, 200 steps: edge list "
+                                            "against the fused pair-message kernel (Triton)",
+                                            "benchmarks/bench_diffusion_sampling.py --sizes 10000 --fused --compile",
+                                            "crystals_per_second", "crystals / s"),
     "bench_diffusion_training.json": ("Training notebook 04's `full` diffusion model (batches of 256)",
                                       "benchmarks/bench_diffusion_training.py --dense --compile",
                                       "steps_per_second", "steps / s"),

@@ -10,11 +10,13 @@ and W_e, W_m the block's edge and message weights. The edge-list path stores pai
 (1.27 M pairs x 224 for 10,000 MP-20 crystals) and reads them back several times per block; the
 profile in `lab/dense_pairs/` found that traffic, not the arithmetic, to be the cost of sampling.
 
-Here a program takes a few atoms and every neighbour slot of their crystals (crystals are grouped by
-size, padded to 4, 8, 16, 32 or 64 slots), computes the Fourier features in registers, runs both
-products on tensor cores and sums over the neighbours before anything is written. Triton compiles it
-for a GPU; with TRITON_INTERPRET=1 set before Triton is imported, its interpreter runs the same code on
-CPU tensors (slowly), which is how the tests check it against the edge-list path.
+The plan packs whole atoms (all N-1 pairs of each) into tiles of ``ROWS`` pair rows, so no padding to
+a power of two is wasted. A program takes one tile and a block of output columns. It computes the
+Fourier features in registers, then runs the hidden layer in column chunks, as attention kernels do:
+edge product, SiLU, message product, accumulated on tensor cores. Each atom's neighbours are then
+summed with one small product by a 0/1 matrix (tile slot -> atom). Triton compiles it for a GPU; with
+TRITON_INTERPRET=1 set before Triton is imported, its interpreter runs the same code on CPU tensors
+(slowly), which is how the tests check it against the edge-list path.
 """
 from __future__ import annotations
 
@@ -23,99 +25,153 @@ from dataclasses import dataclass
 
 import torch
 
+from .edges import all_pair_edges
+
 try:
     import triton
     import triton.language as tl
 except ImportError:   # the edge-list path needs no Triton
     triton = tl = None
 
-SLOTS = (4, 8, 16, 32, 64)      # neighbour slots per atom, one kernel launch per size group
-ROWS = 64                       # pair rows per program: atoms x slots
-WARPS = 8                       # a 64 x 256 float32 tile then takes 64 registers a thread
+ROWS = 64           # pair rows per tile: a crystal of up to ROWS + 1 atoms fits
+ATOMS_PER_TILE = 32  # at most this many atoms share a tile (the rows of the summing product)
+HIDDEN_CHUNK = 64   # hidden columns per step of the chained products
+OUT_COLUMNS = 256   # output columns per program (the accumulator's width)
+WARPS = 8
+STAGES = 3          # software pipelining depth of the hidden-column loop
 
 
 @dataclass
 class PairPlan:
-    """Where every atom's neighbours are, grouped by crystal size; built once per set of crystal
-    sizes (a sampler chunk keeps them fixed). Passed as a score network's ``edges``, it selects this path."""
+    """Which pair fills each row of each tile; built once per set of crystal sizes (a sampler chunk
+    keeps them fixed). Passed as a score network's ``edges``, it selects this path."""
     batch_index: torch.Tensor    # (atoms,) the atom's crystal
-    start: torch.Tensor          # (atoms,) first atom of the atom's crystal
-    size: torch.Tensor           # (atoms,) atoms in that crystal
-    local: torch.Tensor          # (atoms,) the atom's place in its crystal
-    groups: list[tuple[int, torch.Tensor]]   # (slots, atoms of crystals that fit them)
+    row_atom: torch.Tensor       # (tiles * rows,) the pair's centre atom, -1 for an empty row
+    row_neighbour: torch.Tensor  # (tiles * rows,) the pair's neighbour atom
+    row_slot: torch.Tensor       # (tiles * rows,) the centre's place among its tile's atoms
+    tile_atom: torch.Tensor      # (tiles * atoms_per_tile,) the tile's atoms, -1 for an empty place
+    inverse_degree: torch.Tensor  # (atoms,) 1 / (N - 1), the mean over neighbours
+    rows: int
+    atoms_per_tile: int
+
+    @property
+    def tiles(self) -> int:
+        return len(self.tile_atom) // self.atoms_per_tile
 
     @classmethod
-    def for_sizes(cls, num_atoms: torch.Tensor) -> "PairPlan":
+    def for_sizes(cls, num_atoms: torch.Tensor, rows: int | None = None,
+                  atoms_per_tile: int | None = None) -> "PairPlan":
+        rows, atoms_per_tile = rows or ROWS, atoms_per_tile or ATOMS_PER_TILE
         num_atoms = num_atoms.long()
-        if len(num_atoms) and int(num_atoms.max()) > SLOTS[-1]:
-            raise ValueError(f"fused pair messages handle crystals of up to {SLOTS[-1]} atoms, "
+        if len(num_atoms) and int(num_atoms.max()) > rows + 1:
+            raise ValueError(f"fused pair messages handle crystals of up to {rows + 1} atoms, "
                              f"not {int(num_atoms.max())}")
         device = num_atoms.device
-        crystal = torch.repeat_interleave(torch.arange(len(num_atoms), device=device), num_atoms)
-        first = torch.cumsum(num_atoms, 0) - num_atoms
-        start, size = first[crystal], num_atoms[crystal]
-        local = torch.arange(len(crystal), device=device) - start
-        groups, smaller = [], 0
-        for slots in SLOTS:
-            atoms = torch.nonzero((size > smaller) & (size <= slots)).flatten()
-            if len(atoms):
-                groups.append((slots, atoms.to(torch.int32)))
-            smaller = slots
-        return cls(crystal, start.to(torch.int32), size.to(torch.int32), local.to(torch.int32), groups)
+        batch_index, (centre, neighbour) = all_pair_edges(num_atoms)
+        pairs = (num_atoms - 1)[batch_index]                  # each atom's pair count
+        # atoms of one size share tiles; each tile takes as many whole atoms as fit
+        order = torch.argsort(pairs, stable=True)
+        sizes, counts = torch.unique_consecutive(pairs[order], return_counts=True)
+        group_per_tile = torch.clamp(rows // sizes.clamp_min(1), max=atoms_per_tile)
+        group_tiles = (counts + group_per_tile - 1) // group_per_tile
+        group = torch.repeat_interleave(torch.arange(len(sizes), device=device), counts)
+        per_tile = group_per_tile[group]
+        rank = torch.arange(len(order), device=device) - (torch.cumsum(counts, 0) - counts)[group]
+        tile_sorted = (torch.cumsum(group_tiles, 0) - group_tiles)[group] + rank // per_tile
+        slot_sorted = rank % per_tile
+        tiles = int(group_tiles.sum())
+        tile = torch.empty_like(order)
+        tile[order], slot = tile_sorted, torch.empty_like(order)
+        slot[order] = slot_sorted
+        tile_atom = torch.full((tiles * atoms_per_tile,), -1, dtype=torch.int32, device=device)
+        keep = pairs > 0                                      # a lone atom has no messages (stays zero)
+        tile_atom[(tile * atoms_per_tile + slot)[keep]] = torch.nonzero(keep).flatten().to(torch.int32)
+        first_pair = torch.cumsum(pairs, 0) - pairs
+        where = tile[centre] * rows + slot[centre] * pairs[centre] + torch.arange(len(centre), device=device) - first_pair[centre]
+        row_atom = torch.full((tiles * rows,), -1, dtype=torch.int32, device=device)
+        row_neighbour = torch.zeros(tiles * rows, dtype=torch.int32, device=device)
+        row_slot = torch.zeros(tiles * rows, dtype=torch.int32, device=device)
+        row_atom[where], row_neighbour[where], row_slot[where] = (centre.to(torch.int32), neighbour.to(torch.int32),
+                                                                  slot[centre].to(torch.int32))
+        inverse = 1.0 / pairs.clamp_min(1).float()
+        return cls(batch_index, row_atom, row_neighbour, row_slot, tile_atom, inverse, rows, atoms_per_tile)
 
 
-def _pair_messages(P, Q, FRAC, WE, WM, BM, OUT, ATOMS, START, SIZE, LOCAL, n_group,
-                   D: tl.constexpr, DP: tl.constexpr, K: tl.constexpr, NP: tl.constexpr,
-                   BLOCK_M: tl.constexpr, BN: tl.constexpr):
-    A: tl.constexpr = BLOCK_M // NP                   # atoms per program
-    pid = tl.program_id(0)
-    rows = tl.arange(0, BLOCK_M)
-    slot = rows % NP
-    member = pid * A + rows // NP
-    row_ok = member < n_group
-    atom = tl.load(ATOMS + member, mask=row_ok, other=0)
-    start = tl.load(START + atom, mask=row_ok, other=0)
-    size = tl.load(SIZE + atom, mask=row_ok, other=0)
-    local = tl.load(LOCAL + atom, mask=row_ok, other=0)
-    valid = row_ok & (slot < size) & (slot != local)
-    neighbour = tl.where(valid, start + slot, atom)
-    cols = tl.arange(0, DP)
-    col_ok = cols < D
-    # Fourier features of the wrapped difference, 16 columns at a time, straight into the edge product
-    acc = tl.zeros((BLOCK_M, DP), dtype=tl.float32)
-    for c0 in tl.static_range(0, 6 * K, 16):
-        c = c0 + tl.arange(0, 16)
-        axis = c // (2 * K)
-        d = tl.load(FRAC + neighbour[:, None] * 3 + axis[None, :]) - tl.load(FRAC + atom[:, None] * 3 + axis[None, :])
-        d = d - tl.floor(d + 0.5)
-        angle = 6.283185307179586 * d * (c % K + 1).to(tl.float32)[None, :]
-        f = tl.where(((c // K) % 2 == 0)[None, :], tl.sin(angle), tl.cos(angle))
-        c_ok = c < 6 * K
-        f = tl.where(c_ok[None, :], f, 0.0)
-        w = tl.load(WE + cols[None, :] * (6 * K) + c[:, None], mask=c_ok[:, None] & col_ok[None, :], other=0.0)
-        acc += tl.dot(f.to(w.dtype), w)
-    both = row_ok[:, None] & col_ok[None, :]
-    x = acc + tl.load(P + atom[:, None] * D + cols[None, :], mask=both, other=0.0).to(tl.float32)
-    x += tl.load(Q + neighbour[:, None] * D + cols[None, :], mask=both, other=0.0).to(tl.float32)
-    s = (x * tl.sigmoid(x)).to(WM.dtype.element_ty)
-    # the message product, BN output columns at a time, each summed over the neighbour slots at once
-    members = pid * A + tl.arange(0, A)
-    member_ok = members < n_group
-    out_atom = tl.load(ATOMS + members, mask=member_ok, other=0)
-    inverse = 1.0 / tl.maximum(tl.load(SIZE + out_atom, mask=member_ok, other=2) - 1, 1).to(tl.float32)
-    for n0 in tl.static_range(0, DP, BN):
-        n = n0 + tl.arange(0, BN)
-        n_ok = n < D
-        w = tl.load(WM + n[None, :] * D + cols[:, None], mask=col_ok[:, None] & n_ok[None, :], other=0.0)
-        y = tl.dot(s, w) + tl.load(BM + n, mask=n_ok, other=0.0).to(tl.float32)[None, :]
-        m = tl.where(valid[:, None], y * tl.sigmoid(y), 0.0)
-        summed = tl.sum(tl.reshape(m, (A, NP, BN)), axis=1)
-        tl.store(OUT + out_atom[:, None] * D + n[None, :], summed * inverse[:, None],
-                 mask=member_ok[:, None] & n_ok[None, :])
+def _fourier(FRAC, atom, neighbour, c0, WIDTH: tl.constexpr, F: tl.constexpr, K: tl.constexpr):
+    """Columns c0 .. c0 + WIDTH of the pairs' Fourier features (zero past the last), as
+    ``score_network.fourier_features`` orders them: per axis, K sines then K cosines."""
+    c = c0 + tl.arange(0, WIDTH)
+    axis = c // (2 * K)
+    c_ok = c < F
+    d = (tl.load(FRAC + neighbour[:, None] * 3 + axis[None, :], mask=c_ok[None, :], other=0.0)
+         - tl.load(FRAC + atom[:, None] * 3 + axis[None, :], mask=c_ok[None, :], other=0.0))
+    d = d - tl.floor(d + 0.5)
+    u = d * (c % K + 1).to(tl.float32)[None, :]
+    u = u - tl.floor(u + 0.5)                        # whole turns removed: sin's argument stays small
+    phase = tl.where((c % (2 * K)) < K, 0.0, 0.25)   # cos(x) = sin(x + quarter turn)
+    return tl.where(c_ok[None, :], tl.sin(6.283185307179586 * (u + phase[None, :])), 0.0)
+
+
+def _pair_messages(P, Q, FRAC, WE, WM, BM, OUT, ROW_ATOM, ROW_NEIGHBOUR, ROW_SLOT, TILE_ATOM, INVERSE,
+                   D: tl.constexpr, DP: tl.constexpr, F: tl.constexpr, FA: tl.constexpr, FB: tl.constexpr,
+                   K: tl.constexpr, BLOCK_M: tl.constexpr, A: tl.constexpr, BK: tl.constexpr, BN: tl.constexpr):
+    tile = tl.program_id(0)
+    rows = tile * BLOCK_M + tl.arange(0, BLOCK_M)
+    atom = tl.load(ROW_ATOM + rows)
+    valid = atom >= 0
+    atom = tl.maximum(atom, 0)
+    neighbour = tl.load(ROW_NEIGHBOUR + rows)
+    dtype = WM.dtype.element_ty
+    fa = _fourier(FRAC, atom, neighbour, 0, FA, F, K).to(dtype)
+    if FB > 0:
+        fb = _fourier(FRAC, atom, neighbour, FA, FB, F, K).to(dtype)
+    n = tl.program_id(1) * BN + tl.arange(0, BN)
+    n_ok = n < D
+    y = tl.zeros((BLOCK_M, BN), dtype=tl.float32)
+    # the hidden layer BK columns at a time: edge product, SiLU, and its share of the message product
+    for k0 in range(0, DP, BK):
+        k = k0 + tl.arange(0, BK)
+        k_ok = k < D
+        ca = tl.arange(0, FA)
+        we = tl.load(WE + k[None, :] * F + ca[:, None], mask=k_ok[None, :], other=0.0)
+        x = tl.dot(fa, we)
+        if FB > 0:
+            cb = FA + tl.arange(0, FB)
+            we = tl.load(WE + k[None, :] * F + cb[:, None], mask=k_ok[None, :] & (cb < F)[:, None], other=0.0)
+            x += tl.dot(fb, we)
+        x += tl.load(P + atom[:, None] * D + k[None, :], mask=k_ok[None, :], other=0.0).to(tl.float32)
+        x += tl.load(Q + neighbour[:, None] * D + k[None, :], mask=k_ok[None, :], other=0.0).to(tl.float32)
+        s = (x * tl.sigmoid(x)).to(dtype)
+        wm = tl.load(WM + n[None, :] * D + k[:, None], mask=k_ok[:, None] & n_ok[None, :], other=0.0)
+        y = tl.dot(s, wm, y)
+    y += tl.load(BM + n, mask=n_ok, other=0.0).to(tl.float32)[None, :]
+    m = tl.where(valid[:, None], y * tl.sigmoid(y), 0.0)
+    # each atom's sum over its neighbours: (atoms of the tile x rows) 0/1 matrix times the messages
+    slot = tl.load(ROW_SLOT + rows)
+    owner = tl.arange(0, A)[:, None] == slot[None, :]
+    if dtype == tl.float32:
+        summed = tl.dot(owner.to(tl.float32), m, input_precision="ieee")
+    else:   # two bf16 parts keep 16 bits of each message
+        high = m.to(dtype)
+        low = (m - high.to(tl.float32)).to(dtype)
+        summed = tl.dot(owner.to(dtype), high) + tl.dot(owner.to(dtype), low)
+    out_atom = tl.load(TILE_ATOM + tile * A + tl.arange(0, A))
+    atom_ok = out_atom >= 0
+    out_atom = tl.maximum(out_atom, 0)
+    inverse = tl.load(INVERSE + out_atom, mask=atom_ok, other=0.0)
+    tl.store(OUT + out_atom[:, None] * D + n[None, :], summed * inverse[:, None], mask=atom_ok[:, None] & n_ok[None, :])
 
 
 # Triton's interpreter (TRITON_INTERPRET=1 before Triton is imported) runs the kernel on CPU tensors
-_kernel = triton.jit(_pair_messages) if triton is not None else None
+if triton is not None:
+    _fourier = triton.jit(_fourier)
+    _kernel = triton.jit(_pair_messages)
+else:
+    _kernel = None
+
+
+def _pow2(width: int) -> int:
+    return 1 << max(4, math.ceil(math.log2(max(width, 1))))
 
 
 def fused_pair_messages(per_atom: torch.Tensor, neighbour: torch.Tensor, frac: torch.Tensor,
@@ -129,16 +185,20 @@ def fused_pair_messages(per_atom: torch.Tensor, neighbour: torch.Tensor, frac: t
         raise ImportError("fused pair messages need Triton (it comes with CUDA builds of torch)")
     atoms, dim = per_atom.shape
     out = torch.zeros(atoms, dim, device=per_atom.device, dtype=torch.float32)
-    padded = 1 << max(4, math.ceil(math.log2(dim)))
+    if plan.tiles == 0:
+        return out
+    features = 6 * num_freqs
+    first = 1 << int(math.log2(features)) if features >= 16 else 16      # a power of two, the rest after it
+    rest = 0 if features <= first else _pow2(features - first)
+    padded = _pow2(dim)
+    chunk, columns = min(HIDDEN_CHUNK, padded), min(OUT_COLUMNS, padded)
     dtype = message_weight.dtype
-    args = (per_atom.contiguous(), neighbour.contiguous(), frac.float().contiguous(), edge_weight.to(dtype).contiguous(),
-            message_weight.contiguous(), message_bias.float().contiguous(), out)
-    for slots, members in plan.groups:
-        block = max(ROWS, slots)   # module constants, so lab/dense_pairs/tune_fused.py can try others
-        grid = (math.ceil(len(members) * slots / block),)
-        _kernel[grid](*args, members, plan.start, plan.size, plan.local, len(members), D=dim, DP=padded,
-                     K=num_freqs, NP=slots, BLOCK_M=block, BN=min(64, padded), num_warps=WARPS)
+    _kernel[(plan.tiles, padded // columns)](
+        per_atom.contiguous(), neighbour.contiguous(), frac.float().contiguous(), edge_weight.to(dtype).contiguous(),
+        message_weight.contiguous(), message_bias.float().contiguous(), out, plan.row_atom, plan.row_neighbour,
+        plan.row_slot, plan.tile_atom, plan.inverse_degree, D=dim, DP=padded, F=features, FA=first, FB=rest,
+        K=num_freqs, BLOCK_M=plan.rows, A=plan.atoms_per_tile, BK=chunk, BN=columns, num_warps=WARPS, num_stages=STAGES)
     return out
 
 
-__all__ = ["PairPlan", "fused_pair_messages", "SLOTS"]
+__all__ = ["PairPlan", "fused_pair_messages"]
