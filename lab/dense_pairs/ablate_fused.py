@@ -16,11 +16,9 @@ from pathlib import Path
 
 import torch
 
-from matlib import paths
-from matlib.diffusion import store
 from matlib.nn import fused_pairs, score_network
 from matlib.nn.fused_pairs import PairPlan
-from tune_fused import timed
+from tune_fused import network_inputs, timed
 
 CUTS = {   # part taken out: (text of the kernel, its replacement)
     "sine": [("tl.sin(6.283185307179586 * (u + phase[None, :]))", "(u + phase[None, :])")],
@@ -50,16 +48,7 @@ def variant_kernel(name: str, cuts: list[tuple[str, str]]):
 
 
 def main() -> None:
-    device = torch.device("cuda")
-    model, _ = store.load(paths.checkpoints_dir() / "diffusion" / "mp_20", device=device)
-    model.eval()
-    num_atoms = model.sample_num_atoms(10_000, generator=torch.Generator(device=device).manual_seed(0))
-    atoms = int(num_atoms.sum())
-    generator = torch.Generator(device=device).manual_seed(1)
-    tokens = torch.randint(1, 90, (atoms,), device=device, generator=generator)
-    frac = torch.rand(atoms, 3, device=device, generator=generator)
-    lattice = model.lattice.prior(num_atoms, generator=generator)
-    t = torch.full((len(num_atoms),), 0.5, device=device)
+    model, tokens, frac, lattice, num_atoms, t = network_inputs()
     plan = PairPlan.for_sizes(num_atoms)
 
     def call():
