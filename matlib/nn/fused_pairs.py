@@ -69,30 +69,30 @@ class PairPlan:
         device = num_atoms.device
         batch_index, (centre, neighbour) = all_pair_edges(num_atoms)
         pairs = (num_atoms - 1)[batch_index]                  # each atom's pair count
-        # atoms of one size share tiles; each tile takes as many whole atoms as fit
-        order = torch.argsort(pairs, stable=True)
+        # atoms of one size share tiles, each taking as many whole atoms as fit; a lone atom has no
+        # pairs and no tile (its messages stay zero)
+        paired = torch.nonzero(pairs > 0).flatten()
+        order = paired[torch.argsort(pairs[paired], stable=True)]
         sizes, counts = torch.unique_consecutive(pairs[order], return_counts=True)
-        group_per_tile = torch.clamp(rows // sizes.clamp_min(1), max=atoms_per_tile)
+        group_per_tile = torch.clamp(rows // sizes, max=atoms_per_tile)
         group_tiles = (counts + group_per_tile - 1) // group_per_tile
         group = torch.repeat_interleave(torch.arange(len(sizes), device=device), counts)
-        per_tile = group_per_tile[group]
         rank = torch.arange(len(order), device=device) - (torch.cumsum(counts, 0) - counts)[group]
-        tile_sorted = (torch.cumsum(group_tiles, 0) - group_tiles)[group] + rank // per_tile
-        slot_sorted = rank % per_tile
+        tile, slot = torch.zeros_like(pairs), torch.zeros_like(pairs)
+        tile[order] = (torch.cumsum(group_tiles, 0) - group_tiles)[group] + rank // group_per_tile[group]
+        slot[order] = rank % group_per_tile[group]
         tiles = int(group_tiles.sum())
-        tile = torch.empty_like(order)
-        tile[order], slot = tile_sorted, torch.empty_like(order)
-        slot[order] = slot_sorted
         tile_atom = torch.full((tiles * atoms_per_tile,), -1, dtype=torch.int32, device=device)
-        keep = pairs > 0                                      # a lone atom has no messages (stays zero)
-        tile_atom[(tile * atoms_per_tile + slot)[keep]] = torch.nonzero(keep).flatten().to(torch.int32)
+        tile_atom[tile[order] * atoms_per_tile + slot[order]] = order.to(torch.int32)
+        # a pair's row: its centre's tile and slot, then its place among the centre's pairs
         first_pair = torch.cumsum(pairs, 0) - pairs
-        where = tile[centre] * rows + slot[centre] * pairs[centre] + torch.arange(len(centre), device=device) - first_pair[centre]
+        place = torch.arange(len(centre), device=device) - first_pair[centre]
+        where = tile[centre] * rows + slot[centre] * pairs[centre] + place
         row_atom = torch.full((tiles * rows,), -1, dtype=torch.int32, device=device)
         row_neighbour = torch.zeros(tiles * rows, dtype=torch.int32, device=device)
         row_slot = torch.zeros(tiles * rows, dtype=torch.int32, device=device)
-        row_atom[where], row_neighbour[where], row_slot[where] = (centre.to(torch.int32), neighbour.to(torch.int32),
-                                                                  slot[centre].to(torch.int32))
+        row_atom[where], row_neighbour[where] = centre.to(torch.int32), neighbour.to(torch.int32)
+        row_slot[where] = slot[centre].to(torch.int32)
         inverse = 1.0 / pairs.clamp_min(1).float()
         return cls(batch_index, row_atom, row_neighbour, row_slot, tile_atom, inverse, rows, atoms_per_tile)
 
