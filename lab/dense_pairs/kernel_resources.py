@@ -17,6 +17,7 @@ from matlib.nn import fused_pairs
 from matlib.nn.edges import all_pair_edges
 from matlib.nn.fused_pairs import PairPlan, fused_pair_messages
 from matlib.nn.score_network import fourier_features
+from tune_fused import timed
 
 TILES = [(64, 64, 256, 8, 3), (64, 64, 256, 8, 1), (64, 32, 256, 8, 3), (64, 64, 128, 4, 2), (64, 32, 128, 4, 3),
          (128, 64, 128, 8, 2), (32, 32, 256, 4, 2), (64, 64, 256, 4, 1)]   # rows, hidden chunk, output columns, warps, stages
@@ -62,18 +63,14 @@ def main() -> None:
         try:
             plan = PairPlan.for_sizes(num_atoms)
             with torch.no_grad():
-                out = fused_pair_messages(per_atom, q, frac, edge_weight, message_weight, bias, plan, freqs)
-                start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-                start.record()
-                for _ in range(20):
-                    fused_pair_messages(per_atom, q, frac, edge_weight, message_weight, bias, plan, freqs)
-                end.record()
-                torch.cuda.synchronize()
-            row.update(ms=round(start.elapsed_time(end) / 20, 3),
+                def launch():
+                    return fused_pair_messages(per_atom, q, frac, edge_weight, message_weight, bias, plan, freqs)
+                out, seconds = launch(), timed(launch)
+            row.update(ms=round(1e3 * seconds, 3),
                        relative_difference=round(float((out - expected).abs().max() / expected.abs().max()), 5),
                        registers=spy.last.n_regs, spilled=spy.last.n_spills, shared_bytes=spy.last.metadata.shared,
                        tiles=plan.tiles)
-        except Exception as error:      # out of shared memory, or a cap the compiler cannot meet
+        except Exception as error:      # a tile that does not fit in shared memory
             row["error"] = f"{type(error).__name__}: {str(error)[:160]}"
         rows.append(row)
         print(row, flush=True)
