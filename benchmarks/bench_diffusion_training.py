@@ -8,7 +8,7 @@ against dense pairs, eager and compiled, measured in one run on one machine.
 
 ``--fused`` adds every variant again with ``AdamW(fused=True)``: one kernel for all parameters and
 no host read of each parameter's step count (the default foreach AdamW's, `lab/training_step/`).
-``--captured`` adds the notebook's GPU route: fixed-shape packed batches (`matlib.diffusion.packing`)
+``--captured`` adds the notebook's GPU route: fixed-shape packed batches (`matlib.packing`)
 and the whole step replayed as one CUDA graph (`matlib.captured_step`), eager and, with
 ``--compile``, with the compiled network inside the graph.
 
@@ -29,7 +29,7 @@ from matlib import config, datasets, results
 from matlib.batching import crystal_minibatches
 from matlib.captured_step import CapturedStep, captured_adamw
 from matlib.diffusion import CrystalDiffusion, DenoiserConfig
-from matlib.diffusion.packing import Budget, PackedMinibatches
+from matlib.packing import Budget, PackedMinibatches
 from report_rows import emit, save
 from variants import dense_network
 

@@ -14,8 +14,7 @@ from .graph import PeriodicGraph, radius_graph
 class GraphCache:
     def __init__(self, batch: CrystalBatch, cutoff: float, max_neighbors: int | None = None,
                  targets: torch.Tensor | None = None):
-        self.batch = batch
-        self.targets = targets
+        self.batch, self.targets, self.cutoff = batch, targets, cutoff
         graph = radius_graph(batch, cutoff, max_neighbors)
         crystal_of_edge = batch.batch_index[graph.edge_index[0]]
         order = torch.argsort(crystal_of_edge, stable=True)

@@ -4,7 +4,7 @@ A small model's step is held back by the host, not the GPU: notebook 04's `full`
 about 700 kernels a step and the GPU is busy for a fifth of it (`lab/training_step/`). A CUDA
 graph replays the whole step (forward, backward, gradient clipping, optimizer update) with one
 launch. What that needs:
-- the same tensor shapes every step: fixed-shape batches (`matlib.diffusion.packing`);
+- the same tensor shapes every step: fixed-shape batches (`matlib.packing`);
 - no host reads inside the step (no `.item()`, no shapes that depend on values);
 - an optimizer that keeps its step count and learning rate on the GPU (`captured_adamw`); a
   learning-rate schedule then writes into that tensor, and the replays read it.

@@ -3,12 +3,16 @@ losses and gradients as the real crystals alone; the recorded step's CPU guards.
 import pytest
 import torch
 
+from matlib.batching import GraphCache
 from matlib.captured_step import CapturedStep, captured_adamw
+from matlib.cdvae import CDVAE
 from matlib.crystal import CrystalBatch
 from matlib.diffusion import CrystalDiffusion, DenoiserConfig, DiffusionConfig
 from matlib.diffusion.lattice import symmetric_lattice
-from matlib.diffusion.packing import Budget, PackedBatch, PackedMinibatches
+from matlib.packing import Budget, PackedBatch, PackedMinibatches
+from matlib.graph import radius_graph
 from matlib.nn import all_pair_edges
+from matlib.nn.gnn import GNNConfig, cosine_envelope
 
 
 def random_crystals(count: int, seed: int = 0) -> CrystalBatch:
@@ -69,16 +73,17 @@ class Replay:
 
     def __init__(self, monkeypatch):
         self.draws, self.replaying, self.monkeypatch = [], False, monkeypatch
-        for name in ("rand", "randn"):
-            monkeypatch.setattr(torch, name, self.wrap(getattr(torch, name)))
+        for name in ("rand", "randn", "randint"):
+            monkeypatch.setattr(torch, name, self.wrap(getattr(torch, name), sized_last=name == "randint"))
 
-    def wrap(self, draw):
-        def drawn(*shape, **options):
-            shape = shape[0] if len(shape) == 1 and isinstance(shape[0], (tuple, list, torch.Size)) else shape
+    def wrap(self, draw, sized_last: bool):
+        def drawn(*args, **options):
+            # randint(low, high, size): the size comes last; rand(size) or rand(*size)
+            size = args[-1] if sized_last else args[0] if isinstance(args[0], (tuple, list, torch.Size)) else args
             if not self.replaying:
-                self.draws.append(draw(*shape, **options))
+                self.draws.append(draw(*args, **options))
                 return self.draws[-1]
-            return self.draws.pop(0)[:shape[0]].clone()
+            return self.draws.pop(0)[:size[0]].clone()
         return drawn
 
 
@@ -159,6 +164,85 @@ def test_replayed_steps_train_the_model():
     step = CapturedStep(model, captured_adamw(model.parameters(), 3e-3, "cuda"), lambda m, b: m.loss(b),
                         next(batches), grad_clip=1.0, amp_dtype=torch.bfloat16, compiled="network")
     assert type(model.network).__name__ == "ScoreNetwork"   # compiled only while recorded
+    losses = [float(step(next(batches))["loss"]) for _ in range(300)]
+    assert all(map(torch.isfinite, map(torch.tensor, losses)))
+    assert sum(losses[-30:]) < 0.8 * sum(losses[:30])
+
+
+def cdvae_and_graphs(data: CrystalBatch):
+    torch.manual_seed(0)
+    model = CDVAE.from_data(data, latent=16, hidden=32, levels=10, encoder=GNNConfig(targets=("z",), dim=32, layers=2),
+                            decoder=DenoiserConfig(dim=16, layers=2, num_freqs=4))
+    encoder = model.config.encoder
+    return model, GraphCache(data, encoder.cutoff, encoder.max_neighbors)
+
+
+def test_packed_graphs_hold_each_crystals_edges_and_inert_padding():
+    data = random_crystals(30, seed=5)
+    model, graphs = cdvae_and_graphs(data)
+    budget = Budget.for_data(data.num_atoms, 6, spread=1.0, edge_counts=graphs.edge_counts)
+    stream = iter(PackedMinibatches(data, budget, seed=0, graphs=graphs))
+    for _ in range(8):
+        packed = next(stream)
+        assert packed.graph.distance.shape == (budget.edges,)
+        real = real_part(packed)
+        expected = radius_graph(real, graphs.cutoff, model.config.encoder.max_neighbors)
+        edges = len(expected.distance)
+        index = packed.graph.edge_index
+        key = lambda pairs, distance: sorted(zip(*pairs.tolist(), [round(d, 5) for d in distance.tolist()]))
+        assert key(index[:, :edges], packed.graph.distance[:edges]) == key(expected.edge_index, expected.distance)
+        # padding edges: a padding atom to itself, at the cutoff, where the envelope weighs them by zero
+        real_atoms = int(packed.atom_weight.sum())
+        assert (index[:, edges:] >= real_atoms).all() and (index[0, edges:] == index[1, edges:]).all()
+        assert (cosine_envelope(packed.graph.distance[edges:], graphs.cutoff) == 0).all()
+    with pytest.raises(ValueError, match="go together"):
+        PackedMinibatches(data, budget, seed=0)
+
+
+def test_a_packed_cdvae_batch_gives_the_losses_and_gradients_of_its_real_crystals(monkeypatch):
+    data = random_crystals(40, seed=6)
+    model, graphs = cdvae_and_graphs(data)
+    budget = Budget.for_data(data.num_atoms, 12, spread=2.0, edge_counts=graphs.edge_counts)
+    packed = next(iter(PackedMinibatches(data, budget, seed=0, graphs=graphs)))
+    # the padding crystal holds more atoms than the atom-count head has classes: its target must not break the loss
+    assert packed.crystals.num_atoms[-1] > model.config.max_atoms and packed.real_crystals <= 12
+    replay = Replay(monkeypatch)
+    packed_losses = model.loss(packed)
+    packed_losses["loss"].backward()
+    trained = [p for p in model.parameters() if p.grad is not None]   # not the encoder GNN's unused head
+    packed_grads = [p.grad.clone() for p in trained]
+    model.zero_grad()
+    replay.replaying = True
+    plain_losses = model.loss(real_part(packed))
+    plain_losses["loss"].backward()
+    assert not replay.draws
+    for name in ("num_atoms", "lattice", "composition", "coords", "types", "kl", "loss"):
+        assert torch.allclose(packed_losses[name], plain_losses[name], rtol=1e-5, atol=1e-6), name
+    assert len(trained) > 30
+    for packed_grad, p in zip(packed_grads, trained, strict=True):
+        assert torch.allclose(packed_grad, p.grad, rtol=1e-4, atol=1e-6)
+
+
+@needs_gpu
+def test_a_replayed_cdvae_step_is_the_eager_step_and_trains():
+    import copy
+    data = random_crystals(300, seed=7)
+    model, graphs = cdvae_and_graphs(data)
+    model.cuda()
+    twin = copy.deepcopy(model)
+    budget = Budget.for_data(data.num_atoms, 32, edge_counts=graphs.edge_counts)
+    batches = iter(PackedMinibatches(data, budget, seed=0, device="cuda", graphs=graphs))
+    step = CapturedStep(model, captured_adamw(model.parameters(), 1e-3, "cuda"), lambda m, b: m.loss(b),
+                        next(batches), grad_clip=1.0, compiled="decoder")
+    twin_optimizer = torch.optim.AdamW(twin.parameters(), lr=1e-3)
+    batch = next(batches)
+    for seed in (5, 6):
+        torch.cuda.manual_seed(seed)
+        eager = eager_update(twin, twin_optimizer, batch)
+        torch.cuda.manual_seed(seed)
+        replayed = step(batch)
+        for name in ("num_atoms", "lattice", "composition", "coords", "types", "kl", "loss"):
+            assert torch.allclose(eager[name], replayed[name], rtol=1e-3, atol=1e-4), name
     losses = [float(step(next(batches))["loss"]) for _ in range(300)]
     assert all(map(torch.isfinite, map(torch.tensor, losses)))
     assert sum(losses[-30:]) < 0.8 * sum(losses[:30])

@@ -47,10 +47,14 @@ class NoiseLevels:
     @staticmethod
     def corrupt_types(types: torch.Tensor, composition: torch.Tensor, type_sigma_atom: torch.Tensor,
                       generator: torch.Generator | None = None) -> torch.Tensor:
-        """Redraw each element from one-hot(true) + σ · p (``composition``: per-atom probabilities)."""
+        """Redraw each element from one-hot(true) + σ · p (``composition``: per-atom probabilities).
+        Drawn by inverting the cumulative weights at a uniform number: no host read, so a recorded
+        CUDA graph can hold it."""
         weights = composition * type_sigma_atom[:, None]
         weights = weights.scatter_add(1, (types - 1)[:, None], torch.ones_like(weights[:, :1]))
-        return torch.multinomial(weights, 1, generator=generator).squeeze(-1) + 1
+        cumulative = weights.cumsum(-1)
+        u = torch.rand(len(weights), 1, device=weights.device, generator=generator) * cumulative[:, -1:]
+        return (cumulative <= u).sum(-1).clamp(max=weights.shape[-1] - 1) + 1
 
 
 class ScoreDecoder(nn.Module):

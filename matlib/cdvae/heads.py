@@ -6,6 +6,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..nn.elements import NUM_ELEMENTS
+from ..packing import weighted_mean
 
 
 def mlp(inputs: int, hidden: int, outputs: int, layers: int = 2) -> nn.Sequential:
@@ -28,9 +29,16 @@ class PropertyHeads(nn.Module):
 
     @staticmethod
     def losses(out: dict[str, torch.Tensor], num_atoms: torch.Tensor, scaled_lattice: torch.Tensor,
-               atom_types: torch.Tensor, atom_crystal: torch.Tensor) -> dict[str, torch.Tensor]:
+               atom_types: torch.Tensor, atom_crystal: torch.Tensor, atom_weight: torch.Tensor | None = None,
+               crystal_weight: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
         """Atom count: cross-entropy; lattice: MSE of the standardised six numbers; composition:
-        every atom's element under its crystal's predicted distribution (CDVAE's per-atom CE)."""
-        return {"num_atoms": F.cross_entropy(out["num_atoms"].float(), num_atoms),
-                "lattice": F.mse_loss(out["lattice"].float(), scaled_lattice.float()),
-                "composition": F.cross_entropy(out["composition"].float()[atom_crystal], atom_types - 1)}
+        every atom's element under its crystal's predicted distribution (CDVAE's per-atom CE).
+        The weights (0 for a packed batch's padding) average over real atoms and crystals only."""
+        logits = out["num_atoms"].float()
+        # a packed batch's padding crystal may hold more atoms than there are classes: weighed out, but in range
+        count_target = num_atoms.clamp(max=logits.shape[-1] - 1)
+        lattice_error = ((out["lattice"].float() - scaled_lattice.float()) ** 2).mean(-1)
+        composition = F.cross_entropy(out["composition"].float()[atom_crystal], atom_types - 1, reduction="none")
+        return {"num_atoms": weighted_mean(F.cross_entropy(logits, count_target, reduction="none"), crystal_weight),
+                "lattice": weighted_mean(lattice_error, crystal_weight),
+                "composition": weighted_mean(composition, atom_weight)}

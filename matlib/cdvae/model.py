@@ -15,6 +15,7 @@ from torch import nn
 from ..crystal import CrystalBatch
 from ..nn import DenoiserConfig, all_pair_edges
 from ..nn.gnn import GNNConfig
+from ..packing import PackedBatch, edges_and_weights, weighted_mean
 from .decoder import NoiseLevels, ScoreDecoder
 from .encoder import CrystalEncoder
 from .heads import PropertyHeads
@@ -85,25 +86,37 @@ class CDVAE(nn.Module):
             raise ValueError(f"a crystal has {int(batch.num_atoms.max())} atoms; this model handles at most "
                              f"{self.config.max_atoms}")
 
-    def loss(self, batch: CrystalBatch, generator: torch.Generator | None = None, graph=None) -> dict[str, torch.Tensor]:
-        """The weighted losses of one mini-batch; ``graph``: the encoder's precomputed neighbour graph."""
-        self.check_size(batch)
-        mu, logvar, z = self.encoder(batch, generator, graph)
-        losses = self.decoding_losses(z, batch, generator)
-        losses["kl"] = CrystalEncoder.kl(mu.float(), logvar.float())
+    def loss(self, batch: CrystalBatch | PackedBatch, generator: torch.Generator | None = None,
+             graph=None) -> dict[str, torch.Tensor]:
+        """The weighted losses of one mini-batch; ``graph``: the encoder's precomputed neighbour graph.
+        A packed batch (fixed shapes, `matlib.packing`) carries its graph, and gives the losses of its
+        real crystals alone; its crystals were checked against the model's size when it was packed."""
+        if isinstance(batch, PackedBatch):
+            if batch.graph is None:
+                raise ValueError("a packed batch for CDVAE needs its encoder graph (PackedMinibatches(..., graphs=...))")
+            graph = batch.graph
+        else:
+            self.check_size(batch)
+        crystals, edges, atom_weight, crystal_weight = edges_and_weights(batch)
+        mu, logvar, z = self.encoder(crystals, generator, graph, batch_index=edges[0])
+        losses = self.decoding_losses(z, crystals, generator, edges=edges, atom_weight=atom_weight,
+                                      crystal_weight=crystal_weight)
+        losses["kl"] = CrystalEncoder.kl(mu.float(), logvar.float(), crystal_weight)
         losses["loss"] = sum(self.config.weights[k] * losses[k] for k in WEIGHTS)
         return losses
 
-    def decoding_losses(self, z: torch.Tensor, batch: CrystalBatch,
-                        generator: torch.Generator | None = None) -> dict[str, torch.Tensor]:
-        """Everything the decoding side must reproduce from z: heads, coordinate scores, elements."""
+    def decoding_losses(self, z: torch.Tensor, batch: CrystalBatch, generator: torch.Generator | None = None, *,
+                        edges=None, atom_weight: torch.Tensor | None = None,
+                        crystal_weight: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+        """Everything the decoding side must reproduce from z: heads, coordinate scores, elements.
+        ``edges``, the weights: a packed batch's (`matlib.packing.edges_and_weights`)."""
         n = batch.num_atoms
-        edges = all_pair_edges(n)
+        edges = all_pair_edges(n) if edges is None else edges
         atom_crystal = edges[0]
         heads = self.heads(z)
         lengths, angles = batch.lattice_params()
         losses = PropertyHeads.losses(heads, n, self.lattice_scaler.encode(lengths, angles, n), batch.atom_types,
-                                      atom_crystal)
+                                      atom_crystal, atom_weight, crystal_weight)
         level = torch.randint(0, self.config.levels, (len(n),), device=n.device, generator=generator)
         sigma = self.noise.fractional(self.noise.coord_sigma(level), batch.lattice)[atom_crystal]
         frac_noisy, target = self.decoder.coords.corrupt(batch.frac_coords, sigma, generator)
@@ -111,8 +124,8 @@ class CDVAE(nn.Module):
         tokens = self.noise.corrupt_types(batch.atom_types, composition, self.noise.type_sigma(level)[atom_crystal],
                                           generator)
         coord, logits = self.decoder(z, tokens, frac_noisy, batch.lattice, n, self.noise.time(level), edges)
-        losses["coords"] = ((coord - target) ** 2).sum(-1).mean()
-        losses["types"] = F.cross_entropy(logits, batch.atom_types - 1)
+        losses["coords"] = self.decoder.coords.loss(coord, target, atom_weight)
+        losses["types"] = weighted_mean(F.cross_entropy(logits, batch.atom_types - 1, reduction="none"), atom_weight)
         return losses
 
 

@@ -10,7 +10,7 @@ from ..crystal import CrystalBatch
 from .atom_types import NUM_ELEMENTS, MaskedTypeDiffusion
 from ..nn import DenoiserConfig, ScoreNetwork, WrappedNormalVE
 from .lattice import SymmetricLatticeVP, symmetric_lattice
-from .packing import PackedBatch, edges_and_weights
+from ..packing import PackedBatch, edges_and_weights
 
 
 TYPE_LOSSES = ("masked_mean", "elbo")   # how the element loss weighs masked atoms (DiffusionConfig.type_loss)

@@ -46,9 +46,11 @@ def scatter_sum(values: torch.Tensor, index: torch.Tensor, size: int) -> torch.T
     return out.index_add_(0, index, values)
 
 
-def scatter_mean(values: torch.Tensor, index: torch.Tensor, size: int) -> torch.Tensor:
-    counts = torch.bincount(index, minlength=size).clamp(min=1).to(values.dtype)
-    return scatter_sum(values, index, size) / counts[:, None]
+def scatter_mean(values: torch.Tensor, index: torch.Tensor, size: int, counts: torch.Tensor | None = None) -> torch.Tensor:
+    """Mean of the values with each index; ``counts`` (how many there are) when known, as a batch's
+    atom counts (counting them on a GPU reads the largest index back to the host)."""
+    counts = torch.bincount(index, minlength=size) if counts is None else counts
+    return scatter_sum(values, index, size) / counts.clamp(min=1).to(values.dtype)[:, None]
 
 
 class GatedConv(nn.Module):
@@ -111,14 +113,18 @@ class PeriodicGNN(nn.Module):
     def graph(self, batch: CrystalBatch) -> PeriodicGraph:
         return radius_graph(batch, self.config.cutoff, self.config.max_neighbors)
 
-    def crystal_vectors(self, batch: CrystalBatch, graph: PeriodicGraph | None = None) -> torch.Tensor:
+    def crystal_vectors(self, batch: CrystalBatch, graph: PeriodicGraph | None = None,
+                        batch_index: torch.Tensor | None = None) -> torch.Tensor:
+        """Each crystal's mean atom vector. ``batch_index``: each atom's crystal when known (a packed
+        batch's); derived from the atom counts, its length is read back to the host."""
         graph = graph if graph is not None else self.graph(batch)
         h = self.embed(batch.atom_types)
         edge_features = self.basis(graph.distance.to(h.dtype))
         envelope = cosine_envelope(graph.distance.to(h.dtype), self.config.cutoff)
         for conv in self.convs:
             h = conv(h, graph.edge_index, edge_features, envelope)
-        return scatter_mean(h, batch.batch_index, len(batch))
+        batch_index = batch.batch_index if batch_index is None else batch_index
+        return scatter_mean(h, batch_index, len(batch), counts=batch.num_atoms)
 
     def forward(self, batch: CrystalBatch, graph: PeriodicGraph | None = None) -> torch.Tensor:
         """Standardised predictions, shape (crystals, targets)."""

@@ -55,12 +55,14 @@ import torch
 from matlib import config, datasets, judges, paths, published, results, viz
 from matlib import io as crystal_io
 from matlib.batching import GraphCache, Minibatches
+from matlib.captured_step import CapturedStep, captured_adamw
 from matlib.cdvae import CDVAE, MODEL_SIZES, CrystalEncoder, LangevinConfig, ScoreDecoder, decode, prior_draws, store
 from matlib.cdvae.langevin import initial_elements
 from matlib.crystal import CrystalBatch
 from matlib.evaluation import CoverageReference, evaluate, process_pool, reconstruction
 from matlib.evaluation.success import standard_error
 from matlib.load_or_train import load_or_train, pick_checkpoint
+from matlib.packing import Budget, PackedMinibatches
 from matlib.training import budget_schedule, fit
 
 # %% tags=["parameters"]
@@ -169,20 +171,42 @@ coverage_reference = CoverageReference.load(dataset, eval_split, cfg.n_reference
                                             background=cfg.device.type == "cuda")
 
 
+# %% [markdown]
+# **Recording a GPU step (`record_step`).** As in notebook 04, the crystals can be packed into
+# batches of one fixed shape (`matlib/packing.py`), here with the encoder's neighbour graphs too
+# (a third budget: edges), so that one whole step is recorded as a CUDA graph and replayed
+# (`matlib/captured_step.py`). The losses are the same; the steps per second are not. It is off
+# by default: the committed results were trained without it.
+
 # %%
 def train(model):
     """AdamW on the CDVAE loss for the profile's budget; the full training state is saved as it goes."""
     model.to(cfg.device)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr)
     # full-precision weights and optimizer moments, so a later run (resume=True) can go on training
     state = out / "training_state" / dataset
     if store.exists(state) and not resume:
         print(f"starting afresh: {state} will be replaced (resume=True would continue it)")
+    # a recorded step replays its optimizer's tensors, which resuming would replace
+    recorded = cfg.device.type == "cuda" and cfg.record_step and not (resume and store.exists(state))
+    size = min(cfg.batch_size, len(batch))
     # the encoder reads clean crystals, which never move: build their neighbour graphs once
     encoder_graphs = GraphCache(batch.to(cfg.device), model.config.encoder.cutoff, model.config.encoder.max_neighbors)
-    minibatches = Minibatches(encoder_graphs, torch.arange(len(batch)), min(cfg.batch_size, len(batch)), seed=seed)
+    update = None
+    if recorded:   # packed fixed-shape batches, each step one replayed CUDA graph
+        model.check_size(batch)
+        optimizer = captured_adamw(model.parameters(), cfg.lr, cfg.device)
+        budget = Budget.for_data(batch.num_atoms, size, edge_counts=encoder_graphs.edge_counts)
+        minibatches = PackedMinibatches(batch, budget, seed, cfg.device, graphs=encoder_graphs)
+        update = CapturedStep(model, optimizer, lambda m, b: m.loss(b), next(iter(minibatches)), grad_clip=1.0,
+                              amp_dtype=cfg.amp_dtype if cfg.amp else None, compiled="decoder")
+        step_fn = lambda m, b: m.loss(b)
+    else:
+        optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr)
+        minibatches = Minibatches(encoder_graphs, torch.arange(len(batch)), size, seed=seed)
+        step_fn = lambda m, item: m.loss(item[0], graph=item[1])
+    # after recording: a schedule over the time budget starts its clock when it is made
     schedule = budget_schedule(optimizer, cfg.lr_schedule, cfg.train_steps, cfg.train_seconds)
-    run = fit(model, optimizer, lambda m, item: m.loss(item[0], graph=item[1]), minibatches,
+    run = fit(model, optimizer, step_fn, minibatches, update=update,
               max_steps=cfg.train_steps, max_seconds=cfg.train_seconds, grad_clip=1.0, autocast=cfg.autocast,
               ema_decay=cfg.ema, scheduler=schedule, log_every=max(1, min(100, cfg.train_steps // 20)),
               checkpoint=state, resume=resume, checkpoint_every=2000, config=model.config.as_dict(),

@@ -54,7 +54,7 @@ from matlib.crystal import CrystalBatch
 from matlib.diffusion import (CrystalDiffusion, DenoiserConfig, MaskedTypeDiffusion, SamplerConfig,
                               SymmetricLatticeVP, WrappedNormalVE, sample, store,
                               wrapped_normal_score)
-from matlib.diffusion.packing import Budget, PackedMinibatches
+from matlib.packing import Budget, PackedMinibatches
 from matlib.evaluation import CoverageReference, element_shares, evaluate, process_pool, share_distance
 from matlib.evaluation.success import standard_error
 from matlib.load_or_train import load_or_train, pick_checkpoint
@@ -234,7 +234,7 @@ viz.show_code(type(model.network).forward)   # the score network: all atom pairs
 # kernels, and launching them costs the host more time than the GPU spends on them
 # (`lab/training_step/`). With `record_step` on, the notebook packs crystals into batches of one
 # fixed shape (a padding crystal fills the rest, weighed out of every loss:
-# `matlib/diffusion/packing.py`) and records one whole step (forward, backward, clipping, AdamW) as a
+# `matlib/packing.py`) and records one whole step (forward, backward, clipping, AdamW) as a
 # CUDA graph, with the network compiled (fused kernels) while it is recorded; each later step
 # replays it with one launch (`matlib/captured_step.py`). The losses are the same; the steps per
 # second are not. It is off by default: more steps on the same 9,000 crystals did not make better
