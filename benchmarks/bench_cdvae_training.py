@@ -1,7 +1,7 @@
 """Training speed of notebook 02's `full` CDVAE: optimizer steps per second, the notebook's route
 against packed batches replayed as one CUDA graph, measured in one run on one machine.
 
-    python benchmarks/bench_cdvae_training.py [--dataset perov_5] [--batch-size 2048] [--steps 200]
+    python benchmarks/bench_cdvae_training.py [--datasets perov_5 mp_20] [--batch-size 2048] [--steps 200]
 
 Variants, all with the notebook's `full` model (`large`), AdamW and bf16 autocast on a GPU:
 - ``cached``: the notebook's route: encoder graphs built once (`GraphCache`), mini-batches sliced
@@ -46,22 +46,10 @@ def eager_step(model, optimizer, cfg, loss_fn):
     return update
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--dataset", default="perov_5")
-    parser.add_argument("--split", default="auto")
-    parser.add_argument("--model-size", default="large", choices=sorted(MODEL_SIZES))
-    parser.add_argument("--batch-size", type=int, default=2048)
-    parser.add_argument("--lr", type=float, default=2e-3)
-    parser.add_argument("--steps", type=int, default=200)
-    parser.add_argument("--limit", type=int, default=None, help="training crystals (None: all)")
-    parser.add_argument("--variants", nargs="+", default=["cached", "packed", "captured", "captured-compiled"])
-    parser.add_argument("--out", default=None)
-    args = parser.parse_args()
-    cfg = config.resolve("full" if torch.cuda.is_available() else "smoke")
-    split = datasets.resolve_train_split(args.dataset, args.split)
-    data = datasets.load_split(args.dataset, split, limit=args.limit).batch().to(cfg.device)
-    rows = []
+def measure(dataset: str, args, cfg, rows: list[dict]) -> None:
+    """Every variant on one dataset, each from the same initial weights."""
+    split = datasets.resolve_train_split(dataset, args.split)
+    data = datasets.load_split(dataset, split, limit=args.limit).batch().to(cfg.device)
     for variant in args.variants:
         if variant.startswith("captured") and cfg.device.type != "cuda":
             print(f"{variant}: skipped, a CUDA graph needs a GPU")
@@ -94,12 +82,30 @@ def main() -> None:
                                                                                 args.steps, cfg), 2)
         emit(rows, {"variant": variant, "steps": args.steps, "batch_size": args.batch_size,
                     "model_size": args.model_size, "seconds": round(seconds, 2),
-                    "steps_per_second": round(args.steps / seconds, 2), "dataset": args.dataset, "split": split,
+                    "steps_per_second": round(args.steps / seconds, 2), "dataset": dataset, "split": split,
                     "device": results.hardware(cfg.device), **extra})
-    plain = rows[0]
-    for row in rows[1:]:
-        print(f"{row['variant']}: {row['steps_per_second'] / plain['steps_per_second']:.2f}x "
-              f"the {plain['variant']} steps/s")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--datasets", nargs="+", default=["perov_5"])
+    parser.add_argument("--split", default="auto")
+    parser.add_argument("--model-size", default="large", choices=sorted(MODEL_SIZES))
+    parser.add_argument("--batch-size", type=int, default=2048)
+    parser.add_argument("--lr", type=float, default=2e-3)
+    parser.add_argument("--steps", type=int, default=200)
+    parser.add_argument("--limit", type=int, default=None, help="training crystals (None: all)")
+    parser.add_argument("--variants", nargs="+", default=["cached", "packed", "captured", "captured-compiled"])
+    parser.add_argument("--out", default=None)
+    args = parser.parse_args()
+    cfg = config.resolve("full" if torch.cuda.is_available() else "smoke")
+    rows = []
+    for dataset in args.datasets:
+        measure(dataset, args, cfg, rows)
+    for row in rows:
+        plain = next(r for r in rows if r["dataset"] == row["dataset"] and r["variant"] == "cached")
+        print(f"{row['dataset']}, {row['variant']}: {row['steps_per_second'] / plain['steps_per_second']:.2f}x "
+              f"the notebook route's steps/s")
     save(rows, args.out)
 
 
