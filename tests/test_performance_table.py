@@ -63,3 +63,20 @@ def test_screen_at_scale_row_gives_both_sides_rates(tmp_path):
     (tmp_path / "bench_scigen_at_scale.json").write_text(json.dumps(report))
     text = performance_section(tmp_path)
     assert "| 1,000,000 | 50 | torch.compile | 6,500 | 2,101 | 15 | 6,100 | 163.9 | NVIDIA H100 80GB HBM3 |" in text
+
+
+def test_cdvae_training_routes_get_their_ratio_to_the_notebook_route_of_the_same_dataset(tmp_path):
+    assert "Training notebook 02's" not in performance_section(tmp_path)
+    row = {"steps": 200, "batch_size": 2048, "model_size": "large", "split": "val", "device": "GPU"}
+    rows = [{**row, "dataset": "perov_5", "variant": "cached", "seconds": 10.0, "steps_per_second": 20.0},
+            {**row, "dataset": "perov_5", "variant": "captured", "seconds": 2.5, "steps_per_second": 80.0,
+             "one_batch_steps_per_second": 100.0},
+            {**row, "dataset": "mp_20", "variant": "cached", "seconds": 20.0, "steps_per_second": 10.0},
+            {**row, "dataset": "mp_20", "variant": "captured", "seconds": 10.0, "steps_per_second": 20.0,
+             "one_batch_steps_per_second": 25.0}]
+    (tmp_path / "bench_cdvae_training.json").write_text(json.dumps(rows))
+    text = performance_section(tmp_path)
+    assert "| perov_5 (`val`) | packed batches, one CUDA graph a step | 2.5 | 80.0 | 4.00 | 100.0 | GPU |" in text
+    assert "| mp_20 (`val`) | packed batches, one CUDA graph a step | 10.0 | 20.0 | 2.00 | 25.0 | GPU |" in text
+    assert "| mp_20 (`val`) | notebook route: graphs built once, eager step | 20.0 | 10.0 | 1.00 | – | GPU |" in text
+    assert "Model `large`, 2,048 crystals a batch" in text

@@ -51,6 +51,28 @@ def _table(rows: list[dict], speed: str, unit: str) -> list[str]:
     return lines
 
 
+CDVAE_TRAINING = ("bench_cdvae_training.json", "benchmarks/bench_cdvae_training.py --datasets perov_5 mp_20")
+CDVAE_ROUTES = {"cached": "notebook route: graphs built once, eager step",
+                "packed": "packed batches (graphs too), eager step",
+                "captured": "packed batches, one CUDA graph a step",
+                "captured-compiled": "packed batches, one CUDA graph a step, decoder compiled"}
+
+
+def _cdvae_training(rows: list[dict]) -> list[str]:
+    """Steps per second of each route, and of one batch replayed (the device's own time)."""
+    lines = ["| dataset | route | seconds | steps / s | × the notebook route | one batch replayed: steps / s | "
+             "device |", "|---|---|---|---|---|---|---|"]
+    for row in rows:
+        plain = next(r for r in rows if r["dataset"] == row["dataset"] and r["variant"] == "cached")
+        replayed = row.get("one_batch_steps_per_second")
+        lines.append(f"| {row['dataset']} (`{row['split']}`) | {CDVAE_ROUTES[row['variant']]} | {row['seconds']} | "
+                     f"{row['steps_per_second']} | {row['steps_per_second'] / plain['steps_per_second']:.2f} | "
+                     f"{'–' if replayed is None else replayed} | {row['device']} |")
+    first = rows[0]
+    return lines + ["", f"Model `{first['model_size']}`, {first['batch_size']:,} crystals a batch, "
+                        f"{first['steps']} timed steps after 20 warm-up steps."]
+
+
 EVALUATION = ("bench_evaluation_cpu.json",
               "benchmarks/bench_evaluation.py --n 200 --workers 1 2 --profile-crystalnn 200")
 
@@ -117,6 +139,10 @@ def performance_section(runs: Path) -> str:
         path = runs / name
         if path.exists():
             lines += ["", f"{what} (`{command}`; `{name}`):", "", *_table(json.loads(path.read_text()), speed, unit)]
+    name, command = CDVAE_TRAINING
+    if (runs / name).exists():
+        lines += ["", f"Training notebook 02's `full` CDVAE (`{command}`; `{name}`):", "",
+                  *_cdvae_training(json.loads((runs / name).read_text()))]
     name, command = EVALUATION
     if (runs / name).exists():
         lines += ["", f"Evaluation, metric by metric, with `test` crystals playing the generated ones (`{command}`; `{name}`):", "",
