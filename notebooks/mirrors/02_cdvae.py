@@ -188,6 +188,8 @@ def train(model):
         print(f"starting afresh: {state} will be replaced (resume=True would continue it)")
     # a recorded step replays its optimizer's tensors, which resuming would replace
     recorded = cfg.device.type == "cuda" and cfg.record_step and not (resume and store.exists(state))
+    if cfg.record_step and not recorded:
+        print("record_step: trained eagerly (a recorded step needs a GPU, and cannot resume a training state)")
     size = min(cfg.batch_size, len(batch))
     # the encoder reads clean crystals, which never move: build their neighbour graphs once
     encoder_graphs = GraphCache(batch.to(cfg.device), model.config.encoder.cutoff, model.config.encoder.max_neighbors)
