@@ -12,7 +12,7 @@ join padding atoms to themselves, at the cutoff distance, where the encoder's en
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -65,21 +65,6 @@ class PackedBatch:
         graph = [] if g is None else [g.edge_index, g.image, g.vector, g.distance]
         return [c.atom_types, c.frac_coords, c.lattice, c.num_atoms] + [getattr(self, f) for f in _INDEX_FIELDS] + graph
 
-    @classmethod
-    def from_tensors(cls, tensors: list[torch.Tensor]) -> "PackedBatch":
-        """The inverse of `tensors`."""
-        graph = PeriodicGraph(*tensors[9:]) if len(tensors) > 9 else None
-        return cls(CrystalBatch(*tensors[:4]), *tensors[4:9], graph=graph)
-
-    def to(self, device) -> "PackedBatch":
-        """On ``device``; to a GPU through pinned memory, without blocking the host."""
-        device = torch.device(device)
-        def move(tensor: torch.Tensor) -> torch.Tensor:
-            if device.type == "cuda" and tensor.device.type == "cpu":
-                return tensor.pin_memory().to(device, non_blocking=True)
-            return tensor.to(device)
-        return self.from_tensors([move(tensor) for tensor in self.tensors()])
-
     def copy_(self, other: "PackedBatch") -> None:
         """Into this batch's own tensors (the addresses a CUDA graph recorded)."""
         for mine, theirs in zip(self.tensors(), other.tensors(), strict=True):
@@ -88,11 +73,6 @@ class PackedBatch:
     @property
     def real_crystals(self) -> int:
         return int(self.crystal_weight.sum())
-
-
-def weighted_mean(values: torch.Tensor, weight: torch.Tensor | None = None) -> torch.Tensor:
-    """The mean of ``values``, each weighted (a weight of 0 leaves padding out); unweighted without one."""
-    return values.mean() if weight is None else (values * weight).sum() / weight.sum()
 
 
 def edges_and_weights(batch: CrystalBatch | PackedBatch):

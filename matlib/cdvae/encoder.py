@@ -7,7 +7,7 @@ from torch import nn
 from ..crystal import CrystalBatch
 from ..nn.gnn import GNNConfig, PeriodicGNN
 from ..graph import PeriodicGraph
-from ..packing import weighted_mean
+from ..nn.weighting import weighted_mean
 
 
 class CrystalEncoder(nn.Module):

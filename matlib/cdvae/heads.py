@@ -6,7 +6,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..nn.elements import NUM_ELEMENTS
-from ..packing import weighted_mean
+from ..nn.weighting import weighted_mean
 
 
 def mlp(inputs: int, hidden: int, outputs: int, layers: int = 2) -> nn.Sequential:

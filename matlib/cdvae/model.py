@@ -15,7 +15,8 @@ from torch import nn
 from ..crystal import CrystalBatch
 from ..nn import DenoiserConfig, all_pair_edges
 from ..nn.gnn import GNNConfig
-from ..packing import PackedBatch, edges_and_weights, weighted_mean
+from ..nn.weighting import weighted_mean
+from ..packing import PackedBatch, edges_and_weights
 from .decoder import NoiseLevels, ScoreDecoder
 from .encoder import CrystalEncoder
 from .heads import PropertyHeads

@@ -16,6 +16,8 @@ import math
 
 import torch
 
+from ..nn.weighting import weighted_mean
+
 
 def symmetric_lattice(lattice: torch.Tensor) -> torch.Tensor:
     """sqrt(A A^T) for (B, 3, 3) row-vector cells: the rotation-free representative."""
@@ -64,7 +66,7 @@ class SymmetricLatticeVP:
     def loss(predicted: torch.Tensor, target: torch.Tensor, weight: torch.Tensor | None = None) -> torch.Tensor:
         """Mean squared error per matrix entry; ``weight`` (B,) of 0 leaves empty crystal slots out."""
         per_crystal = ((predicted.float() - target) ** 2).flatten(1).mean(-1)
-        return per_crystal.mean() if weight is None else (per_crystal * weight).sum() / weight.sum()
+        return weighted_mean(per_crystal, weight)
 
     def predictor(self, lattice_t: torch.Tensor, eps_hat: torch.Tensor, num_atoms: torch.Tensor, t: torch.Tensor,
                   s: torch.Tensor, generator: torch.Generator | None = None, clip: float = 2.0) -> torch.Tensor:

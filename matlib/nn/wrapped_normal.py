@@ -13,6 +13,7 @@ import math
 import torch
 
 from ..crystal import wrap_frac
+from .weighting import weighted_mean
 
 
 def wrapped_normal_score(delta: torch.Tensor, sigma: torch.Tensor, images: int = 3, harmonics: int = 4) -> torch.Tensor:
@@ -59,7 +60,7 @@ class WrappedNormalVE:
     def loss(predicted: torch.Tensor, target: torch.Tensor, weight: torch.Tensor | None = None) -> torch.Tensor:
         """Mean squared error per atom; ``weight`` (N,) of 0 leaves padding atoms out."""
         per_atom = ((predicted.float() - target) ** 2).sum(-1)
-        return per_atom.mean() if weight is None else (per_atom * weight).sum() / weight.sum()
+        return weighted_mean(per_atom, weight)
 
     @staticmethod
     def predictor(x: torch.Tensor, scaled_score: torch.Tensor, sigma_t: torch.Tensor, sigma_s: torch.Tensor,
