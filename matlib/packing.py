@@ -136,9 +136,7 @@ class PackedMinibatches:
         (centre, neighbour), _ = self.pairs.gather(chosen_host, chosen, offsets)
         pad_atoms, pad_pairs = b.atoms - real_atoms, b.pairs - len(centre)
         arange = lambda n: torch.arange(n, device=device)
-        # padding pairs join each padding atom to itself, spread over all of them: summing thousands
-        # of messages into one atom would serialise the scatter's atomic adds
-        pad_atom = real_atoms + arange(pad_pairs) % pad_atoms
+        pad_atom = _padding_atoms(pad_pairs, real_atoms, pad_atoms, device)
         types = torch.cat([d.atom_types[atom_index], torch.ones(pad_atoms, dtype=d.atom_types.dtype, device=device)])
         frac = torch.cat([d.frac_coords[atom_index], d.frac_coords.new_zeros(pad_atoms, 3)])
         num_atoms = torch.cat([counts, counts.new_ones(slots - real - 1), counts.new_full((1,), pad_atoms)])
@@ -151,6 +149,12 @@ class PackedMinibatches:
         return PackedBatch(CrystalBatch(types, frac, cells, num_atoms), batch_index, torch.cat([centre, pad_atom]),
                            torch.cat([neighbour, pad_atom]), (arange(b.atoms) < real_atoms).float(), crystal_weight,
                            graph)
+
+
+def _padding_atoms(count: int, real_atoms: int, pad_atoms: int, device) -> torch.Tensor:
+    """The atoms of ``count`` padding pairs or edges, each joining a padding atom to itself, spread
+    over all of them: summing thousands of messages into one atom would serialise the scatter's atomic adds."""
+    return real_atoms + torch.arange(count, device=device) % pad_atoms
 
 
 def _to_device(values: np.ndarray, device: torch.device) -> torch.Tensor:
@@ -190,10 +194,10 @@ class _Graphs:
     def __init__(self, cache: GraphCache, batch: CrystalBatch, device: torch.device):
         if len(cache) != len(batch) or not torch.equal(cache.batch.num_atoms.cpu(), batch.num_atoms.cpu()):
             raise ValueError("the graphs are of other crystals than the batch")
-        g, counts = cache.graph, cache.edge_counts.to(device)
-        crystal_of_edge = torch.repeat_interleave(torch.arange(len(counts), device=device), counts)
+        g, counts = cache.graph, cache.edge_counts.cpu().numpy()
+        crystal_of_edge = torch.from_numpy(np.repeat(np.arange(len(counts)), counts)).to(device)
         atom_starts = cache.batch.offsets.to(device)
-        self.edges = _AtomPairs(g.edge_index.to(device) - atom_starts[crystal_of_edge], cache.edge_counts.cpu().numpy())
+        self.edges = _AtomPairs(g.edge_index.to(device) - atom_starts[crystal_of_edge], counts)
         self.image, self.vector, self.distance = (x.to(device) for x in (g.image, g.vector, g.distance))
         self.cutoff = cache.cutoff
 
@@ -202,8 +206,8 @@ class _Graphs:
         """The chosen crystals' edges, then padding edges: each joins a padding atom to itself at the
         cutoff, where the encoder's envelope is zero (spread over all padding atoms, as the pairs)."""
         index, edge = self.edges.gather(chosen_host, chosen, atom_offsets)
-        pad_edges, pad_atoms = budget.edges - len(edge), budget.atoms - real_atoms
-        pad_atom = real_atoms + torch.arange(pad_edges, device=index.device) % pad_atoms
+        pad_edges = budget.edges - len(edge)
+        pad_atom = _padding_atoms(pad_edges, real_atoms, budget.atoms - real_atoms, index.device)
         pad_vector = self.vector.new_zeros(pad_edges, 3)
         pad_vector[:, 0] = self.cutoff
         return PeriodicGraph(torch.cat([index, torch.stack([pad_atom, pad_atom])], 1),
