@@ -36,7 +36,7 @@ CHECK = textwrap.dedent("""
             inverse = 1.0 / (num_atoms[batch_index] - 1).clamp_min(1).float()[:, None]
             expected = torch.zeros(atoms, dim).index_add_(0, centre, m) * inverse
             fused = fused_pair_messages(per_atom, q, frac, layer.edge.weight, layer.message[1].weight,
-                                        layer.message[1].bias, PairPlan.for_sizes(num_atoms), freqs)
+                                        layer.message[1].bias, PairPlan.for_sizes(num_atoms), freqs, inverse)
         assert expected.abs().max() > 0.1
         worst = max(worst, float((fused - expected).abs().max()))
     network = ScoreNetwork(DenoiserConfig(dim=32, layers=2, num_freqs=8, global_context=True)).eval()
@@ -94,7 +94,7 @@ def test_fused_messages_refuse_to_run_where_gradients_are_wanted():
     weight = torch.randn(16, 48)
     with pytest.raises(RuntimeError, match="no backward"):
         fused_pair_messages(per_atom, per_atom, torch.rand(3, 3), weight, torch.randn(16, 16), torch.zeros(16),
-                            PairPlan.for_sizes(torch.tensor([3])), 8)
+                            PairPlan.for_sizes(torch.tensor([3])), 8, torch.full((3, 1), 0.5))
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="the compiled kernel needs a GPU (run on the device)")

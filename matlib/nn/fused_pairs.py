@@ -50,7 +50,6 @@ class PairPlan:
     row_neighbour: torch.Tensor  # (tiles * rows,) the pair's neighbour atom
     row_slot: torch.Tensor       # (tiles * rows,) the centre's place among its tile's atoms
     tile_atom: torch.Tensor      # (tiles * atoms_per_tile,) the tile's atoms, -1 for an empty place
-    inverse_degree: torch.Tensor  # (atoms,) 1 / (N - 1), the mean over neighbours
     rows: int
     atoms_per_tile: int
 
@@ -93,8 +92,7 @@ class PairPlan:
         row_slot = torch.zeros(tiles * rows, dtype=torch.int32, device=device)
         row_atom[where], row_neighbour[where] = centre.to(torch.int32), neighbour.to(torch.int32)
         row_slot[where] = slot[centre].to(torch.int32)
-        inverse = 1.0 / pairs.clamp_min(1).float()
-        return cls(batch_index, row_atom, row_neighbour, row_slot, tile_atom, inverse, rows, atoms_per_tile)
+        return cls(batch_index, row_atom, row_neighbour, row_slot, tile_atom, rows, atoms_per_tile)
 
 
 def _fourier(FRAC, atom, neighbour, c0, WIDTH: tl.constexpr, F: tl.constexpr, K: tl.constexpr):
@@ -176,9 +174,10 @@ def _pow2(width: int) -> int:
 
 def fused_pair_messages(per_atom: torch.Tensor, neighbour: torch.Tensor, frac: torch.Tensor,
                         edge_weight: torch.Tensor, message_weight: torch.Tensor, message_bias: torch.Tensor,
-                        plan: PairPlan, num_freqs: int) -> torch.Tensor:
+                        plan: PairPlan, num_freqs: int, inverse_degree: torch.Tensor) -> torch.Tensor:
     """Every atom's mean pair message (atoms, dim) in float32; ``edge_weight`` (dim, 6 num_freqs) and
-    ``message_weight`` (dim, dim) are the block's ``nn.Linear`` weights, in the dtype of the products."""
+    ``message_weight`` (dim, dim) are the block's ``nn.Linear`` weights, in the dtype of the products;
+    ``inverse_degree`` (atoms, 1) is 1 / (N - 1), which turns each atom's sum into the mean."""
     if torch.is_grad_enabled() and any(t.requires_grad for t in (per_atom, neighbour, edge_weight, message_weight)):
         raise RuntimeError("fused pair messages have no backward pass: use them under torch.no_grad() (sampling)")
     if _kernel is None:
@@ -196,7 +195,7 @@ def fused_pair_messages(per_atom: torch.Tensor, neighbour: torch.Tensor, frac: t
     _kernel[(plan.tiles, padded // columns)](
         per_atom.contiguous(), neighbour.contiguous(), frac.float().contiguous(), edge_weight.to(dtype).contiguous(),
         message_weight.contiguous(), message_bias.float().contiguous(), out, plan.row_atom, plan.row_neighbour,
-        plan.row_slot, plan.tile_atom, plan.inverse_degree, D=dim, DP=padded, F=features, FA=first, FB=rest,
+        plan.row_slot, plan.tile_atom, inverse_degree.float().reshape(-1).contiguous(), D=dim, DP=padded, F=features, FA=first, FB=rest,
         K=num_freqs, BLOCK_M=plan.rows, A=plan.atoms_per_tile, BK=chunk, BN=columns, num_warps=WARPS, num_stages=STAGES)
     return out
 

@@ -87,7 +87,7 @@ class ScoreLayer(nn.Module):
             linear = self.message[1]
             aggregated = fused_pair_messages(per_atom, self.neighbour(hn), frac, self.edge.weight,
                                              linear.weight.to(per_atom.dtype), linear.bias, plan,
-                                             self.edge.in_features // 6).to(h.dtype)
+                                             self.edge.in_features // 6, inverse_degree).to(h.dtype)
         else:
             m = self.message(per_atom[centre] + self.neighbour(hn)[neighbour] + self.edge(edge_features))
             aggregated = torch.zeros_like(h).index_add_(0, centre, m.to(h.dtype)) * inverse_degree
