@@ -434,3 +434,6 @@ print(f"results -> {path}  ({time.perf_counter() - started:.0f} s)")
 #    nearer the middle of the posteriors. Predict which of composition validity, COV-P and COV-R rise
 #    and which fall, then check on the same checkpoint (`checkpoint=...`). (`lab/findings_by_notebook.md`,
 #    section 02, has our answer on Perov-5 and MP-20.)
+# 9. **Recorded or not.** On a GPU, run `full` with `overrides={"record_step": True}`: the same losses,
+#    one replayed CUDA graph a step. Predict how many more steps fit into the 300 s (the benchmark
+#    `benchmarks/bench_cdvae_training.py` times both routes), then whether validity and coverage follow.
