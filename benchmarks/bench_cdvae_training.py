@@ -50,14 +50,14 @@ def measure(dataset: str, args, cfg, rows: list[dict]) -> None:
     """Every variant on one dataset, each from the same initial weights."""
     split = datasets.resolve_train_split(dataset, args.split)
     data = datasets.load_split(dataset, split, limit=args.limit).batch().to(cfg.device)
+    encoder = MODEL_SIZES[args.model_size]["encoder"]
+    graphs = GraphCache(data, encoder.cutoff, encoder.max_neighbors)   # the same for every variant
     for variant in args.variants:
         if variant.startswith("captured") and cfg.device.type != "cuda":
             print(f"{variant}: skipped, a CUDA graph needs a GPU")
             continue
         torch.manual_seed(0)
         model = CDVAE.from_data(data, **MODEL_SIZES[args.model_size]).to(cfg.device)
-        encoder = model.config.encoder
-        graphs = GraphCache(data, encoder.cutoff, encoder.max_neighbors)
         extra = {}
         if variant == "cached":
             batches = epochs(Minibatches(graphs, torch.arange(len(data)), args.batch_size, seed=0))

@@ -21,19 +21,8 @@ from matlib.cdvae import CDVAE, MODEL_SIZES
 from matlib.packing import Budget, PackedMinibatches
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
-from bench_cdvae_training import eager_step, epochs  # noqa: E402  (the benchmark's own step)
-
-
-def replay_seconds(update, batch, steps: int = 50) -> float:
-    """Seconds per replay of ``update`` on one batch, the device running replays back to back."""
-    for _ in range(5):
-        update(batch)
-    torch.cuda.synchronize()
-    start = time.perf_counter()
-    for _ in range(steps):
-        update(batch)
-    torch.cuda.synchronize()
-    return (time.perf_counter() - start) / steps
+from bench_cdvae_training import eager_step, epochs  # noqa: E402  (the benchmark's own step and clock)
+from bench_diffusion_training import timed_steps  # noqa: E402
 
 
 def main() -> None:
@@ -74,7 +63,7 @@ def main() -> None:
         step = CapturedStep(model, captured_adamw(model.parameters(), 2e-3, cfg.device), lambda m, b: m.loss(b),
                             next(packed), grad_clip=1.0, amp_dtype=cfg.amp_dtype, compiled=compiled)
         report.append(f"recorded step{', decoder compiled' if compiled else ''}, replayed on one batch: "
-                      f"{replay_seconds(step, next(packed)) * 1e3:.1f} ms a step")
+                      f"{timed_steps(step, itertools.repeat(next(packed)), 50, cfg) / 50 * 1e3:.1f} ms a step")
     text = "\n".join(report)
     print(text)
     Path(args.out).write_text(text + "\n")

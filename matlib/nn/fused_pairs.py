@@ -195,8 +195,9 @@ def fused_pair_messages(per_atom: torch.Tensor, neighbour: torch.Tensor, frac: t
     _kernel[(plan.tiles, padded // columns)](
         per_atom.contiguous(), neighbour.contiguous(), frac.float().contiguous(), edge_weight.to(dtype).contiguous(),
         message_weight.contiguous(), message_bias.float().contiguous(), out, plan.row_atom, plan.row_neighbour,
-        plan.row_slot, plan.tile_atom, inverse_degree.float().reshape(-1).contiguous(), D=dim, DP=padded, F=features, FA=first, FB=rest,
-        K=num_freqs, BLOCK_M=plan.rows, A=plan.atoms_per_tile, BK=chunk, BN=columns, num_warps=WARPS, num_stages=STAGES)
+        plan.row_slot, plan.tile_atom, inverse_degree.float().reshape(-1).contiguous(), D=dim, DP=padded, F=features,
+        FA=first, FB=rest, K=num_freqs, BLOCK_M=plan.rows, A=plan.atoms_per_tile, BK=chunk, BN=columns, num_warps=WARPS,
+        num_stages=STAGES)
     return out
 
 
