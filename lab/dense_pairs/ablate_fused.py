@@ -21,7 +21,7 @@ from matlib.nn.fused_pairs import PairPlan
 from tune_fused import network_inputs, timed
 
 CUTS = {   # part taken out: (text of the kernel, its replacement)
-    "sine": [("tl.sin(6.283185307179586 * (u + phase[None, :]))", "(u + phase[None, :])")],
+    "sine": [("_sine(6.283185307179586 * u, FAST)", "u")],
     "coordinate loads": [("d = (tl.load(FRAC + neighbour[:, None] * 3 + axis[None, :], mask=c_ok[None, :], other=0.0)\n"
                           "         - tl.load(FRAC + atom[:, None] * 3 + axis[None, :], mask=c_ok[None, :], other=0.0))",
                           "d = (neighbour - atom)[:, None].to(tl.float32) * 0.01 + axis[None, :].to(tl.float32)")],

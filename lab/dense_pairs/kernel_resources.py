@@ -1,5 +1,6 @@
 """The fused pair-message kernel alone, one block of the MP-20 model's shape (dim 224, 24 frequencies,
-10,000 crystals of 1 to 20 atoms, bf16), at several tile shapes: milliseconds per launch, the largest difference
+10,000 crystals of 1 to 20 atoms, bf16), at several tile shapes, with and without the GPU's
+one-instruction sine and tanh and a register cap: milliseconds per launch, the largest difference
 from the same block computed pair by pair in float32 (relative to the largest output), and what the
 compiled kernel holds (registers and spilled registers a thread, shared memory a program), which sets
 how many programs share an SM. For the profile behind the numbers in the lab README:
@@ -8,6 +9,7 @@ how many programs share an SM. For the profile behind the numbers in the lab REA
     ncu --section SpeedOfLight --section Occupancy --section WarpStateStats -k regex:_pair -c 1 \\
         python lab/dense_pairs/kernel_resources.py
 """
+import itertools
 import json
 import sys
 
@@ -19,8 +21,7 @@ from matlib.nn.fused_pairs import PairPlan, fused_pair_messages
 from matlib.nn.score_network import fourier_features
 from tune_fused import timed
 
-TILES = [(64, 64, 256, 8, 3), (64, 64, 256, 8, 1), (64, 32, 256, 8, 3), (64, 64, 128, 4, 2), (64, 32, 128, 4, 3),
-         (128, 64, 128, 8, 2), (32, 32, 256, 4, 2), (64, 64, 256, 4, 1)]   # rows, hidden chunk, output columns, warps, stages
+TILES = [(64, 64, 256, 8, 3), (64, 32, 256, 8, 2), (32, 32, 256, 4, 2)]   # rows, hidden chunk, output columns, warps, stages
 
 
 class LastLaunch:
@@ -56,10 +57,11 @@ def main() -> None:
     del messages
     spy = fused_pairs._kernel = LastLaunch(fused_pairs._kernel)
     rows = []
-    for tile, chunk, columns, warps, stages in TILES:
+    for (tile, chunk, columns, warps, stages), fast, cap in itertools.product(TILES, (True, False), (None, 128)):
         fused_pairs.ROWS, fused_pairs.HIDDEN_CHUNK, fused_pairs.OUT_COLUMNS = tile, chunk, columns
-        fused_pairs.WARPS, fused_pairs.STAGES = warps, stages
-        row = {"ROWS": tile, "HIDDEN_CHUNK": chunk, "OUT_COLUMNS": columns, "WARPS": warps, "STAGES": stages}
+        fused_pairs.WARPS, fused_pairs.STAGES, fused_pairs.FAST_MATH, fused_pairs.MAX_REGISTERS = warps, stages, fast, cap
+        row = {"ROWS": tile, "HIDDEN_CHUNK": chunk, "OUT_COLUMNS": columns, "WARPS": warps, "STAGES": stages,
+               "FAST_MATH": fast, "MAX_REGISTERS": cap}
         try:
             plan = PairPlan.for_sizes(num_atoms)
             with torch.no_grad():

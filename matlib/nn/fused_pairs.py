@@ -21,6 +21,7 @@ TRITON_INTERPRET=1 set before Triton is imported, its interpreter runs the same 
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import dataclass
 
 import torch
@@ -39,6 +40,10 @@ HIDDEN_CHUNK = 64   # hidden columns per step of the chained products
 OUT_COLUMNS = 256   # output columns per program (the accumulator's width)
 WARPS = 8
 STAGES = 3          # software pipelining depth of the hidden-column loop
+MAX_REGISTERS = None  # a cap per thread (e.g. 128) lets more programs share an SM
+# the GPU's one-instruction sine and tanh (about 1e-6 and 5e-4 off; the products are bf16 anyway);
+# Triton's interpreter runs no PTX, so the CPU checks take the exact functions
+FAST_MATH = os.environ.get("TRITON_INTERPRET") != "1"
 
 
 @dataclass
@@ -95,7 +100,21 @@ class PairPlan:
         return cls(batch_index, row_atom, row_neighbour, row_slot, tile_atom, rows, atoms_per_tile)
 
 
-def _fourier(FRAC, atom, neighbour, c0, WIDTH: tl.constexpr, F: tl.constexpr, K: tl.constexpr):
+def _sine(x, FAST: tl.constexpr):
+    if FAST:
+        return tl.inline_asm_elementwise("sin.approx.f32 $0, $1;", "=f,f", [x], dtype=tl.float32, is_pure=True, pack=1)
+    return tl.sin(x)
+
+
+def _silu(x, FAST: tl.constexpr):
+    if FAST:   # x sigmoid(x) = x/2 (1 + tanh(x/2)): one special-function instruction instead of two
+        half = 0.5 * x
+        return half + half * tl.inline_asm_elementwise("tanh.approx.f32 $0, $1;", "=f,f", [half], dtype=tl.float32,
+                                                       is_pure=True, pack=1)
+    return x * tl.sigmoid(x)
+
+
+def _fourier(FRAC, atom, neighbour, c0, WIDTH: tl.constexpr, F: tl.constexpr, K: tl.constexpr, FAST: tl.constexpr):
     """Columns c0 .. c0 + WIDTH of the pairs' Fourier features (zero past the last), as
     ``score_network.fourier_features`` orders them: per axis, K sines then K cosines."""
     c = c0 + tl.arange(0, WIDTH)
@@ -104,15 +123,16 @@ def _fourier(FRAC, atom, neighbour, c0, WIDTH: tl.constexpr, F: tl.constexpr, K:
     d = (tl.load(FRAC + neighbour[:, None] * 3 + axis[None, :], mask=c_ok[None, :], other=0.0)
          - tl.load(FRAC + atom[:, None] * 3 + axis[None, :], mask=c_ok[None, :], other=0.0))
     d = d - tl.floor(d + 0.5)
-    u = d * (c % K + 1).to(tl.float32)[None, :]
-    u = u - tl.floor(u + 0.5)                        # whole turns removed: sin's argument stays small
     phase = tl.where((c % (2 * K)) < K, 0.0, 0.25)   # cos(x) = sin(x + quarter turn)
-    return tl.where(c_ok[None, :], tl.sin(6.283185307179586 * (u + phase[None, :])), 0.0)
+    u = d * (c % K + 1).to(tl.float32)[None, :] + phase[None, :]
+    u = u - tl.floor(u + 0.5)                        # whole turns removed: sin's argument within +-pi
+    return tl.where(c_ok[None, :], _sine(6.283185307179586 * u, FAST), 0.0)
 
 
 def _pair_messages(P, Q, FRAC, WE, WM, BM, OUT, ROW_ATOM, ROW_NEIGHBOUR, ROW_SLOT, TILE_ATOM, INVERSE,
                    D: tl.constexpr, DP: tl.constexpr, F: tl.constexpr, FA: tl.constexpr, FB: tl.constexpr,
-                   K: tl.constexpr, BLOCK_M: tl.constexpr, A: tl.constexpr, BK: tl.constexpr, BN: tl.constexpr):
+                   K: tl.constexpr, BLOCK_M: tl.constexpr, A: tl.constexpr, BK: tl.constexpr, BN: tl.constexpr,
+                   FAST: tl.constexpr):
     tile = tl.program_id(0)
     rows = tile * BLOCK_M + tl.arange(0, BLOCK_M)
     atom = tl.load(ROW_ATOM + rows)
@@ -120,9 +140,9 @@ def _pair_messages(P, Q, FRAC, WE, WM, BM, OUT, ROW_ATOM, ROW_NEIGHBOUR, ROW_SLO
     atom = tl.maximum(atom, 0)
     neighbour = tl.load(ROW_NEIGHBOUR + rows)
     dtype = WM.dtype.element_ty
-    fa = _fourier(FRAC, atom, neighbour, 0, FA, F, K).to(dtype)
+    fa = _fourier(FRAC, atom, neighbour, 0, FA, F, K, FAST).to(dtype)
     if FB > 0:
-        fb = _fourier(FRAC, atom, neighbour, FA, FB, F, K).to(dtype)
+        fb = _fourier(FRAC, atom, neighbour, FA, FB, F, K, FAST).to(dtype)
     n = tl.program_id(1) * BN + tl.arange(0, BN)
     n_ok = n < D
     y = tl.zeros((BLOCK_M, BN), dtype=tl.float32)
@@ -139,11 +159,11 @@ def _pair_messages(P, Q, FRAC, WE, WM, BM, OUT, ROW_ATOM, ROW_NEIGHBOUR, ROW_SLO
             x += tl.dot(fb, we)
         x += tl.load(P + atom[:, None] * D + k[None, :], mask=k_ok[None, :], other=0.0).to(tl.float32)
         x += tl.load(Q + neighbour[:, None] * D + k[None, :], mask=k_ok[None, :], other=0.0).to(tl.float32)
-        s = (x * tl.sigmoid(x)).to(dtype)
+        s = _silu(x, FAST).to(dtype)
         wm = tl.load(WM + n[None, :] * D + k[:, None], mask=k_ok[:, None] & n_ok[None, :], other=0.0)
         y = tl.dot(s, wm, y)
     y += tl.load(BM + n, mask=n_ok, other=0.0).to(tl.float32)[None, :]
-    m = tl.where(valid[:, None], y * tl.sigmoid(y), 0.0)
+    m = tl.where(valid[:, None], _silu(y, FAST), 0.0)
     # each atom's sum over its neighbours: (atoms of the tile x rows) 0/1 matrix times the messages
     slot = tl.load(ROW_SLOT + rows)
     owner = tl.arange(0, A)[:, None] == slot[None, :]
@@ -162,7 +182,7 @@ def _pair_messages(P, Q, FRAC, WE, WM, BM, OUT, ROW_ATOM, ROW_NEIGHBOUR, ROW_SLO
 
 # Triton's interpreter (TRITON_INTERPRET=1 before Triton is imported) runs the kernel on CPU tensors
 if triton is not None:
-    _fourier = triton.jit(_fourier)
+    _sine, _silu, _fourier = triton.jit(_sine), triton.jit(_silu), triton.jit(_fourier)
     _kernel = triton.jit(_pair_messages)
 else:
     _kernel = None
@@ -196,8 +216,8 @@ def fused_pair_messages(per_atom: torch.Tensor, neighbour: torch.Tensor, frac: t
         per_atom.contiguous(), neighbour.contiguous(), frac.float().contiguous(), edge_weight.to(dtype).contiguous(),
         message_weight.contiguous(), message_bias.float().contiguous(), out, plan.row_atom, plan.row_neighbour,
         plan.row_slot, plan.tile_atom, inverse_degree.float().reshape(-1).contiguous(), D=dim, DP=padded, F=features,
-        FA=first, FB=rest, K=num_freqs, BLOCK_M=plan.rows, A=plan.atoms_per_tile, BK=chunk, BN=columns, num_warps=WARPS,
-        num_stages=STAGES)
+        FA=first, FB=rest, K=num_freqs, BLOCK_M=plan.rows, A=plan.atoms_per_tile, BK=chunk, BN=columns, FAST=FAST_MATH,
+        num_warps=WARPS, num_stages=STAGES, **({} if MAX_REGISTERS is None else {"maxnreg": MAX_REGISTERS}))
     return out
 
 
