@@ -12,7 +12,7 @@ launch. What that needs:
 from __future__ import annotations
 
 import contextlib
-from typing import Callable, Mapping
+from typing import Callable, Mapping, Sequence
 
 import torch
 
@@ -33,8 +33,9 @@ class CapturedStep:
     """``step(batch)`` = one training update on ``batch``; returns the losses (tensors that the next
     call overwrites: read them before it). ``example`` is a batch of the shapes every later batch has;
     ``amp_dtype`` (e.g. torch.bfloat16) runs the forward pass in mixed precision. ``compiled`` names
-    a submodule (e.g. ``"network"``) that `torch.compile` fuses while the step is recorded; it is put
-    back afterwards (replays never run Python), so the model, its state dict and copies are untouched.
+    a submodule (e.g. ``"network"``), or several (``("encoder", "decoder")``), that `torch.compile`
+    fuses while the step is recorded; each is put back afterwards (replays never run Python), so the
+    model, its state dict and copies are untouched.
 
     The first ``warmup`` updates run eagerly on a side stream (CUDA's rule before recording);
     afterwards the weights and optimizer state are put back, so the warm-up leaves no trace.
@@ -43,7 +44,7 @@ class CapturedStep:
     def __init__(self, model: torch.nn.Module, optimizer: torch.optim.Optimizer,
                  loss_fn: Callable[[torch.nn.Module, object], Mapping[str, torch.Tensor]], example, *,
                  grad_clip: float | None = None, amp_dtype: torch.dtype | None = None, warmup: int = 3,
-                 compiled: str | None = None):
+                 compiled: str | Sequence[str] = ()):
         if not torch.cuda.is_available() or next(model.parameters()).device.type != "cuda":
             raise RuntimeError("a CUDA graph needs the model on a CUDA device; train eagerly on a CPU")
         if not all(group.get("capturable") for group in optimizer.param_groups):
@@ -55,14 +56,15 @@ class CapturedStep:
             else contextlib.nullcontext
         self.inputs = example
         saved = self._state()
-        plain = getattr(model, compiled) if compiled else None
-        if compiled:
-            setattr(model, compiled, torch.compile(plain, dynamic=False))
+        plain = {name: getattr(model, name) for name in ((compiled,) if isinstance(compiled, str) else compiled or ())}
+        for name, module in plain.items():
+            # fallback_random: compiled code draws eager's random numbers, so the step stays the eager one
+            setattr(model, name, torch.compile(module, dynamic=False, options={"fallback_random": True}))
         try:
             self._record(warmup)
         finally:
-            if compiled:
-                setattr(model, compiled, plain)
+            for name, module in plain.items():
+                setattr(model, name, module)
         self._restore(saved)
 
     def _record(self, warmup: int) -> None:

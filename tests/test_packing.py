@@ -233,7 +233,7 @@ def test_a_replayed_cdvae_step_is_the_eager_step_and_trains():
     budget = Budget.for_data(data.num_atoms, 32, edge_counts=graphs.edge_counts)
     batches = iter(PackedMinibatches(data, budget, seed=0, device="cuda", graphs=graphs))
     step = CapturedStep(model, captured_adamw(model.parameters(), 1e-3, "cuda"), lambda m, b: m.loss(b),
-                        next(batches), grad_clip=1.0, compiled="decoder")
+                        next(batches), grad_clip=1.0, compiled=("encoder", "decoder"))
     twin_optimizer = torch.optim.AdamW(twin.parameters(), lr=1e-3)
     batch = next(batches)
     for seed in (5, 6):

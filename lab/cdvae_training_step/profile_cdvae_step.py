@@ -57,12 +57,13 @@ def main() -> None:
     report += [f"  {e.self_device_time_total / 10 / 1e3:7.2f}  {e.count // 10:5d}  {e.key[:110]}" for e in kernels[:20]]
     budget = Budget.for_data(data.num_atoms, args.batch_size, edge_counts=graphs.edge_counts)
     packed = iter(PackedMinibatches(data, budget, seed=0, device=cfg.device, graphs=graphs))
-    for compiled in (None, "decoder"):
+    for compiled in ((), ("decoder",), ("encoder", "decoder")):
         torch.manual_seed(0)
         model = CDVAE.from_data(data, **MODEL_SIZES["large"]).to(cfg.device)
         step = CapturedStep(model, captured_adamw(model.parameters(), 2e-3, cfg.device), lambda m, b: m.loss(b),
                             next(packed), grad_clip=1.0, amp_dtype=cfg.amp_dtype, compiled=compiled)
-        report.append(f"recorded step{', decoder compiled' if compiled else ''}, replayed on one batch: "
+        what = f", compiled: {' and '.join(compiled)}" if compiled else ""
+        report.append(f"recorded step{what}, replayed on one batch: "
                       f"{timed_steps(step, itertools.repeat(next(packed)), 50, cfg) / 50 * 1e3:.1f} ms a step")
     text = "\n".join(report)
     print(text)

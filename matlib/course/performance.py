@@ -55,7 +55,8 @@ CDVAE_TRAINING = ("bench_cdvae_training.json", "benchmarks/bench_cdvae_training.
 CDVAE_ROUTES = {"cached": "notebook route: graphs built once, eager step",
                 "packed": "packed batches (graphs too), eager step",
                 "captured": "packed batches, one CUDA graph a step",
-                "captured-compiled": "packed batches, one CUDA graph a step, decoder compiled"}
+                "captured-compiled": "packed batches, one CUDA graph a step, decoder compiled",
+                "captured-compiled-all": "packed batches, one CUDA graph a step, encoder and decoder compiled"}
 
 
 def _cdvae_training(rows: list[dict]) -> list[str]:
