@@ -29,6 +29,12 @@ def captured_adamw(parameters, lr: float, device, **options) -> torch.optim.Adam
     return optimizer
 
 
+def compiled_for_replay(module: torch.nn.Module) -> torch.nn.Module:
+    """``module`` under `torch.compile` for one fixed shape, drawing the random numbers eager code
+    draws (inductor's own generator would draw others), so a compiled step is still the eager step."""
+    return torch.compile(module, dynamic=False, options={"fallback_random": True})
+
+
 class CapturedStep:
     """``step(batch)`` = one training update on ``batch``; returns the losses (tensors that the next
     call overwrites: read them before it). ``example`` is a batch of the shapes every later batch has;
@@ -58,8 +64,7 @@ class CapturedStep:
         saved = self._state()
         plain = {name: getattr(model, name) for name in ((compiled,) if isinstance(compiled, str) else compiled or ())}
         for name, module in plain.items():
-            # fallback_random: compiled code draws eager's random numbers, so the step stays the eager one
-            setattr(model, name, torch.compile(module, dynamic=False, options={"fallback_random": True}))
+            setattr(model, name, compiled_for_replay(module))
         try:
             self._record(warmup)
         finally:
