@@ -1,0 +1,81 @@
+"""Would the encoder's gated convolution be cheaper with its first product split by input? The
+convolution multiplies the joined input [h_i, h_j, e_ij] (edges x (2 dim + rbf)); the same numbers come
+from multiplying each atom's h once by the centre and neighbour columns and gathering the products,
+(W_i h)_i + (W_j h)_j + W_e e_ij, as the score network does. On MP-20 the encoder has about 24 edges
+an atom, more than the decoder has pairs, so this is where an MP-20 CDVAE step's edge-sized copies
+and casts come from. Times the encoder's forward and backward (bf16 autocast, notebook 02's `large`
+model, packed MP-20 batches) both ways in one run, alternating, and reports the largest difference.
+
+    python lab/cdvae_training_step/factored_conv.py [--crystals 2048] [--repeats 20]
+"""
+import argparse
+import time
+
+import torch
+import torch.nn.functional as F
+
+from matlib import config, datasets, results
+from matlib.batching import GraphCache
+from matlib.cdvae import CDVAE, MODEL_SIZES
+from matlib.nn import gnn
+from matlib.packing import Budget, PackedMinibatches, edges_and_weights
+
+JOINED = gnn.GatedConv.forward
+
+
+def factored(self, h, edge_index, edge_features, envelope):
+    """`GatedConv.forward` with the first product split: the atom columns once per atom, then gathered."""
+    centre, neighbour = edge_index
+    dim, weight = h.shape[1], self.linear.weight
+    z = (F.linear(h, weight[:, :dim])[centre] + F.linear(h, weight[:, dim:2 * dim])[neighbour]
+         + F.linear(edge_features, weight[:, 2 * dim:], self.linear.bias))
+    gate, core = z.chunk(2, -1)
+    messages = torch.sigmoid(gate) * F.softplus(core) * envelope[:, None]
+    messages = messages.to(torch.promote_types(messages.dtype, h.dtype))
+    return h + F.silu(self.norm(gnn.scatter_sum(messages, centre, h.shape[0])))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--crystals", type=int, default=2048)
+    parser.add_argument("--repeats", type=int, default=20)
+    args = parser.parse_args()
+    cfg = config.resolve("full" if torch.cuda.is_available() else "smoke")
+    data = datasets.load_split("mp_20", datasets.resolve_train_split("mp_20", "auto")).batch()
+    torch.manual_seed(0)
+    model = CDVAE.from_data(data, **MODEL_SIZES["large"]).to(cfg.device)
+    encoder = model.config.encoder
+    graphs = GraphCache(data, encoder.cutoff, encoder.max_neighbors)
+    budget = Budget.for_data(data.num_atoms, args.crystals, edge_counts=graphs.edge_counts)
+    batch = next(iter(PackedMinibatches(data, budget, seed=0, device=cfg.device, graphs=graphs)))
+    crystals, edges, _, _ = edges_and_weights(batch)
+
+    def encode() -> torch.Tensor:
+        with torch.autocast(cfg.device.type, dtype=torch.bfloat16, cache_enabled=False):
+            mu, logvar, _ = model.encoder(crystals, None, batch.graph, batch_index=edges[0])
+        (mu.float().square().sum() + logvar.float().sum()).backward()
+        return mu.detach().float()
+
+    seconds, outputs = {"joined": [], "factored": []}, {}
+    for name, forward in [("joined", JOINED), ("factored", factored)] * 3:
+        gnn.GatedConv.forward = forward
+        outputs[name] = encode()
+        if cfg.device.type == "cuda":
+            torch.cuda.synchronize()
+        start = time.perf_counter()
+        for _ in range(args.repeats):
+            encode()
+        if cfg.device.type == "cuda":
+            torch.cuda.synchronize()
+        seconds[name].append((time.perf_counter() - start) / args.repeats)
+    gnn.GatedConv.forward = JOINED
+    best = {name: min(times) * 1e3 for name, times in seconds.items()}
+    difference = (outputs["joined"] - outputs["factored"]).abs().max() / outputs["joined"].abs().max()
+    print(f"{args.crystals} MP-20 crystals, {budget.edges:,} edge slots, {results.hardware(cfg.device)}: "
+          f"encoder forward and backward {best['joined']:.2f} ms joined, {best['factored']:.2f} ms factored "
+          f"({best['joined'] / best['factored']:.2f}x); largest difference of mu: {float(difference):.2e} of its "
+          "largest value")
+
+
+if __name__ == "__main__":
+    main()

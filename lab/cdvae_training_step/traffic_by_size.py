@@ -1,0 +1,72 @@
+"""Where the element-wise work of a packed CDVAE step lies: the elements that copies, casts, gathers
+and element-wise operators touch in one forward and backward pass (bf16 autocast, notebook 02's
+`large` model), grouped by the size of their first input: edge-sized (the encoder's neighbour
+graph), pair-sized (the decoder's all-pairs graph), atom-sized or other. Counts, not times, so the
+CPU gives the same picture as a GPU.
+
+    python lab/cdvae_training_step/traffic_by_size.py [--dataset mp_20] [--crystals 64] [OUT.txt]
+"""
+import argparse
+import collections
+import math
+from pathlib import Path
+
+import torch
+from torch.profiler import ProfilerActivity, profile
+
+from matlib import datasets
+from matlib.batching import GraphCache
+from matlib.cdvae import CDVAE, MODEL_SIZES
+from matlib.packing import Budget, PackedMinibatches
+
+OPERATORS = ("aten::copy_", "aten::_to_copy", "aten::cat", "aten::index", "aten::index_add_", "aten::mul",
+             "aten::add", "aten::silu", "aten::sigmoid", "aten::gather", "aten::index_put_", "aten::sum",
+             "aten::exp", "aten::sin", "aten::cos")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("out", nargs="?")
+    parser.add_argument("--dataset", default="mp_20")
+    parser.add_argument("--crystals", type=int, default=64)
+    args = parser.parse_args()
+    data = datasets.load_split(args.dataset, datasets.resolve_train_split(args.dataset, "auto"),
+                               limit=10 * args.crystals).batch()
+    torch.manual_seed(0)
+    model = CDVAE.from_data(data, **MODEL_SIZES["large"])
+    encoder = model.config.encoder
+    graphs = GraphCache(data, encoder.cutoff, encoder.max_neighbors)
+    budget = Budget.for_data(data.num_atoms, args.crystals, edge_counts=graphs.edge_counts)
+    batch = next(iter(PackedMinibatches(data, budget, seed=0, device=torch.device("cpu"), graphs=graphs)))
+
+    def step() -> None:
+        with torch.autocast("cpu", dtype=torch.bfloat16, cache_enabled=False):
+            loss = model.loss(batch)["loss"]
+        loss.backward()
+
+    step()
+    with profile(activities=[ProfilerActivity.CPU], record_shapes=True) as prof:
+        step()
+    sizes = {budget.edges: "edge", budget.pairs: "pair", budget.atoms: "atom"}
+    elements, calls = collections.Counter(), collections.Counter()
+    for event in prof.events():
+        if event.name in OPERATORS and event.input_shapes and event.input_shapes[0]:
+            first = event.input_shapes[0]
+            key = (event.name, sizes.get(first[0], "other"))
+            calls[key] += 1
+            elements[key] += math.prod(first)
+    lines = [f"{args.dataset}, {args.crystals} crystals a packed batch: {budget.atoms:,} atom, {budget.pairs:,} pair "
+             f"and {budget.edges:,} edge slots; elements touched in one step (first input), by operator and size:"]
+    lines += [f"  {name:16s} {size:5s} {calls[name, size]:4d} calls {count / 1e6:8.1f} M"
+              for (name, size), count in elements.most_common(16)]
+    for size in ("edge", "pair", "atom", "other"):
+        total = sum(count for (_, kind), count in elements.items() if kind == size)
+        lines.append(f"  all on {size}-sized tensors: {total / 1e6:.1f} M")
+    text = "\n".join(lines)
+    print(text)
+    if args.out:
+        Path(args.out).write_text(text + "\n")
+
+
+if __name__ == "__main__":
+    main()
