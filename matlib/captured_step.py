@@ -62,7 +62,8 @@ class CapturedStep:
             else contextlib.nullcontext
         self.inputs = example
         saved = self._state()
-        plain = {name: getattr(model, name) for name in ((compiled,) if isinstance(compiled, str) else compiled or ())}
+        names = (compiled,) if isinstance(compiled, str) and compiled else tuple(compiled or ())
+        plain = {name: getattr(model, name) for name in names}
         for name, module in plain.items():
             setattr(model, name, compiled_for_replay(module))
         try:

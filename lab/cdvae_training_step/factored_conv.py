@@ -41,7 +41,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=20)
     args = parser.parse_args()
     cfg = config.resolve("full" if torch.cuda.is_available() else "smoke")
-    data = datasets.load_split("mp_20", datasets.resolve_train_split("mp_20", "auto")).batch()
+    data = datasets.load_split("mp_20", datasets.resolve_train_split("mp_20", "auto")).batch().to(cfg.device)
     torch.manual_seed(0)
     model = CDVAE.from_data(data, **MODEL_SIZES["large"]).to(cfg.device)
     encoder = model.config.encoder

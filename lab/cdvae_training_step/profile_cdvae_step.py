@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import torch
+from torch.autograd import DeviceType
 from torch.profiler import ProfilerActivity, profile
 
 from matlib import config, datasets
@@ -50,10 +51,12 @@ def main() -> None:
         torch.cuda.synchronize()
     wall = (time.perf_counter() - start) / 10
     events = prof.key_averages()
-    kernels = sorted((e for e in events if e.self_device_time_total > 0), key=lambda e: -e.self_device_time_total)
+    # the GPU's own events only: an operator's row repeats the time of the kernels it launched
+    kernels = sorted((e for e in events if e.device_type == DeviceType.CUDA and not e.is_user_annotation
+                      and e.self_device_time_total > 0), key=lambda e: -e.self_device_time_total)
     gpu = sum(e.self_device_time_total for e in kernels) / 10 / 1e3
     report = [f"{args.dataset}, batch {args.batch_size}, eager step (profiled): wall {wall * 1e3:.1f} ms, "
-              f"GPU busy {gpu:.1f} ms a step", "top kernels (ms a step, calls a step):"]
+              f"GPU busy {gpu:.1f} ms a step", "top GPU kernels (ms a step, calls a step):"]
     report += [f"  {e.self_device_time_total / 10 / 1e3:7.2f}  {e.count // 10:5d}  {e.key[:110]}" for e in kernels[:20]]
     budget = Budget.for_data(data.num_atoms, args.batch_size, edge_counts=graphs.edge_counts)
     packed = iter(PackedMinibatches(data, budget, seed=0, device=cfg.device, graphs=graphs))

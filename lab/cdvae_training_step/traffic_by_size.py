@@ -1,8 +1,10 @@
 """Where the element-wise work of a packed CDVAE step lies: the elements that copies, casts, gathers
 and element-wise operators touch in one forward and backward pass (bf16 autocast, notebook 02's
 `large` model), grouped by the size of their first input: edge-sized (the encoder's neighbour
-graph), pair-sized (the decoder's all-pairs graph), atom-sized or other. Counts, not times, so the
-CPU gives the same picture as a GPU.
+graph), pair-sized (the decoder's all-pairs graph), atom-sized or other. An operator called from
+another one counted here (a cast's copy) is left out, and a gather counts under the size of what it
+reads from (`h[centre]` under atoms). Counts, not times; CPU autocast casts a somewhat different
+set of operators than CUDA's, so a GPU's counts differ in detail.
 
     python lab/cdvae_training_step/traffic_by_size.py [--dataset mp_20] [--crystals 64] [OUT.txt]
 """
@@ -50,6 +52,9 @@ def main() -> None:
     sizes = {budget.edges: "edge", budget.pairs: "pair", budget.atoms: "atom"}
     elements, calls = collections.Counter(), collections.Counter()
     for event in prof.events():
+        parent = event.cpu_parent
+        if parent is not None and parent.name in OPERATORS:   # counted with its caller
+            continue
         if event.name in OPERATORS and event.input_shapes and event.input_shapes[0]:
             first = event.input_shapes[0]
             key = (event.name, sizes.get(first[0], "other"))

@@ -37,8 +37,8 @@ class SamplerConfig:
     batch_size: int = 4096
     record_every: int = 0           # >0: keep every k-th state of the first `record_crystals` crystals
     record_crystals: int = 8
-    # "fused": pair messages built and summed on chip (GPU, Triton; nn/fused_pairs.py); so far slower
-    # than the edge list under torch.compile (lab/dense_pairs/)
+    # "fused": pair messages built and summed on chip (GPU, Triton; nn/fused_pairs.py); as fast as
+    # the edge list under torch.compile, no faster (lab/dense_pairs/)
     pairs: str = "edges"
 
 

@@ -43,7 +43,7 @@ STAGES = 3          # software pipelining depth of the hidden-column loop
 MAX_REGISTERS = None  # a cap per thread (e.g. 128) lets more programs share an SM
 # the GPU's one-instruction sine and tanh (about 1e-6 and 5e-4 off; the products are bf16 anyway);
 # Triton's interpreter runs no PTX, so the CPU checks take the exact functions
-FAST_MATH = os.environ.get("TRITON_INTERPRET") != "1"
+FAST_MATH = os.environ.get("TRITON_INTERPRET", "").lower() not in ("1", "true", "on")
 
 
 @dataclass
