@@ -1,6 +1,6 @@
 # The GPU call behind kernel_resources_fast_math_h100.json and docs/results/runs/bench_diffusion_sampling_fused.json
 # (about 1.5 minutes on one H100, carry [".gpu"]): the kernel sweep, the GPU test with the fastest setting, the benchmark.
-# The committed sweep's SINE_TABLES rows ran from commit 0a396d5 (tag lab-sine-tables), whose kernel had them.
+# The committed sweep's SINE_TABLES rows ran with sine_tables.patch applied (git apply lab/dense_pairs/sine_tables.patch).
 source .gpu/setup.sh
 timeout 120 python3 lab/dense_pairs/kernel_resources.py $OUT/resources.json 2>&1 | grep -v Warn | tail -30
 cd benchmarks && MATLIB_PROGRESS=0 timeout 150 python3 - <<'PY'
