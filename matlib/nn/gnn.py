@@ -61,10 +61,15 @@ class GatedConv(nn.Module):
         self.linear = nn.Linear(2 * dim + edge_dim, 2 * dim)
         self.norm = nn.LayerNorm(dim)
 
+    def joined_product(self, h: torch.Tensor, edge_index: torch.Tensor, edge_features: torch.Tensor) -> torch.Tensor:
+        """W [h_i, h_j, e_ij] + b for every edge: the gate's and the core's inputs side by side."""
+        centre, neighbour = edge_index
+        return self.linear(torch.cat([h[centre], h[neighbour], edge_features], -1))
+
     def forward(self, h: torch.Tensor, edge_index: torch.Tensor, edge_features: torch.Tensor,
                 envelope: torch.Tensor) -> torch.Tensor:
-        centre, neighbour = edge_index
-        gate, core = self.linear(torch.cat([h[centre], h[neighbour], edge_features], -1)).chunk(2, -1)
+        centre = edge_index[0]
+        gate, core = self.joined_product(h, edge_index, edge_features).chunk(2, -1)
         messages = torch.sigmoid(gate) * F.softplus(core) * envelope[:, None]
         # sum in (at least) float32: bf16 sums over many neighbours lose precision
         messages = messages.to(torch.promote_types(messages.dtype, h.dtype))
