@@ -151,7 +151,7 @@ print(f"generator {count(Generator(**GENERATOR)):,} parameters (MatGAN's widths:
 # | critic | conv 16, 16, 32, 64, 128 → FC 1, batch norm | the same widths on the GPU (`full`), half of them on a CPU; **layer norm** instead of batch norm (the gradient penalty is per sample) |
 # | loss | WGAN-GP, λ = 10, Adam(0.5, 0.9), lr_G 1e-3, lr_D 1e-2, one critic step | WGAN-GP, λ = 10, Adam(0.5, 0.9), lr_G 1e-4, lr_D 4e-4, one critic step: MatGAN's rates oscillated between "no element" and one repeated formula here |
 # | start | default initialisation | the generator's last bias starts at −3 (cells ≈ 0.05): see section 3 |
-# | batch, training length | 32 (ICSD, MP) / 512 (OQMD); length not in the repository | 512 for 4.5 min on a GPU (`full`); 64 for 4 min (`teach`), 32 for 500 steps (`smoke`) on a CPU |
+# | batch, training length | 32 (ICSD, MP) / 512 (OQMD); length not in the repository | 512 for 4.5 min on a GPU (`full`); 64 for 4 min (`teach`), 32 for 300 steps (`smoke`) on a CPU |
 # | data | ICSD / MP / OQMD formulas | MP-20's `val` split (~8,000 distinct formulas) |
 # | screening | SMACT charge neutrality + Pauling test | the same, with SMACT 4 (`matlib.matgan.composition_screening`) |
 
