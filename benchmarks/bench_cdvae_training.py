@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import itertools
+from collections.abc import Iterator
 
 import torch
 
@@ -25,7 +26,7 @@ from matlib import config, datasets, results
 from matlib.batching import GraphCache, Minibatches
 from matlib.captured_step import CapturedStep, captured_adamw
 from matlib.cdvae import CDVAE, MODEL_SIZES
-from matlib.packing import Budget, PackedMinibatches
+from matlib.packing import Budget, PackedBatch, PackedMinibatches
 from bench_diffusion_training import packing_shares, timed_steps
 from report_rows import emit, save
 
@@ -38,6 +39,18 @@ def epochs(minibatches):
     """Endless shuffled epochs of a re-iterable `Minibatches`."""
     while True:
         yield from minibatches
+
+
+def encoder_graphs(data, model_size: str = "large") -> GraphCache:
+    """Every crystal's encoder neighbour graph, built once (the notebook route's `GraphCache`)."""
+    encoder = MODEL_SIZES[model_size]["encoder"]
+    return GraphCache(data, encoder.cutoff, encoder.max_neighbors)
+
+
+def packed_stream(data, graphs: GraphCache, crystals: int, device) -> tuple[Budget, Iterator[PackedBatch]]:
+    """Endless fixed-shape batches of ``crystals`` crystals with their encoder graphs, and their budget."""
+    budget = Budget.for_data(data.num_atoms, crystals, edge_counts=graphs.edge_counts)
+    return budget, iter(PackedMinibatches(data, budget, seed=0, device=device, graphs=graphs))
 
 
 def eager_step(model, optimizer, cfg, loss_fn):
@@ -55,8 +68,7 @@ def measure(dataset: str, args, cfg, rows: list[dict]) -> None:
     """Every variant on one dataset, each from the same initial weights."""
     split = datasets.resolve_train_split(dataset, args.split)
     data = datasets.load_split(dataset, split, limit=args.limit).batch().to(cfg.device)
-    encoder = MODEL_SIZES[args.model_size]["encoder"]
-    graphs = GraphCache(data, encoder.cutoff, encoder.max_neighbors)   # the same for every variant
+    graphs = encoder_graphs(data, args.model_size)   # the same for every variant
     for variant in args.variants:
         if variant.startswith("captured") and cfg.device.type != "cuda":
             print(f"{variant}: skipped, a CUDA graph needs a GPU")
@@ -69,8 +81,7 @@ def measure(dataset: str, args, cfg, rows: list[dict]) -> None:
             optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr)
             update = eager_step(model, optimizer, cfg, lambda m, item: m.loss(item[0], graph=item[1]))
         else:
-            budget = Budget.for_data(data.num_atoms, args.batch_size, edge_counts=graphs.edge_counts)
-            batches = iter(PackedMinibatches(data, budget, seed=0, device=cfg.device, graphs=graphs))
+            budget, batches = packed_stream(data, graphs, args.batch_size, cfg.device)
             extra = packing_shares(batches, budget)
             if variant == "packed":
                 optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr)

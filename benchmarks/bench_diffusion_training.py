@@ -48,6 +48,13 @@ def timed_steps(update, batches, steps: int, cfg) -> float:
     return time.perf_counter() - start
 
 
+def gpu_kernels(events) -> list:
+    """The GPU's own rows of a profile's ``key_averages()``: an operator's row repeats the time of the
+    kernels it launched, and annotations repeat it again, so only these add up to the GPU's busy time."""
+    from torch.autograd import DeviceType
+    return [e for e in events if e.device_type == DeviceType.CUDA and not e.is_user_annotation]
+
+
 def train_step(model, optimizer, batch, cfg) -> None:
     with cfg.autocast():
         loss = model.loss(batch)["loss"]

@@ -9,16 +9,20 @@ model, packed MP-20 batches) both ways in one run, alternating, and reports the 
     python lab/cdvae_training_step/factored_conv.py [--crystals 2048] [--repeats 20]
 """
 import argparse
+import sys
 import time
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 
 from matlib import config, datasets, results
-from matlib.batching import GraphCache
 from matlib.cdvae import CDVAE, MODEL_SIZES
 from matlib.nn import gnn
-from matlib.packing import Budget, PackedMinibatches, edges_and_weights
+from matlib.packing import edges_and_weights
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
+from bench_cdvae_training import encoder_graphs, packed_stream  # noqa: E402  (the benchmark's own batches)
 
 JOINED = gnn.GatedConv.joined_product
 
@@ -40,10 +44,8 @@ def main() -> None:
     data = datasets.load_split("mp_20", datasets.resolve_train_split("mp_20", "auto")).batch().to(cfg.device)
     torch.manual_seed(0)
     model = CDVAE.from_data(data, **MODEL_SIZES["large"]).to(cfg.device)
-    encoder = model.config.encoder
-    graphs = GraphCache(data, encoder.cutoff, encoder.max_neighbors)
-    budget = Budget.for_data(data.num_atoms, args.crystals, edge_counts=graphs.edge_counts)
-    batch = next(iter(PackedMinibatches(data, budget, seed=0, device=cfg.device, graphs=graphs)))
+    budget, batches = packed_stream(data, encoder_graphs(data), args.crystals, cfg.device)
+    batch = next(batches)
     crystals, edges, _, _ = edges_and_weights(batch)
 
     def encode() -> torch.Tensor:

@@ -12,18 +12,16 @@ import time
 from pathlib import Path
 
 import torch
-from torch.autograd import DeviceType
 from torch.profiler import ProfilerActivity, profile
 
 from matlib import config, datasets
-from matlib.batching import GraphCache, Minibatches
+from matlib.batching import Minibatches
 from matlib.captured_step import CapturedStep, captured_adamw
 from matlib.cdvae import CDVAE, MODEL_SIZES
-from matlib.packing import Budget, PackedMinibatches
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
-from bench_cdvae_training import eager_step, epochs  # noqa: E402  (the benchmark's own step and clock)
-from bench_diffusion_training import timed_steps  # noqa: E402
+from bench_cdvae_training import eager_step, encoder_graphs, epochs, packed_stream  # noqa: E402  (the benchmark's own)
+from bench_diffusion_training import gpu_kernels, timed_steps  # noqa: E402
 
 
 def main() -> None:
@@ -36,8 +34,7 @@ def main() -> None:
     data = datasets.load_split(args.dataset, datasets.resolve_train_split(args.dataset, "auto")).batch().to(cfg.device)
     torch.manual_seed(0)
     model = CDVAE.from_data(data, **MODEL_SIZES["large"]).to(cfg.device)
-    encoder = model.config.encoder
-    graphs = GraphCache(data, encoder.cutoff, encoder.max_neighbors)
+    graphs = encoder_graphs(data)
     batches = epochs(Minibatches(graphs, torch.arange(len(data)), args.batch_size, seed=0))
     update = eager_step(model, torch.optim.AdamW(model.parameters(), lr=2e-3), cfg,
                         lambda m, item: m.loss(item[0], graph=item[1]))
@@ -51,15 +48,13 @@ def main() -> None:
         torch.cuda.synchronize()
     wall = (time.perf_counter() - start) / 10
     events = prof.key_averages()
-    # the GPU's own events only: an operator's row repeats the time of the kernels it launched
-    kernels = sorted((e for e in events if e.device_type == DeviceType.CUDA and not e.is_user_annotation
-                      and e.self_device_time_total > 0), key=lambda e: -e.self_device_time_total)
+    kernels = sorted((e for e in gpu_kernels(events) if e.self_device_time_total > 0),
+                     key=lambda e: -e.self_device_time_total)
     gpu = sum(e.self_device_time_total for e in kernels) / 10 / 1e3
     report = [f"{args.dataset}, batch {args.batch_size}, eager step (profiled): wall {wall * 1e3:.1f} ms, "
               f"GPU busy {gpu:.1f} ms a step", "top GPU kernels (ms a step, calls a step):"]
     report += [f"  {e.self_device_time_total / 10 / 1e3:7.2f}  {e.count // 10:5d}  {e.key[:110]}" for e in kernels[:20]]
-    budget = Budget.for_data(data.num_atoms, args.batch_size, edge_counts=graphs.edge_counts)
-    packed = iter(PackedMinibatches(data, budget, seed=0, device=cfg.device, graphs=graphs))
+    _, packed = packed_stream(data, graphs, args.batch_size, cfg.device)
     for compiled in ((), ("decoder",), ("encoder", "decoder")):
         torch.manual_seed(0)
         model = CDVAE.from_data(data, **MODEL_SIZES["large"]).to(cfg.device)

@@ -11,15 +11,17 @@ set of operators than CUDA's, so a GPU's counts differ in detail.
 import argparse
 import collections
 import math
+import sys
 from pathlib import Path
 
 import torch
 from torch.profiler import ProfilerActivity, profile
 
 from matlib import datasets
-from matlib.batching import GraphCache
 from matlib.cdvae import CDVAE, MODEL_SIZES
-from matlib.packing import Budget, PackedMinibatches
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
+from bench_cdvae_training import encoder_graphs, packed_stream  # noqa: E402  (the benchmark's own batches)
 
 OPERATORS = ("aten::copy_", "aten::_to_copy", "aten::cat", "aten::index", "aten::index_add_", "aten::mul",
              "aten::add", "aten::silu", "aten::sigmoid", "aten::gather", "aten::index_put_", "aten::sum",
@@ -36,10 +38,8 @@ def main() -> None:
                                limit=10 * args.crystals).batch()
     torch.manual_seed(0)
     model = CDVAE.from_data(data, **MODEL_SIZES["large"])
-    encoder = model.config.encoder
-    graphs = GraphCache(data, encoder.cutoff, encoder.max_neighbors)
-    budget = Budget.for_data(data.num_atoms, args.crystals, edge_counts=graphs.edge_counts)
-    batch = next(iter(PackedMinibatches(data, budget, seed=0, device=torch.device("cpu"), graphs=graphs)))
+    budget, batches = packed_stream(data, encoder_graphs(data), args.crystals, torch.device("cpu"))
+    batch = next(batches)
 
     def step() -> None:
         with torch.autocast("cpu", dtype=torch.bfloat16, cache_enabled=False):

@@ -10,7 +10,6 @@ import sys
 from pathlib import Path
 
 import torch
-from torch.autograd import DeviceType
 from torch.profiler import ProfilerActivity, profile
 
 from matlib import config, datasets
@@ -18,7 +17,7 @@ from matlib.batching import crystal_minibatches
 from matlib.diffusion import CrystalDiffusion, DenoiserConfig
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
-from bench_diffusion_training import timed_steps, train_step  # noqa: E402  (the benchmark's own step)
+from bench_diffusion_training import gpu_kernels, timed_steps, train_step  # noqa: E402  (the benchmark's own)
 
 
 def main(out: str) -> None:
@@ -39,9 +38,7 @@ def main(out: str) -> None:
             train_step(model, optimizer, batch, cfg)
         torch.cuda.synchronize()
     events = prof.key_averages()
-    # the GPU's own events only: an operator's row repeats the time of the kernels it launched
-    gpu_us = sum(e.self_device_time_total for e in events
-                 if e.device_type == DeviceType.CUDA and not e.is_user_annotation)
+    gpu_us = sum(e.self_device_time_total for e in gpu_kernels(events))
     report.append(f"10 steps: GPU busy {gpu_us / 1e3:.1f} ms in all")
     report.append(events.table(sort_by="self_cpu_time_total", row_limit=25))
     syncs = [e for e in events if "Synchronize" in e.key or e.key in ("aten::item", "aten::nonzero",
