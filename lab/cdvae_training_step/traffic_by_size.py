@@ -2,11 +2,14 @@
 and element-wise operators touch in one forward and backward pass (bf16 autocast, notebook 02's
 `large` model), grouped by the size of their first input: edge-sized (the encoder's neighbour
 graph), pair-sized (the decoder's all-pairs graph), atom-sized or other. An operator called from
-another one counted here (a cast's copy) is left out, and a gather counts under the size of what it
+another one (a cast's copy) is counted once, with its caller, and a gather counts under the size of what it
 reads from (`h[centre]` under atoms). Counts, not times; CPU autocast casts a somewhat different
 set of operators than CUDA's, so a GPU's counts differ in detail.
 
-    python lab/cdvae_training_step/traffic_by_size.py [--dataset mp_20] [--crystals 64] [OUT.txt]
+With --factored, the encoder's gated convolution takes its first product split by input
+(`factored_conv.factored`), to count what that change saves.
+
+    python lab/cdvae_training_step/traffic_by_size.py [--dataset mp_20] [--crystals 64] [--factored] [OUT.txt]
 """
 import argparse
 import collections
@@ -15,17 +18,37 @@ import sys
 from pathlib import Path
 
 import torch
-from torch.profiler import ProfilerActivity, profile
+from torch.utils._python_dispatch import TorchDispatchMode
 
 from matlib import datasets
 from matlib.cdvae import CDVAE, MODEL_SIZES
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
 from bench_cdvae_training import encoder_graphs, packed_stream  # noqa: E402  (the benchmark's own batches)
+from factored_conv import factored  # noqa: E402  (beside this script)
+from matlib.nn import gnn  # noqa: E402
 
-OPERATORS = ("aten::copy_", "aten::_to_copy", "aten::cat", "aten::index", "aten::index_add_", "aten::mul",
-             "aten::add", "aten::silu", "aten::sigmoid", "aten::gather", "aten::index_put_", "aten::sum",
-             "aten::exp", "aten::sin", "aten::cos")
+OPERATORS = {"copy_", "_to_copy", "cat", "index", "index_add_", "mul", "add", "silu", "sigmoid", "gather",
+             "index_put_", "sum", "exp", "sin", "cos"}
+
+
+class Counter(TorchDispatchMode):
+    """Each counted operator's first input's elements (a list's first tensor for ``cat``), by its
+    first dimension. A dispatch mode sees each operator once, below autograd, with its tensors: an
+    operator called by another (a cast's copy) runs inside and is not seen again."""
+
+    def __init__(self, sizes: dict[int, str]):
+        super().__init__()
+        self.sizes, self.elements, self.calls = sizes, collections.Counter(), collections.Counter()
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        name = func._overloadpacket.__name__
+        first = args[0][0] if args and isinstance(args[0], (list, tuple)) and args[0] else (args[0] if args else None)
+        if name in OPERATORS and isinstance(first, torch.Tensor) and first.dim():
+            key = (f"aten::{name}", self.sizes.get(first.shape[0], "other"))
+            self.calls[key] += 1
+            self.elements[key] += first.numel()
+        return func(*args, **(kwargs or {}))
 
 
 def main() -> None:
@@ -33,7 +56,10 @@ def main() -> None:
     parser.add_argument("out", nargs="?")
     parser.add_argument("--dataset", default="mp_20")
     parser.add_argument("--crystals", type=int, default=64)
+    parser.add_argument("--factored", action="store_true", help="the encoder's first product split by input")
     args = parser.parse_args()
+    if args.factored:
+        gnn.GatedConv.joined_product = factored
     data = datasets.load_split(args.dataset, datasets.resolve_train_split(args.dataset, "auto"),
                                limit=10 * args.crystals).batch()
     torch.manual_seed(0)
@@ -47,21 +73,12 @@ def main() -> None:
         loss.backward()
 
     step()
-    with profile(activities=[ProfilerActivity.CPU], record_shapes=True) as prof:
+    counter = Counter({budget.edges: "edge", budget.pairs: "pair", budget.atoms: "atom"})
+    with counter:
         step()
-    sizes = {budget.edges: "edge", budget.pairs: "pair", budget.atoms: "atom"}
-    elements, calls = collections.Counter(), collections.Counter()
-    for event in prof.events():
-        parent = event.cpu_parent
-        if parent is not None and parent.name in OPERATORS:   # counted with its caller
-            continue
-        if event.name in OPERATORS and event.input_shapes and event.input_shapes[0]:
-            first = event.input_shapes[0]
-            key = (event.name, sizes.get(first[0], "other"))
-            calls[key] += 1
-            elements[key] += math.prod(first)
+    elements, calls = counter.elements, counter.calls
     lines = [f"{args.dataset}, {args.crystals} crystals a packed batch: {budget.atoms:,} atom, {budget.pairs:,} pair "
-             f"and {budget.edges:,} edge slots; elements touched in one step (first input), by operator and size:"]
+             f"and {budget.edges:,} edge slots{'; encoder product factored' if args.factored else ''}; elements touched in one step (first input), by operator and size:"]
     lines += [f"  {name:16s} {size:5s} {calls[name, size]:4d} calls {count / 1e6:8.1f} M"
               for (name, size), count in elements.most_common(16)]
     for size in ("edge", "pair", "atom", "other"):
