@@ -13,7 +13,6 @@ With --factored, the encoder's gated convolution takes its first product split b
 """
 import argparse
 import collections
-import math
 import sys
 from pathlib import Path
 
@@ -77,8 +76,10 @@ def main() -> None:
     with counter:
         step()
     elements, calls = counter.elements, counter.calls
+    factored_note = "; encoder product factored" if args.factored else ""
     lines = [f"{args.dataset}, {args.crystals} crystals a packed batch: {budget.atoms:,} atom, {budget.pairs:,} pair "
-             f"and {budget.edges:,} edge slots{'; encoder product factored' if args.factored else ''}; elements touched in one step (first input), by operator and size:"]
+             f"and {budget.edges:,} edge slots{factored_note}; elements touched in one step (first input), by operator "
+             "and size:"]
     lines += [f"  {name:16s} {size:5s} {calls[name, size]:4d} calls {count / 1e6:8.1f} M"
               for (name, size), count in elements.most_common(16)]
     for size in ("edge", "pair", "atom", "other"):
