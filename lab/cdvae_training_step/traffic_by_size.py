@@ -1,10 +1,11 @@
-"""Where the element-wise work of a packed CDVAE step lies: the elements that copies, casts, gathers
-and element-wise operators touch in one forward and backward pass (bf16 autocast, notebook 02's
-`large` model), grouped by the size of their first input: edge-sized (the encoder's neighbour
-graph), pair-sized (the decoder's all-pairs graph), atom-sized or other. An operator called from
-another one (a cast's copy) is counted once, with its caller, and a gather counts under the size of what it
-reads from (`h[centre]` under atoms). Counts, not times; CPU autocast casts a somewhat different
-set of operators than CUDA's, so a GPU's counts differ in detail.
+"""Where the element-wise work of a packed CDVAE step lies: the elements that every operator other
+than a view or a matrix product writes in one forward and backward pass (bf16 autocast, notebook
+02's `large` model): copies, casts, gathers, concatenations, zero fills and element-wise operators
+with their backward passes. Grouped by the first dimension of what they write: edge-sized (the
+encoder's neighbour graph), pair-sized (the decoder's all-pairs graph), atom-sized or other; a
+gather `h[centre]` writes edges. An operator called by another is counted once, with its caller.
+Counts, not times; CPU autocast casts a somewhat different set of operators than CUDA's, so a
+GPU's counts differ in detail.
 
 With --factored, the encoder's gated convolution takes its first product split by input
 (`factored_conv.factored`), to count what that change saves.
@@ -27,27 +28,27 @@ from bench_cdvae_training import encoder_graphs, packed_stream  # noqa: E402  (t
 from factored_conv import factored  # noqa: E402  (beside this script)
 from matlib.nn import gnn  # noqa: E402
 
-OPERATORS = {"copy_", "_to_copy", "cat", "index", "index_add_", "mul", "add", "silu", "sigmoid", "gather",
-             "index_put_", "sum", "exp", "sin", "cos"}
+MATRIX_PRODUCTS = {"mm", "addmm", "bmm", "baddbmm", "matmul", "linear", "_scaled_dot_product_flash_attention"}
 
 
 class Counter(TorchDispatchMode):
-    """Each counted operator's first input's elements (a list's first tensor for ``cat``), by its
-    first dimension. A dispatch mode sees each operator once, below autograd, with its tensors: an
-    operator called by another (a cast's copy) runs inside and is not seen again."""
+    """The elements each operator writes, by the first dimension of its (first) output. A dispatch
+    mode sees each operator once, below autograd, with its tensors; an operator called by another (a
+    cast's copy) runs inside its caller and is not seen again."""
 
     def __init__(self, sizes: dict[int, str]):
         super().__init__()
         self.sizes, self.elements, self.calls = sizes, collections.Counter(), collections.Counter()
 
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        out = func(*args, **(kwargs or {}))
         name = func._overloadpacket.__name__
-        first = args[0][0] if args and isinstance(args[0], (list, tuple)) and args[0] else (args[0] if args else None)
-        if name in OPERATORS and isinstance(first, torch.Tensor) and first.dim():
-            key = (f"aten::{name}", self.sizes.get(first.shape[0], "other"))
+        written = out[0] if isinstance(out, (list, tuple)) and out else out
+        if not func.is_view and name not in MATRIX_PRODUCTS and isinstance(written, torch.Tensor) and written.dim():
+            key = (f"aten::{name}", self.sizes.get(written.shape[0], "other"))
             self.calls[key] += 1
-            self.elements[key] += first.numel()
-        return func(*args, **(kwargs or {}))
+            self.elements[key] += written.numel()
+        return out
 
 
 def main() -> None:
@@ -78,9 +79,9 @@ def main() -> None:
     elements, calls = counter.elements, counter.calls
     factored_note = "; encoder product factored" if args.factored else ""
     lines = [f"{args.dataset}, {args.crystals} crystals a packed batch: {budget.atoms:,} atom, {budget.pairs:,} pair "
-             f"and {budget.edges:,} edge slots{factored_note}; elements touched in one step (first input), by operator "
+             f"and {budget.edges:,} edge slots{factored_note}; elements written in one step, by operator "
              "and size:"]
-    lines += [f"  {name:16s} {size:5s} {calls[name, size]:4d} calls {count / 1e6:8.1f} M"
+    lines += [f"  {name:24s} {size:5s} {calls[name, size]:4d} calls {count / 1e6:8.1f} M"
               for (name, size), count in elements.most_common(16)]
     for size in ("edge", "pair", "atom", "other"):
         total = sum(count for (_, kind), count in elements.items() if kind == size)
