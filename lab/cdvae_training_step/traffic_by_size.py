@@ -7,10 +7,10 @@ gather `h[centre]` writes edges. An operator called by another is counted once, 
 Counts, not times; CPU autocast casts a somewhat different set of operators than CUDA's, so a
 GPU's counts differ in detail.
 
-With --factored, the encoder's gated convolution takes its first product split by input
-(`factored_conv.factored`), to count what that change saves.
+With --product factored or cast-first, the encoder's gated convolution builds its first product
+another way (`factored_conv.PRODUCTS`), to count what that change saves.
 
-    python lab/cdvae_training_step/traffic_by_size.py [--dataset mp_20] [--crystals 64] [--factored] [OUT.txt]
+    python lab/cdvae_training_step/traffic_by_size.py [--dataset mp_20] [--crystals 64] [--product joined] [OUT.txt]
 """
 import argparse
 import collections
@@ -25,7 +25,7 @@ from matlib.cdvae import CDVAE, MODEL_SIZES
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
 from bench_cdvae_training import encoder_graphs, packed_stream  # noqa: E402  (the benchmark's own batches)
-from factored_conv import factored  # noqa: E402  (beside this script)
+from factored_conv import PRODUCTS  # noqa: E402  (beside this script)
 from matlib.nn import gnn  # noqa: E402
 
 MATRIX_PRODUCTS = {"mm", "addmm", "bmm", "baddbmm", "matmul", "linear", "_scaled_dot_product_flash_attention"}
@@ -56,10 +56,10 @@ def main() -> None:
     parser.add_argument("out", nargs="?")
     parser.add_argument("--dataset", default="mp_20")
     parser.add_argument("--crystals", type=int, default=64)
-    parser.add_argument("--factored", action="store_true", help="the encoder's first product split by input")
+    parser.add_argument("--product", default="joined", choices=sorted(PRODUCTS),
+                        help="how the encoder's convolution builds its first product")
     args = parser.parse_args()
-    if args.factored:
-        gnn.GatedConv.joined_product = factored
+    gnn.GatedConv.joined_product = PRODUCTS[args.product]
     data = datasets.load_split(args.dataset, datasets.resolve_train_split(args.dataset, "auto"),
                                limit=10 * args.crystals).batch()
     torch.manual_seed(0)
@@ -77,9 +77,9 @@ def main() -> None:
     with counter:
         step()
     elements, calls = counter.elements, counter.calls
-    factored_note = "; encoder product factored" if args.factored else ""
+    product_note = "" if args.product == "joined" else f"; encoder product {args.product}"
     lines = [f"{args.dataset}, {args.crystals} crystals a packed batch: {budget.atoms:,} atom, {budget.pairs:,} pair "
-             f"and {budget.edges:,} edge slots{factored_note}; elements written in one step, by operator "
+             f"and {budget.edges:,} edge slots{product_note}; elements written in one step, by operator "
              "and size:"]
     lines += [f"  {name:24s} {size:5s} {calls[name, size]:4d} calls {count / 1e6:8.1f} M"
               for (name, size), count in elements.most_common(16)]
