@@ -4,9 +4,8 @@
 #   bash lab/cdvae_training_step/next_gpu_call.sh quality   (about 7.5 minutes)
 # speed: the GPU tests (the replayed CDVAE step with its encoder and decoder compiled equals the eager
 # step), the benchmark of the decoder compiled against the encoder and decoder compiled, each against
-# the notebook route, the encoder's gated convolution with its first product split by input or its input
-# cast before it is joined (factored_conv.py), and the
-# MP-20 step profiled if time is left.
+# the notebook route, the encoder's gated convolution with its first product split by input or its
+# input cast before it is joined (factored_conv.py), and the MP-20 step profiled if time is left.
 # quality: notebook 02 at `full` trained from scratch with the recorded step, to compare its validity and
 # coverage with the committed `full` run (eager, 6,045 steps in 280 s); without CHGNet's relaxations and
 # with a one-row sweep, which that comparison does not need and which keep the call inside the limit.
