@@ -1,13 +1,14 @@
-"""Would the encoder's gated convolution be cheaper with its first product split by input? The
-convolution multiplies the joined input [h_i, h_j, e_ij] (edges x (2 dim + rbf)); the same numbers come
-from multiplying each atom's h once by the centre and neighbour columns and gathering the products,
-(W_i h)_i + (W_j h)_j + W_e e_ij, as the score network does. On MP-20 the encoder has about 24 edges
-an atom, more than the decoder has pairs, so this is where an MP-20 CDVAE step's edge-sized copies
-and casts come from. Times the encoder's forward and backward (bf16 autocast, notebook 02's `large`
-model, packed MP-20 batches) both ways in one run, alternating, and reports the largest difference.
-A third way casts h and the edge features to the autocast dtype before gathering and joining them,
-so the joined input is built in bf16 instead of being built in float32 and cast: the same forward
-numbers, while the gradients reach h through bf16 gathers.
+"""Would the encoder's gated convolution be cheaper with its first product built another way? The
+convolution multiplies the joined input [h_i, h_j, e_ij] (edges x (2 dim + rbf)). On MP-20 the
+encoder has about 24 edges an atom, more than the decoder has pairs, so this is where an MP-20 CDVAE
+step's edge-sized copies and casts come from. Two other ways:
+- factored: multiply each atom's h once by the centre and neighbour columns and gather the products,
+  (W_i h)_i + (W_j h)_j + W_e e_ij, as the score network does (the same numbers up to rounding);
+- cast-first: cast h and the edge features to the autocast dtype before gathering and joining them,
+  so the joined input is built in bf16 instead of being built in float32 and cast (the same forward
+  numbers; the gradients reach h through bf16 gathers).
+Times the encoder's forward and backward (bf16 autocast, notebook 02's `large` model, packed MP-20
+batches) all three ways in one run, alternating, and reports each one's largest difference of mu.
 
     python lab/cdvae_training_step/factored_conv.py [--crystals 2048] [--repeats 20]
 """
