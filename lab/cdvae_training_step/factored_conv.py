@@ -8,7 +8,8 @@ step's edge-sized copies and casts come from. Two other ways:
   so the joined input is built in bf16 instead of being built in float32 and cast (the same forward
   numbers; the gradients reach h through bf16 gathers).
 Times the encoder's forward and backward (bf16 autocast, notebook 02's `large` model, packed MP-20
-batches) all three ways in one run, alternating, and reports each one's largest difference of mu.
+batches) all three ways in one run, alternating, and reports how far each one's mu and encoder
+gradients are from the joined product's.
 
     python lab/cdvae_training_step/factored_conv.py [--crystals 2048] [--repeats 20]
 """
@@ -69,10 +70,16 @@ def main() -> None:
         (mu.float().square().sum() + logvar.float().sum()).backward()
         return mu.detach().float()
 
-    seconds, outputs = {name: [] for name in PRODUCTS}, {}
+    def encode_once() -> tuple[torch.Tensor, torch.Tensor]:
+        """mu and the encoder's gradients from one pass, the gradients not added to earlier ones."""
+        model.zero_grad(set_to_none=True)
+        mu = encode()
+        return mu, torch.cat([p.grad.flatten().float() for p in model.encoder.parameters() if p.grad is not None])
+
+    seconds, outputs, gradients = {name: [] for name in PRODUCTS}, {}, {}
     for name, product in list(PRODUCTS.items()) * 3:
         gnn.GatedConv.joined_product = product
-        outputs[name] = encode()
+        outputs[name], gradients[name] = encode_once()
         if cfg.device.type == "cuda":
             torch.cuda.synchronize()
         start = time.perf_counter()
@@ -87,8 +94,10 @@ def main() -> None:
           "forward and backward, best of 3 runs of the mean over the repeats:")
     for name in PRODUCTS:
         difference = (outputs["joined"] - outputs[name]).abs().max() / outputs["joined"].abs().max()
-        print(f"  {name:10s} {best[name]:7.2f} ms ({best['joined'] / best[name]:.2f}x joined); largest difference "
-              f"of mu from joined: {float(difference):.2e} of its largest value")
+        gradient = (gradients["joined"] - gradients[name]).norm() / gradients["joined"].norm()
+        print(f"  {name:10s} {best[name]:7.2f} ms ({best['joined'] / best[name]:.2f}x joined); from joined: mu's "
+              f"largest difference {float(difference):.2e} of its largest value, the encoder's gradients "
+              f"{float(gradient):.2e} (relative L2)")
 
 
 if __name__ == "__main__":
